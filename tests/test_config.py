@@ -1,0 +1,75 @@
+import dataclasses
+
+import pytest
+
+from uticket_lib import profiles
+from uticket_lib.config import RunConfig, from_dict, science_dict, stable_hash
+
+
+def test_default_config_hashes_empty_dict():
+    assert science_dict(RunConfig()) == {}
+    assert RunConfig().hash() == stable_hash({})
+
+
+def test_golden_hashes():
+    # Changing any of these renames existing runs on users' disks: add fields, never change defaults.
+    assert RunConfig().hash() == "44136fa355b3"
+    cfg = RunConfig().replace(**{"model.width": 0.25, "balance.method": "uticket",
+                                 "prune.fraction": 0.5})
+    assert cfg.hash() == "12f605e7d510"
+
+
+def test_local_fields_do_not_change_the_hash():
+    cfg = RunConfig()
+    assert cfg.replace(**{"data.root": "/x", "train.device": "cpu", "train.compile": True,
+                          "data.num_workers": 4}).hash() == cfg.hash()
+
+
+def test_science_fields_change_the_hash():
+    cfg = RunConfig()
+    assert cfg.replace(**{"train.epochs": 3}).hash() != cfg.hash()
+    assert cfg.replace(**{"prune.released_rewind": True}).hash() != cfg.hash()
+
+
+def test_balance_knobs_ignored_for_lth_but_not_uticket():
+    lth = RunConfig()
+    assert lth.replace(**{"balance.n_pe": 8}).hash() == lth.hash()
+    ut = lth.replace(**{"balance.method": "uticket"})
+    assert ut.replace(**{"balance.n_pe": 8}).hash() != ut.hash()
+
+
+def test_lth_and_uticket_share_the_dense_hash():
+    lth = profiles.get("smoke", method="lth")
+    ut = profiles.get("smoke", method="uticket")
+    assert lth.hash() != ut.hash()
+    assert lth.dense_hash() == ut.dense_hash()
+    assert lth.replace(**{"prune.levels": 9}).dense_hash() == lth.dense_hash()
+    assert lth.replace(**{"train.epochs_dense": 9}).dense_hash() != lth.dense_hash()
+
+
+def test_overrides_parse_strings_to_field_types():
+    cfg = RunConfig().replace(**{"train.epochs": "3", "model.width": "0.5",
+                                 "train.released_weight_decay": "true", "data.train_subset": "100"})
+    assert (cfg.train.epochs, cfg.model.width) == (3, 0.5)
+    assert cfg.train.released_weight_decay is True and cfg.data.train_subset == 100
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("train.epochz", "3", "unknown config key 'train.epochz'"),
+    ("train.epochs", "three", "train.epochs: expected int"),
+    ("train.compile", "maybe", "expected true/false"),
+])
+def test_bad_overrides_are_clear(key, value, match):
+    with pytest.raises((KeyError, ValueError), match=match):
+        RunConfig().replace(**{key: value})
+
+
+def test_dict_round_trip():
+    cfg = profiles.get("cpu", "resnet19", "svhn", "uticket")
+    assert from_dict(cfg.to_dict()) == cfg
+    assert dataclasses.is_dataclass(cfg) and cfg.__dataclass_params__.frozen
+
+
+def test_unknown_profile():
+    with pytest.raises(KeyError, match="unknown profile 'gpu'"):
+        profiles.get("gpu")

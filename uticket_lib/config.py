@@ -1,0 +1,174 @@
+"""Frozen configuration dataclasses and the stable run hash.
+
+Every number that changes the science lives in one of these dataclasses. Fields marked with
+``_local()`` (data root, device, compile, ...) change how a run executes, not what it computes, and
+are left out of the hash. The hash covers only fields that differ from their defaults, so adding a
+field with a default never renames existing runs (open_lth's rule): never change a default, add a field.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+_LOCAL = {"science": False}
+
+
+def _local(default: Any) -> Any:
+    """A field that does not change results (excluded from the run hash)."""
+    return field(default=default, metadata=_LOCAL)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    arch: str = "vgg16"        # key of models.REGISTRY: "vgg16" | "resnet19"
+    width: float = 1.0         # channel multiplier; 1.0 = the paper's network
+    timesteps: int = 4         # T, direct encoding
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "fmnist"            # key of data.DATASETS: "fmnist" | "cifar10" | "svhn"
+    train_subset: int | None = None    # seeded subset of the training set (None = all)
+    test_subset: int | None = None     # seeded subset of the test set (None = all)
+    augment: bool = True               # the paper's training transforms
+    subset_seed: int = 0
+    root: str | None = _local(None)    # data root; None = $UTICKET_DATA or defaults
+    download: bool = _local(False)     # let torchvision download when missing
+    num_workers: int = _local(0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs_dense: int = 200            # round 0 (released code: 200)
+    epochs: int = 180                  # every later round (released code: 180)
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    released_weight_decay: bool = False  # True: the released code's bug (weight decay never applied)
+    label_smoothing: float = 0.0
+    seed: int = 0
+    eval_every_epoch: bool = _local(False)  # also record the code's best-over-epochs test accuracy
+    device: str | None = _local(None)       # None = cuda if available else cpu
+    compile: bool = _local(False)           # torch.compile
+    channels_last: bool = _local(False)
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    levels: int = 15                   # level 0 dense + (levels - 1) pruning rounds
+    fraction: float = 0.25             # share of surviving weights removed per round
+    scope: str = "global"              # "global" | "layer"
+    rewind_epoch: int = 20             # late rewinding to the state after this epoch of round 0
+    released_rewind: bool = False      # True: biases are not rewound after round 1 (code's aliasing bug)
+
+
+@dataclass(frozen=True)
+class BalanceConfig:
+    method: str = "lth"                # "lth" (no balancing) | "uticket"
+    n_pe: int = 16                     # PEs per block
+    reference: str = "block"           # "block" (released code) | "layer" (paper text)
+    carry: bool = True                 # Algorithm 1: balanced mask carried to the next round
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    prune: PruneConfig = PruneConfig()
+    balance: BalanceConfig = BalanceConfig()
+
+    @property
+    def name(self) -> str:
+        """Human-readable prefix of the run directory."""
+        return f"{self.model.arch}_{self.data.dataset}_{self.balance.method}"
+
+    def hash(self) -> str:
+        return stable_hash(science_dict(self))
+
+    def dense_hash(self) -> str:
+        """Hash of what determines level 0 (dense training): LTH and u-Ticket runs share it."""
+        d = science_dict(self)
+        d.pop("balance", None)
+        d.get("prune", {}).pop("levels", None)
+        return stable_hash(d)
+
+    def replace(self, **overrides: Any) -> "RunConfig":
+        """``cfg.replace(**{"train.epochs": 3, "model.width": 0.25})`` -> a new config."""
+        return with_overrides(self, overrides)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def science_dict(cfg: RunConfig) -> dict:
+    """Nested dict of the science fields that differ from their defaults."""
+    out: dict = {}
+    for f in fields(cfg):
+        sub = getattr(cfg, f.name)
+        d = {
+            sf.name: getattr(sub, sf.name)
+            for sf in fields(sub)
+            if sf.metadata.get("science", True) and getattr(sub, sf.name) != sf.default
+        }
+        if f.name == "balance" and cfg.balance.method == "lth":
+            d = {}  # balancing knobs do not touch an LTH run
+        if d:
+            out[f.name] = d
+    return out
+
+
+def stable_hash(d: dict) -> str:
+    """sha256 of sorted JSON, 12 hex digits."""
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _parse_value(text: str, current: Any, key: str) -> Any:
+    if isinstance(current, bool):
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{key}: expected true/false, got {text!r}")
+    if text.lower() in ("none", "null"):
+        return None
+    for kind in (int, float):
+        if isinstance(current, kind) or current is None:
+            try:
+                return kind(text)
+            except ValueError:
+                if current is not None:
+                    raise ValueError(f"{key}: expected {kind.__name__}, got {text!r}") from None
+    return text
+
+
+def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """Apply {"section.field": value} overrides; string values are parsed to the field's type."""
+    sections: dict[str, dict[str, Any]] = {}
+    valid = {f.name: {sf.name for sf in fields(getattr(cfg, f.name))} for f in fields(cfg)}
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        if section not in valid or name not in valid[section]:
+            known = ", ".join(f"{s}.{n}" for s in valid for n in sorted(valid[s]))
+            raise KeyError(f"unknown config key {key!r}; known keys: {known}")
+        current = getattr(getattr(cfg, section), name)
+        if isinstance(value, str) and not isinstance(current, str):
+            value = _parse_value(value, current, key)
+        sections.setdefault(section, {})[name] = value
+    return dataclasses.replace(
+        cfg, **{s: dataclasses.replace(getattr(cfg, s), **kv) for s, kv in sections.items()}
+    )
+
+
+def from_dict(d: dict) -> RunConfig:
+    """Inverse of ``RunConfig.to_dict`` (used to read ``config.json`` back)."""
+    types = {f.name: f.type for f in fields(RunConfig)}
+    classes = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
+               "prune": PruneConfig, "balance": BalanceConfig}
+    assert set(types) == set(classes)
+    return RunConfig(**{k: classes[k](**v) for k, v in d.items()})

@@ -1,0 +1,74 @@
+"""Every artifact path, one short function each. Nothing else builds paths."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def runs_root() -> Path:
+    """$UTICKET_RUNS, else ./runs under the working directory."""
+    return Path(os.environ.get("UTICKET_RUNS", "runs")).resolve()
+
+
+def run_dir(name: str, hash_: str, root: Path | None = None) -> Path:
+    return (root or runs_root()) / f"{name}_{hash_}"
+
+
+def dense_dir(dense_hash: str, root: Path | None = None) -> Path:
+    """Level-0 training shared by every run with the same dense hash (LTH and u-Ticket)."""
+    return (root or runs_root()) / "dense" / dense_hash
+
+
+def config_path(run: Path) -> Path:
+    return run / "config.json"
+
+
+def init_path(run: Path) -> Path:
+    return run / "init.pt"
+
+
+def rewind_path(run: Path) -> Path:
+    return run / "rewind.pt"
+
+
+def level_dir(run: Path, level: int) -> Path:
+    return run / f"level_{level}"
+
+
+def mask_path(level: Path) -> Path:
+    """Mask the level trained with (after balancing, for u-Ticket)."""
+    return level / "mask.pt"
+
+
+def pruned_mask_path(level: Path) -> Path:
+    """Mask straight after magnitude pruning, before balancing (u-Ticket levels only)."""
+    return level / "mask_pruned.pt"
+
+
+def checkpoint_path(level: Path) -> Path:
+    return level / "checkpoint.pt"
+
+
+def metrics_path(level: Path) -> Path:
+    return level / "metrics.json"
+
+
+def partial_path(level: Path) -> Path:
+    """Mid-level training state (epoch, model, optimizer, scheduler), removed when the level ends."""
+    return level / "partial.pt"
+
+
+def hardware_dir(level: Path, hw_hash: str) -> Path:
+    return level / f"hw_{hw_hash}"
+
+
+def data_root(explicit: str | None = None) -> Path:
+    """Data root: explicit argument, else $UTICKET_DATA, else ~/.cache/uticket/data."""
+    if explicit:
+        return Path(explicit).expanduser()
+    if os.environ.get("UTICKET_DATA"):
+        return Path(os.environ["UTICKET_DATA"]).expanduser()
+    return Path.home() / ".cache" / "uticket" / "data"
+
+
+FMNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
