@@ -1,0 +1,453 @@
+#!/usr/bin/env python
+"""Execute the book's chapters: jupytext source -> notebook -> papermill -> book/executed/.
+
+    .venv/bin/python ci/run_notebooks.py [--profile smoke|cpu|paper] [--only 04_uticket ...]
+                                         [-p KEY VALUE ...] [--out book/executed]
+
+For every ``notebooks/NN_topic.py`` (jupytext percent format; sorted by name):
+
+1. jupytext reads it into a notebook in memory, with the ``python3`` kernelspec;
+2. papermill executes it with the parameters ``{"PROFILE": profile, **overrides}`` (each chapter has
+   one cell tagged ``parameters``; papermill injects a cell after it);
+3. the executed notebook goes to ``book/executed/NN_topic.ipynb``.
+
+Working directory: the kernel runs in the repository root (as the ``uticket`` CLI does), so a
+relative path in a chapter means the same thing everywhere. ``UTICKET_RUNS`` is set to
+``<repo>/runs`` unless it is already set, so chapters share (and cache) their training runs, and
+``TQDM_DISABLE=1`` unless set, so progress bars do not clutter the executed notebooks.
+
+Every notebook runs even after a failure. A failing notebook, executed up to the failing cell with
+the error in it, is kept in ``book/failed/``, and the book gets a stub page for the chapter that
+says so (so the rest of the book still builds); a chapter named in ``book/_toc.yml`` with no source
+gets a "not written yet" stub. At the end the script lists the failures with each error's last line
+and exits 1. ``book/executed/_status.json`` records every notebook's status, profile, parameters and
+wall time (merged across ``--only`` runs), and ``book/executed/status.md`` renders it with the
+versions, machine, git commit and date (the book's "Build status" page).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = ("smoke", "cpu", "paper")
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+SOURCE_GLOB = "[0-9][0-9]_*.py"
+STATUS_JSON = "_status.json"
+STATUS_PAGE = "status.md"
+STUB_CLASS = "uticket-stub"  # CSS class of the admonition on a stub page (ci/check_html.py looks for it)
+VERSIONS = ("python", "uticket", "torch", "torchvision", "spikingjelly", "numpy", "jupyter-book",
+            "sphinx", "myst-nb", "papermill", "jupytext")
+
+
+# ----------------------------------------------------------------------------- arguments
+
+def resolve_value(text: str):
+    """Command-line string -> Python value, as ``papermill -p`` does (True/False/None/int/float/str)."""
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line; ``-p KEY VALUE`` pairs end up in ``args.parameters`` (a dict)."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", choices=PROFILES, default=os.environ.get("PROFILE") or "cpu",
+                    help="value of the PROFILE parameter (default: $PROFILE or cpu)")
+    ap.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                    help="run only these chapters: 04_uticket, 04 or notebooks/04_uticket.py")
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                    metavar=("KEY", "VALUE"), help="extra papermill parameter (repeatable)")
+    ap.add_argument("--root", type=Path, default=ROOT, help="repository root (default: %(default)s)")
+    ap.add_argument("--notebooks", type=Path, default=None,
+                    help="folder of jupytext sources (default: ROOT/notebooks)")
+    ap.add_argument("--out", type=Path, default=None, help="executed notebooks (default: ROOT/book/executed)")
+    ap.add_argument("--failed", type=Path, default=None, help="failed notebooks (default: ROOT/book/failed)")
+    ap.add_argument("--toc", type=Path, default=None, help="table of contents (default: ROOT/book/_toc.yml)")
+    ap.add_argument("--timeout", type=float, default=None, help="per-cell limit, seconds (default: none)")
+    ap.add_argument("--log-output", action="store_true", help="stream the cells' output to this terminal")
+    args = ap.parse_args(argv)
+    args.root = args.root.resolve()
+    args.notebooks = (args.notebooks or args.root / "notebooks").resolve()
+    args.out = (args.out or args.root / "book" / "executed").resolve()
+    args.failed = (args.failed or args.root / "book" / "failed").resolve()
+    args.toc = (args.toc or args.root / "book" / "_toc.yml").resolve()
+    args.parameters = {"PROFILE": args.profile}
+    args.parameters.update({k: resolve_value(v) for k, v in args.parameter})
+    return args
+
+
+# ----------------------------------------------------------------------------- discovery
+
+def toc_chapters(toc: Path, out: Path, root: Path) -> list[str]:
+    """Names (``NN_topic``) of the executed notebooks that the table of contents expects in ``out``."""
+    if not toc.is_file():
+        return []
+    try:
+        prefix = out.relative_to(root).as_posix() + "/"
+    except ValueError:
+        return []
+    names = re.findall(r"^\s*-?\s*file:\s*['\"]?([^'\"\s#]+)", toc.read_text(), flags=re.M)
+    stems = [n[len(prefix):].removesuffix(".ipynb") for n in names if n.startswith(prefix)]
+    return [s for s in stems if s != Path(STATUS_PAGE).stem]
+
+
+def select(sources: list[Path], only: list[str] | None) -> list[Path]:
+    """Filter sources by ``--only`` names (stem, number prefix or path); unknown names raise."""
+    if not only:
+        return sources
+    chosen, unknown = [], []
+    for name in only:
+        key = Path(name).stem
+        hits = [s for s in sources if s.stem == key or s.stem.split("_")[0] == key]
+        if hits:
+            chosen.extend(hits)
+        else:
+            unknown.append(name)
+    if unknown:
+        known = ", ".join(s.stem for s in sources) or "none"
+        raise SystemExit(f"run_notebooks: no notebook matches {unknown}; known: {known}")
+    return sorted(set(chosen))
+
+
+def parameter_names(nb) -> list[str] | None:
+    """Names assigned in the cell tagged ``parameters`` (None when there is no such cell)."""
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        return None
+    return re.findall(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", "\n".join(c.source for c in cells), flags=re.M)
+
+
+def title_of(source: Path) -> str:
+    """First markdown ``# heading`` of a jupytext percent file, else the file stem."""
+    if source.is_file():
+        for line in source.read_text(errors="replace").splitlines():
+            m = re.match(r"^#\s+#\s+(.+)$", line)  # '# # Title' inside a markdown cell
+            if m:
+                return m.group(1).strip()
+    return source.stem
+
+
+# ----------------------------------------------------------------------------- execution
+
+@dataclass
+class Result:
+    """One notebook's outcome, as stored in ``_status.json``."""
+    name: str
+    status: str  # "ok" | "failed" | "missing"
+    profile: str
+    seconds: float = 0.0
+    parameters: dict = field(default_factory=dict)
+    error: str | None = None
+    finished: str = ""
+    source: str = ""
+    output: str = ""
+
+
+def error_last_line(exc: BaseException) -> str:
+    """``ename: evalue`` for a papermill cell error, else the last non-empty line of ``str(exc)``."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue}".strip().splitlines()[-1] if evalue else str(ename)
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__
+
+
+def to_notebook(source: Path):
+    """Read a jupytext source into an nbformat notebook with the python3 kernelspec."""
+    import jupytext
+
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    return nb
+
+
+def stub_notebook(title: str, body: str, kind: str):
+    """A one-cell notebook that stands in for a chapter that failed or is missing."""
+    import nbformat
+
+    text = (f"# {title}\n\n```{{{kind}}}\n:class: {STUB_CLASS}\n{body}\n```\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["uticket"] = {"stub": kind}
+    return nb
+
+
+def kernel_environment(root: Path) -> None:
+    """Environment the kernels inherit: shared run cache, no progress bars, quiet debugpy."""
+    os.environ.setdefault("UTICKET_RUNS", str(root / "runs"))
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+def execute(source: Path, args: argparse.Namespace) -> Result:
+    """Run one jupytext source through papermill; move the result to out/ or failed/."""
+    import nbformat
+    import papermill
+
+    name, rel = source.stem, _rel(source, args.root)
+    res = Result(name, "ok", str(args.parameters.get("PROFILE")), parameters=dict(args.parameters),
+                 source=rel, output=_rel(args.out / f"{name}.ipynb", args.root))
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.failed.mkdir(parents=True, exist_ok=True)
+    # papermill saves after every cell; keep that file out of the book's source tree until it is done
+    partial = args.failed / f".{name}.running.ipynb"
+    t0 = time.perf_counter()
+    try:
+        nb = to_notebook(source)
+        names = parameter_names(nb)
+        if names is None:
+            print(f"  warning: {rel} has no cell tagged 'parameters'; papermill injects at the top")
+        elif unknown := sorted(set(args.parameters) - set(names)):
+            print(f"  warning: {rel}: {unknown} not set in its parameters cell (injected anyway)")
+        papermill.execute_notebook(
+            nb, str(partial), parameters=dict(args.parameters), kernel_name=KERNELSPEC["name"],
+            language="python", cwd=str(args.root), progress_bar=sys.stdout.isatty(),
+            log_output=args.log_output, execution_timeout=args.timeout)
+    except Exception as exc:  # any failure: cell error, kernel death, timeout, bad source
+        res.status, res.error = "failed", error_last_line(exc)
+    res.seconds = round(time.perf_counter() - t0, 2)
+    res.finished = _now()
+    if res.status == "ok":
+        partial.replace(args.out / f"{name}.ipynb")
+        (args.failed / f"{name}.ipynb").unlink(missing_ok=True)
+        return res
+    failed = args.failed / f"{name}.ipynb"
+    if partial.exists():
+        shutil.move(str(partial), failed)
+    else:  # failed before papermill wrote anything (e.g. a jupytext parse error)
+        nbformat.write(stub_notebook(name, f"`{_code(res.error)}`", "error"), failed)
+    body = (f"This chapter did not execute under profile `{res.profile}`:\n\n"
+            f"`{_code(res.error)}`\n\nThe partially executed notebook is "
+            f"`{_rel(failed, args.root)}`. Rerun it alone with\n"
+            f"`.venv/bin/python ci/run_notebooks.py --profile {res.profile} --only {name}`.")
+    nbformat.write(stub_notebook(title_of(source), body, "error"), args.out / f"{name}.ipynb")
+    return res
+
+
+def missing(name: str, args: argparse.Namespace) -> Result:
+    """Stub page for a chapter the table of contents names but that has no source yet."""
+    import nbformat
+
+    target = args.out / f"{name}.ipynb"
+    args.out.mkdir(parents=True, exist_ok=True)
+    body = f"`notebooks/{name}.py` does not exist yet, so this chapter was not executed."
+    nbformat.write(stub_notebook(name, body, "warning"), target)
+    return Result(name, "missing", str(args.parameters.get("PROFILE")), finished=_now(),
+                  source=f"notebooks/{name}.py", output=_rel(target, args.root),
+                  error="no source notebook")
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _code(text: str | None) -> str:
+    return (text or "").replace("`", "'")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+# ----------------------------------------------------------------------------- environment
+
+def versions() -> dict[str, str]:
+    """Versions of Python and of the packages that shape the results and the book."""
+    out = {"python": platform.python_version()}
+    for dist in VERSIONS[1:]:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def gpu_name() -> str:
+    """Name(s) of the visible GPUs via nvidia-smi, else via torch, else 'none'."""
+    if shutil.which("nvidia-smi"):
+        try:
+            names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                   capture_output=True, text=True, timeout=20).stdout.split("\n")
+            names = [n.strip() for n in names if n.strip()]
+            if names:
+                return ", ".join(names)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    except Exception:  # no torch, broken CUDA: report no GPU
+        pass
+    return "none"
+
+
+def machine() -> dict[str, str]:
+    """CPU count and model, memory, platform and GPU."""
+    info = {"cpus": str(os.cpu_count()), "platform": platform.platform(), "gpu": gpu_name()}
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        m = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, flags=re.M)
+        info["cpu"] = m.group(1).strip() if m else platform.processor()
+        kb = int(re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), flags=re.M).group(1))
+        info["memory"] = f"{kb / 2**20:.1f} GiB"
+    except (OSError, AttributeError):
+        info["cpu"] = platform.processor() or platform.machine()
+    return info
+
+
+def git_commit(root: Path) -> str:
+    """Short commit hash, with '+dirty' when tracked files changed; 'unknown' outside git."""
+    def git(*cmd: str) -> str:
+        return subprocess.run(["git", "--no-optional-locks", "-C", str(root), *cmd],
+                              capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    try:
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        dirty = ""
+    return commit + ("+dirty" if dirty else "")
+
+
+# ----------------------------------------------------------------------------- status
+
+def merge_status(previous: dict, results: list[Result], env: dict) -> dict:
+    """New status dict: ``previous`` notebooks updated with ``results``, fresh environment."""
+    notebooks = dict(previous.get("notebooks", {}))
+    notebooks.update({r.name: asdict(r) for r in results})
+    notebooks = dict(sorted(notebooks.items()))
+    return {"notebooks": notebooks,
+            "total_seconds": round(sum(n.get("seconds", 0.0) for n in notebooks.values()), 2),
+            **env}
+
+
+def fmt_seconds(seconds: float) -> str:
+    """12.3 -> '12.3 s'; 75 -> '1 min 15 s'; 3725 -> '1 h 02 min'."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def render_status(status: dict) -> str:
+    """Markdown of the book's "Build status" page from a status dict (see ``merge_status``)."""
+    label = {"ok": "ok", "failed": "**FAILED**", "missing": "**missing**"}
+    nbs = status.get("notebooks", {})
+    profiles = sorted({n.get("profile", "?") for n in nbs.values()})
+    lines = ["# Build status", "",
+             f"Chapters executed by `ci/run_notebooks.py` (papermill); this page was generated "
+             f"{status.get('date', '?')} at commit `{status.get('commit', 'unknown')}`.", ""]
+    if len(profiles) > 1:
+        lines += [f"**Warning:** the chapters were executed under different profiles "
+                  f"({', '.join(profiles)}); rerun them all with one profile before comparing.", ""]
+    lines += ["| Chapter | Status | Profile | Wall time | Parameters | Finished (UTC) |",
+              "|---|---|---|---:|---|---|"]
+    for name, n in nbs.items():
+        params = ", ".join(f"{k}={v!r}" for k, v in n.get("parameters", {}).items() if k != "PROFILE")
+        finished = n.get("finished", "")[5:16].replace("T", " ")  # 'MM-DD HH:MM' of an ISO date
+        lines.append(f"| {name} | {label.get(n.get('status'), n.get('status'))} | {n.get('profile', '')} "
+                     f"| {fmt_seconds(n.get('seconds', 0.0))} | {_cell(params) or '–'} | {finished} |")
+    lines += ["", f"**Total notebook time:** {fmt_seconds(status.get('total_seconds', 0.0))} "
+              f"(sum over chapters; last invocation {fmt_seconds(status.get('run_seconds', 0.0))}).", ""]
+    bad = {k: n for k, n in nbs.items() if n.get("status") != "ok"}
+    if bad:
+        lines += ["## Failures", ""]
+        lines += [f"- **{k}** ({n.get('status')}): `{_code(n.get('error'))}`"
+                  + (f" (partial notebook in `book/failed/{k}.ipynb`)" if n.get("status") == "failed" else "")
+                  for k, n in bad.items()]
+        lines.append("")
+    lines += ["## Software", "", "| Package | Version |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in status.get("versions", {}).items()]
+    lines += ["", "## Machine", "", "| | |", "|---|---|"]
+    lines += [f"| {k} | {_cell(str(v))} |" for k, v in status.get("machine", {}).items()]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def write_status(out: Path, results: list[Result], run_seconds: float, root: Path) -> dict:
+    """Merge ``results`` into out/_status.json and rewrite out/status.md; returns the status."""
+    path = out / STATUS_JSON
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    env = {"date": _now(), "commit": git_commit(root), "run_seconds": round(run_seconds, 2),
+           "versions": versions(), "machine": machine()}
+    status = merge_status(previous, results, env)
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(status, indent=2) + "\n")
+    (out / STATUS_PAGE).write_text(render_status(status))
+    return status
+
+
+# ----------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    t0 = time.perf_counter()
+    kernel_environment(args.root)
+    sources = sorted(args.notebooks.glob(SOURCE_GLOB))
+    todo = select(sources, args.only)
+    have = {s.stem for s in sources}
+    absent = [n for n in toc_chapters(args.toc, args.out, args.root) if n not in have]
+    print(f"run_notebooks: {len(todo)} notebook(s), parameters {args.parameters}, cwd {args.root}",
+          flush=True)
+    results = []
+    for i, source in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {source.stem} ...", flush=True)
+        res = execute(source, args)
+        results.append(res)
+        tail = f": {res.error}" if res.error else ""
+        print(f"[{i}/{len(todo)}] {source.stem} {res.status} in {fmt_seconds(res.seconds)}{tail}", flush=True)
+    for name in absent:  # keep the book buildable; only a full run counts them as failures
+        if not args.only or not (args.out / f"{name}.ipynb").exists():
+            print(f"  {name}: no notebooks/{name}.py; writing a stub page", flush=True)
+            res = missing(name, args)
+            if not args.only:
+                results.append(res)
+    status = write_status(args.out, results, time.perf_counter() - t0, args.root)
+    bad = [r for r in results if r.status != "ok"]
+    print(f"run_notebooks: {len(results) - len(bad)} ok, {len(bad)} not ok, "
+          f"{fmt_seconds(time.perf_counter() - t0)} (status page: {_rel(args.out / STATUS_PAGE, args.root)}, "
+          f"all chapters: {fmt_seconds(status['total_seconds'])})", flush=True)
+    if bad:
+        print("run_notebooks: FAILED notebooks:", file=sys.stderr)
+        for r in bad:
+            where = _rel(args.failed / f"{r.name}.ipynb", args.root) if r.status == "failed" else r.source
+            print(f"  {r.name} ({r.status}, {where}): {r.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

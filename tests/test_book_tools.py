@@ -1,0 +1,441 @@
+"""The book pipeline's pure-Python parts: ci/run_notebooks.py, ci/check_html.py, the config files.
+
+Everything here is fast except ``test_pipeline_end_to_end`` (marked slow, ~15 s), which executes two
+throwaway notebooks with papermill and builds the book strictly in a temporary copy of the repo.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "ci" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses need the module registered
+    spec.loader.exec_module(module)
+    return module
+
+
+rn = _load("run_notebooks")
+ch = _load("check_html")
+CHAPTERS = ["01_neurons", "02_lottery", "03_imbalance", "04_uticket", "05_cycles", "06_energy",
+            "07_pe_scaling", "08_system", "09_paper_vs_code", "10_reordering"]
+
+
+# ----------------------------------------------------------------------------- run_notebooks
+
+@pytest.mark.parametrize("text, value", [("True", True), ("False", False), ("None", None), ("8", 8),
+                                         ("0.5", 0.5), ("1e-3", 1e-3), ("resnet19", "resnet19"),
+                                         ("", "")])
+def test_resolve_value_like_papermill(text, value):
+    assert rn.resolve_value(text) == value and type(rn.resolve_value(text)) is type(value)
+
+
+def test_parse_args_parameters(monkeypatch):
+    monkeypatch.delenv("PROFILE", raising=False)
+    args = rn.parse_args(["--profile", "smoke", "--only", "04_uticket", "-p", "ARCH", "resnet19",
+                          "-p", "N_PE", "8"])
+    assert args.parameters == {"PROFILE": "smoke", "ARCH": "resnet19", "N_PE": 8}
+    assert args.only == ["04_uticket"]
+    assert args.out == REPO / "book" / "executed" and args.failed == REPO / "book" / "failed"
+    assert args.notebooks == REPO / "notebooks"
+
+
+def test_parse_args_profile_default_and_env(monkeypatch):
+    monkeypatch.delenv("PROFILE", raising=False)
+    assert rn.parse_args([]).parameters == {"PROFILE": "cpu"}
+    monkeypatch.setenv("PROFILE", "smoke")
+    assert rn.parse_args([]).profile == "smoke"
+    with pytest.raises(SystemExit):
+        rn.parse_args(["--profile", "huge"])
+
+
+def test_select_by_stem_number_or_path(tmp_path):
+    sources = [tmp_path / f"{c}.py" for c in CHAPTERS]
+    assert rn.select(sources, None) == sources
+    assert rn.select(sources, ["04_uticket"]) == [sources[3]]
+    assert rn.select(sources, ["04", "notebooks/01_neurons.py"]) == [sources[0], sources[3]]
+    with pytest.raises(SystemExit, match="no notebook matches"):
+        rn.select(sources, ["99_nothing"])
+
+
+def test_toc_chapters_of_the_real_toc():
+    toc = REPO / "book" / "_toc.yml"
+    assert rn.toc_chapters(toc, REPO / "book" / "executed", REPO) == CHAPTERS
+
+
+def test_parameter_names_and_title(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("PROFILE = 'cpu'\nN_PE: int = 16\nx == 3", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("OTHER = 1")])
+    assert rn.parameter_names(nb) == ["PROFILE", "N_PE"]
+    assert rn.parameter_names(nbformat.v4.new_notebook()) is None
+    src = tmp_path / "03_imbalance.py"
+    src.write_text("# %% [markdown]\n# # Workload imbalance\n#\n# text\n")
+    assert rn.title_of(src) == "Workload imbalance"
+    assert rn.title_of(tmp_path / "05_cycles.py") == "05_cycles"
+
+
+def test_error_last_line():
+    class CellError(Exception):
+        ename, evalue = "ValueError", "bad mask\nshape [3, 4]"
+
+    assert rn.error_last_line(CellError()) == "shape [3, 4]"
+    assert rn.error_last_line(RuntimeError("Kernel died\n\nDeadKernelError: gone\n")) == "DeadKernelError: gone"
+    assert rn.error_last_line(TimeoutError()) == "TimeoutError"
+
+
+def test_stub_notebook_is_marked():
+    pytest.importorskip("nbformat")
+    nb = rn.stub_notebook("Energy", "it failed", "error")
+    text = nb.cells[0].source
+    assert text.startswith("# Energy\n") and f":class: {rn.STUB_CLASS}" in text and "{error}" in text
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+def _fake_status():
+    previous = {"notebooks": {"01_neurons": {"name": "01_neurons", "status": "ok", "profile": "cpu",
+                                             "seconds": 61.0, "parameters": {"PROFILE": "cpu"},
+                                             "finished": "2024-05-01T10:00:00Z"}}}
+    results = [rn.Result("02_lottery", "failed", "cpu", 12.5, {"PROFILE": "cpu", "N_PE": 8},
+                         "ValueError: bad `mask`", "2024-05-01T10:01:00Z"),
+               rn.Result("03_imbalance", "missing", "smoke", error="no source notebook")]
+    env = {"date": "2024-05-01T10:02:00Z", "commit": "abc123def456+dirty", "run_seconds": 13.0,
+           "versions": {"python": "3.11.7", "torch": "2.14.1", "spikingjelly": "0.0.0.0.14",
+                        "jupyter-book": "1.0.4.post1"},
+           "machine": {"cpus": "2", "platform": "Linux-x86_64", "gpu": "none"}}
+    return rn.merge_status(previous, results, env)
+
+
+def test_merge_status_keeps_previous_notebooks():
+    status = _fake_status()
+    assert list(status["notebooks"]) == ["01_neurons", "02_lottery", "03_imbalance"]
+    assert status["total_seconds"] == 73.5
+    assert status["notebooks"]["02_lottery"]["parameters"]["N_PE"] == 8
+    json.dumps(status)  # JSON-ready
+
+
+def test_render_status_page():
+    page = rn.render_status(_fake_status())
+    assert page.startswith("# Build status\n")
+    rows = [ln for ln in page.splitlines() if re.match(r"\| 0\d_", ln)]
+    assert len(rows) == 3
+    assert "| 01_neurons | ok | cpu | 1 min 01 s | – | 05-01 10:00 |" in rows[0]
+    assert "**FAILED**" in rows[1] and "N_PE=8" in rows[1] and "**missing**" in rows[2]
+    assert "**Total notebook time:** 1 min 14 s" in page
+    assert "`ValueError: bad 'mask'`" in page and "book/failed/02_lottery.ipynb" in page
+    assert "different profiles" in page  # cpu and smoke mixed
+    for text in ("abc123def456+dirty", "2024-05-01T10:02:00Z", "| torch | 2.14.1 |",
+                 "| spikingjelly | 0.0.0.0.14 |", "| jupyter-book | 1.0.4.post1 |", "| gpu | none |",
+                 "| cpus | 2 |"):
+        assert text in page
+
+
+@pytest.mark.parametrize("seconds, text", [(0, "0.0 s"), (12.34, "12.3 s"), (75, "1 min 15 s"),
+                                           (3725, "1 h 02 min")])
+def test_fmt_seconds(seconds, text):
+    assert rn.fmt_seconds(seconds) == text
+
+
+def test_environment_facts():
+    v = rn.versions()
+    assert set(rn.VERSIONS) <= set(v) and v["python"].count(".") == 2
+    m = rn.machine()
+    assert int(m["cpus"]) >= 1 and m["gpu"] and m["platform"]
+    assert rn.git_commit(Path("/")) == "unknown"
+
+
+# ----------------------------------------------------------------------------- check_html
+
+TOC = """format: jb-book
+root: book/intro
+parts:
+  - caption: Chapters
+    chapters:
+      - file: book/executed/01_neurons
+      - file: book/executed/02_lottery
+  - caption: Back matter
+    chapters:
+      - file: book/executed/status
+"""
+HEAD = ('<html><head><script src="../../_static/doctools.js?v=1"></script>'
+        '<link rel="stylesheet" href="../../_static/style.css?v=2" />{extra}</head><body><article>')
+CLAIMS = ('<div class="cell_output docutils container"><div class="output text_html">'
+          '<div class="uticket-claims"><p><strong>Claims checked (profile {profile})</strong></p>'
+          '<table><tr><th>Claim</th><th>Paper</th><th>Here</th><th>Result</th></tr>'
+          '<tr><td>utilization</td><td>100%</td><td>99.8%</td><td>PASS</td></tr>'
+          '<tr><td>latency</td><td>-76.9%</td><td>-40%</td><td>FAIL</td></tr></table></div></div></div>')
+TQDM = ('<div class="cell_output docutils container"><div class="output stderr highlight-myst-ansi">'
+        '<pre>100%|##########| 10/10 [00:01&lt;00:00]\nUserWarning: something harmless</pre></div></div>')
+
+
+def chapter_html(profile="smoke", extra_head="", body=""):
+    return (HEAD.format(extra=extra_head) + "<h1>Chapter</h1>"
+            '<div class="cell_output"><img src="../../_images/fig.png" alt="fig"/></div>'
+            '<p>The rate is <span class="output text_plain">0.25</span>.</p>'
+            + TQDM + body + CLAIMS.format(profile=profile) + "</article></body></html>")
+
+
+def make_book(tmp_path, pages=None):
+    """A minimal built book: html/ with the pages, book/_toc.yml, an executed/ folder."""
+    html = tmp_path / "html"
+    (html / "book" / "executed").mkdir(parents=True)
+    (html / "_images").mkdir()
+    (html / "_images" / "fig.png").write_bytes(b"\x89PNG")
+    (html / "_static").mkdir()
+    (html / "_static" / "doctools.js").write_text("")
+    (html / "_static" / "style.css").write_text("")
+    (html / "_static" / "template.html").write_text('<script src="{{ pathto(x) }}"></script>')
+    (html / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=book/intro.html" />')
+    (html / "book" / "intro.html").write_text(HEAD.replace("../../", "../").format(extra="") + "<p>Intro</p>")
+    (html / "book" / "executed" / "status.html").write_text(HEAD.format(extra="") + "<p>status</p>")
+    pages = pages or {}
+    for name in ("01_neurons", "02_lottery"):
+        (html / "book" / "executed" / f"{name}.html").write_text(pages.get(name, chapter_html()))
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(TOC)
+    executed = tmp_path / "executed"
+    executed.mkdir()
+    return html, toc, executed
+
+
+def run_check(tmp_path, pages=None, profile="smoke", notebook=None):
+    html, toc, executed = make_book(tmp_path, pages)
+    if notebook is not None:
+        (executed / "01_neurons.ipynb").write_text(json.dumps(notebook))
+    return ch.check(html, toc, profile, executed)
+
+
+def test_good_book_passes(tmp_path):
+    problems, summary = run_check(tmp_path)
+    assert problems == []
+    assert summary["chapters"] == 2 and summary["claim_blocks"] == 2
+    assert summary["PASS"] == 2 and summary["FAIL"] == 2  # a FAIL verdict is a result, not a problem
+    assert summary["images"] == 2 and summary["pages"] == 5  # _static/template.html is skipped
+
+
+def test_missing_figure_fails(tmp_path):
+    page = chapter_html(body='<img src="../../_images/gone.png"/>')
+    problems, _ = run_check(tmp_path, {"02_lottery": page})
+    assert problems == ["book/executed/02_lottery.html: image file missing: ../../_images/gone.png"]
+
+
+def test_traceback_output_fails(tmp_path):
+    tb = ('<div class="cell_output"><div class="output traceback highlight-ipythontb"><pre>'
+          "ValueError  Traceback (most recent call last)\nValueError: bad</pre></div></div>")
+    problems, _ = run_check(tmp_path, {"01_neurons": chapter_html(body=tb)})
+    assert any("error output(s)" in p for p in problems)
+    assert any("contains a traceback" in p for p in problems)
+
+
+def test_traceback_in_stderr_fails_but_tqdm_does_not(tmp_path):
+    err = ('<div class="cell_output"><div class="output stderr"><pre>'
+           "RuntimeError: CUDA out of memory</pre></div></div>")
+    problems, _ = run_check(tmp_path, {"01_neurons": chapter_html(body=err)})
+    assert len(problems) == 1 and "stderr output shows an error: RuntimeError: CUDA" in problems[0]
+
+
+def test_traceback_text_in_code_input_is_fine(tmp_path):
+    code = ('<div class="cell_input"><pre>print("Traceback (most recent call last)")\n'
+            'claims = "Claims checked (profile paper)"</pre></div>')
+    problems, _ = run_check(tmp_path, {"01_neurons": chapter_html(body=code)})
+    assert problems == []
+
+
+def test_missing_claim_block_fails(tmp_path):
+    page = chapter_html().replace("Claims checked (profile smoke)", "Results")
+    problems, _ = run_check(tmp_path, {"02_lottery": page})
+    assert problems == ["book/executed/02_lottery.html: no claim-check block (text 'Claims checked (profile'...)"]
+
+
+def test_claim_block_without_verdict_fails(tmp_path):
+    page = chapter_html().replace(">PASS<", ">?<").replace(">FAIL<", ">?<")
+    problems, _ = run_check(tmp_path, {"01_neurons": page})
+    assert problems == ["book/executed/01_neurons.html: claim-check block without any PASS or FAIL"]
+
+
+def test_claims_of_another_profile_fail(tmp_path):
+    problems, _ = run_check(tmp_path, {"01_neurons": chapter_html(profile="cpu")}, profile="smoke")
+    assert problems == ["book/executed/01_neurons.html: claims checked under profile ['cpu'], expected 'smoke'"]
+    assert run_check(tmp_path / "any", {"01_neurons": chapter_html(profile="cpu")}, profile=None)[0] == []
+
+
+@pytest.mark.parametrize("tag", [
+    '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"></script>',
+    '<script async src="//unpkg.com/thebe@0.8/lib/index.js"></script>',
+    '<link rel="stylesheet" href="https://cdnjs.cloudflare.com/ajax/libs/x.css"/>',
+])
+def test_cdn_resources_fail(tmp_path, tag):
+    problems, _ = run_check(tmp_path, {"01_neurons": chapter_html(extra_head=tag)})
+    assert len(problems) == 1 and "remote" in problems[0] and "CDN" in problems[0]
+
+
+def test_missing_local_script_and_page_fail(tmp_path):
+    html, toc, executed = make_book(tmp_path, {"01_neurons": chapter_html(
+        extra_head='<script src="../../_static/mathjax/tex-chtml.js"></script>')})
+    (html / "book" / "executed" / "02_lottery.html").unlink()
+    problems, _ = ch.check(html, toc, "smoke", executed)
+    assert "book/executed/01_neurons.html: script file missing: ../../_static/mathjax/tex-chtml.js" in problems
+    assert "book/executed/02_lottery.html missing (named in _toc.yml)" in problems
+
+
+def test_stub_page_and_papermill_marker_fail(tmp_path):
+    stub = (HEAD.format(extra="") + '<h1>Energy</h1><div class="uticket-stub admonition error">'
+            "<p>This chapter did not execute</p></div></article>")
+    marker = chapter_html(body='<p><span id="papermill-error-cell">Execution stopped</span></p>')
+    problems, _ = run_check(tmp_path, {"01_neurons": stub, "02_lottery": marker})
+    assert any("01_neurons.html: placeholder page" in p for p in problems)
+    assert not any("01_neurons.html: no claim-check block" in p for p in problems)
+    assert any("02_lottery.html: papermill error marker" in p for p in problems)
+
+
+def test_executed_notebook_errors_are_flagged(tmp_path):
+    nb = {"cells": [
+        {"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stderr",
+                                           "text": ["100%|#####| 5/5\n", "UserWarning: fine\n"]}]},
+        {"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stderr",
+                                           "text": "Traceback (most recent call last):\n  x\nKeyError: 'a'\n"}]},
+        {"cell_type": "code", "outputs": [{"output_type": "error", "ename": "ValueError", "evalue": "no"}]}]}
+    problems, _ = run_check(tmp_path, notebook=nb)
+    assert problems == ["executed/01_neurons.ipynb: cell 1: stderr shows an error: KeyError: 'a'",
+                        "executed/01_neurons.ipynb: cell 2: error output ValueError: no"]
+
+
+def test_check_html_main_exit_codes(tmp_path, capsys):
+    html, toc, executed = make_book(tmp_path)
+    assert ch.main(["--html", str(html), "--toc", str(toc), "--executed", str(executed),
+                    "--profile", "smoke"]) == 0
+    assert ch.main(["--html", str(html), "--toc", str(toc), "--executed", str(executed),
+                    "--profile", "paper"]) == 1
+    assert "problem(s)" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- config files
+
+def _requirements(lines):
+    return {ln.strip() for ln in lines if ln.strip() and not ln.strip().startswith(("#", "-"))}
+
+
+def test_environment_yml_mirrors_requirements():
+    req = _requirements((REPO / "ci" / "requirements.txt").read_text().splitlines())
+    env = (REPO / "environment.yml").read_text()
+    pip = _requirements(re.findall(r"^\s{6}- (.+)$", env, flags=re.M))
+    assert pip == req, f"environment.yml pip list differs from ci/requirements.txt: {pip ^ req}"
+    assert "- -e ." in env
+
+
+def test_config_and_toc():
+    cfg = (REPO / "_config.yml").read_text()
+    assert re.search(r'^\s+execute_notebooks:\s*"off"', cfg, flags=re.M)
+    assert re.search(r"^only_build_toc_files:\s*true", cfg, flags=re.M)
+    assert "sphinx-mathjax-offline" in cfg and "book/references.bib" in cfg
+    root, files = ch.toc_docs(REPO / "book" / "_toc.yml")
+    assert root == "book/intro"
+    assert files == [f"book/executed/{c}" for c in CHAPTERS] + ["book/references", "book/executed/status"]
+    ignored = (REPO / ".gitignore").read_text()
+    for path in ("/book/executed/", "/book/failed/", "/book/_build/"):
+        assert path in ignored
+
+
+def test_bibliography_keys_cited_in_intro_exist():
+    bib = (REPO / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"^@\w+\{([^,]+),", bib, flags=re.M))
+    cited = {k.strip() for group in re.findall(r"\{cite\}`([^`]+)`", (REPO / "book" / "intro.md").read_text())
+             for k in group.split(",")}
+    assert cited and cited <= keys
+    assert {"yin2024uticket", "kim2022lottery", "frankle2019lottery", "frankle2020linear",
+            "fang2023spikingjelly", "chen2016eyeriss", "chen2017eyeriss", "yin2023sata",
+            "horowitz2014energy", "deng2021gospa", "gondimalla2019sparten", "schaefer2023hardware",
+            "nallathambi2022ldsnn"} <= keys
+
+
+# ----------------------------------------------------------------------------- end to end
+
+PASSING = '''# %% [markdown]
+# # Passing chapter
+#
+# $$ \\tau \\frac{dV}{dt} = -V + I $$
+
+# %% tags=["parameters"]
+PROFILE = "cpu"
+N = 4
+
+# %%
+import matplotlib
+matplotlib.use("agg")
+import matplotlib.pyplot as plt
+from IPython.display import HTML, display
+from myst_nb import glue
+glue("total", N * 2, display=False)
+plt.plot(range(N)); plt.show()
+
+# %% [markdown]
+# Twice N is {glue:}`total`.
+
+# %%
+display(HTML(f"<p>Claims checked (profile {PROFILE})</p><table><tr><td>claim</td><td>PASS</td></tr></table>"))
+'''
+FAILING = '''# %% [markdown]
+# # Failing chapter
+
+# %% tags=["parameters"]
+PROFILE = "cpu"
+
+# %%
+raise ValueError("deliberate")
+'''
+
+
+@pytest.mark.slow
+def test_pipeline_end_to_end(tmp_path, monkeypatch):
+    """Two notebooks (one fails) + 8 missing chapters -> stubs; strict jb build; check_html."""
+    for key, value in (("UTICKET_RUNS", str(tmp_path / "runs")), ("TQDM_DISABLE", "1"),
+                       ("PYDEVD_DISABLE_FILE_VALIDATION", "1")):
+        monkeypatch.setenv(key, value)  # run_notebooks sets these for its kernels
+    pytest.importorskip("papermill")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    if not jb.exists():
+        pytest.skip("jupyter-book not installed next to this Python")
+    root = tmp_path / "repo"
+    (root / "book").mkdir(parents=True)
+    shutil.copy(REPO / "_config.yml", root)
+    for name in ("_toc.yml", "intro.md", "references.md", "references.bib"):
+        shutil.copy(REPO / "book" / name, root / "book")
+    (root / "notebooks").mkdir()
+    (root / "notebooks" / "01_neurons.py").write_text(PASSING)
+    (root / "notebooks" / "02_lottery.py").write_text(FAILING)
+
+    assert rn.main(["--root", str(root), "--profile", "smoke", "-p", "N", "5"]) == 1
+    executed, failed = root / "book" / "executed", root / "book" / "failed"
+    assert (failed / "02_lottery.ipynb").is_file() and not (failed / "01_neurons.ipynb").exists()
+    assert '"evalue": "deliberate"' in (failed / "02_lottery.ipynb").read_text()
+    status = json.loads((executed / "_status.json").read_text())
+    assert status["notebooks"]["01_neurons"]["status"] == "ok"
+    assert status["notebooks"]["02_lottery"]["error"] == "ValueError: deliberate"
+    assert status["notebooks"]["05_cycles"]["status"] == "missing"
+    assert (executed / "status.md").is_file()
+
+    build = subprocess.run([str(jb), "build", ".", "--config", "_config.yml", "--toc", "book/_toc.yml",
+                            "--path-output", "book", "-W", "-n", "--keep-going", "--all"],
+                           cwd=root, capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    html = root / "book" / "_build" / "html"
+    page = (html / "book" / "executed" / "01_neurons.html").read_text()
+    assert "Twice N is" in page and ">10<" in page  # glue of N * 2 with N = 5
+    assert "_static/mathjax/tex-chtml.js" in page and (html / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    problems, summary = ch.check(html, root / "book" / "_toc.yml", "smoke", executed)
+    assert summary["PASS"] == 1
+    assert not any("01_neurons" in p for p in problems), problems
+    assert not any("remote" in p for p in problems), problems
+    assert {p.split(":")[0] for p in problems} == {f"book/executed/{c}.html" for c in CHAPTERS[1:]}
