@@ -1,0 +1,184 @@
+"""``report()``: the one entry point of the accelerator model (and of ``uticket hw``). JSON-ready."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import torch
+
+from . import energy as E
+from . import memory as M
+from .cycles import MODES, SYNCS, block_cycles, spike_maps
+from .geometry import HardwareInputError, Layer, check_masks
+from .reorder import ORDERS, permutation, static_loads
+from .workload import AVGS, WEIGHTINGS, layer_stats, network_stats
+
+EVENT_MODES = ("events", "ticks")
+
+
+def covered_layers(layers: list[Layer], include_linear: bool = False) -> list[str]:
+    """The paper's covered set: every conv but the encoder (1x1 shortcuts included); Linear optional."""
+    return [l.name for l in layers
+            if (l.kind == "conv" and l.role != "encoder") or (include_linear and l.kind == "linear")]
+
+
+def _options(n_pe, mode, timesteps, avg, weighting, reorder, sync, energy):
+    def need(ok, msg):
+        if not ok:
+            raise HardwareInputError(msg)
+    need(isinstance(n_pe, int) and n_pe >= 1, f"n_pe must be an integer >= 1, got {n_pe!r}")
+    need(isinstance(timesteps, int) and timesteps >= 1, f"timesteps must be an integer >= 1, got {timesteps!r}")
+    need(mode in MODES, f"mode must be one of {MODES}, got {mode!r}")
+    need(avg in AVGS, f"avg must be one of {AVGS}, got {avg!r}")
+    need(weighting in WEIGHTINGS, f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+    need(reorder is None or reorder in ORDERS, f"reorder must be None or one of {ORDERS}, got {reorder!r}")
+    need(sync in SYNCS, f"sync must be one of {SYNCS}, got {sync!r}")
+    need(isinstance(energy, E.EnergyModel) or energy in E.PRESETS,
+         f"energy must be one of {sorted(E.PRESETS)}, got {energy!r}")
+
+
+def _spikes(layers, cov, spike_sparsity, inputs, timesteps):
+    """Input spike sparsity S_l and active share a_l (>= 1 spike in T) per layer, network S and a.
+
+    Measured from ``inputs`` (network values: covered layers, weighted by input size), or given
+    (scalar / per layer), or none (S = 0). The encoder's analog input counts as dense (S = 0, a = 1).
+    """
+    S, act = {}, {}
+    if inputs is not None:
+        zeros = bits = on = 0.0
+        for l in layers:
+            if l.role != "encoder" and l.name in inputs:
+                x = spike_maps(inputs[l.name], l, timesteps)                 # [T, N, C, H, W]
+                S[l.name], act[l.name] = 1 - x.mean().item(), x.amax(0).mean().item()
+                if l.name in cov:
+                    zeros, bits, on = zeros + (1 - x).sum().item(), bits + x.numel(), on + x.amax(0).sum().item()
+        net = zeros / bits if bits else 0.0
+        net_act = on * timesteps / bits if bits else 1.0
+        source = "measured from recorded inputs"
+    elif isinstance(spike_sparsity, dict):
+        need = [l.name for l in layers if l.name in cov and l.role != "encoder"]
+        missing = [n for n in need if n not in spike_sparsity]
+        if missing:
+            raise HardwareInputError(f"spike_sparsity: no value for covered layer(s) {', '.join(missing[:5])}")
+        S = {n: float(v) for n, v in spike_sparsity.items()}
+        net = sum(S[n] for n in need) / len(need) if need else 0.0
+        net_act, source = M.active_fraction(net, timesteps), "given per layer (network: plain mean)"
+    else:
+        net = 0.0 if spike_sparsity is None else float(spike_sparsity)
+        net_act = M.active_fraction(net, timesteps)
+        source = "none: S = 0 (every spike bit set, an upper bound)" if spike_sparsity is None else "given"
+    if not 0.0 <= net <= 1.0 or any(not 0.0 <= v <= 1.0 for v in S.values()):
+        raise HardwareInputError("spike_sparsity must lie in [0, 1]")
+    for l in layers:
+        if l.role == "encoder":
+            S[l.name], act[l.name] = 0.0, 1.0
+        S.setdefault(l.name, net)
+        act.setdefault(l.name, M.active_fraction(S[l.name], timesteps))
+    return S, act, net, net_act, source
+
+
+def _const(c: E.Constant) -> dict:
+    return asdict(c)
+
+
+def _layer(l, mask, cov, args, S, act, net_act, inputs, model):
+    """One row of report()['layers']."""
+    n_pe, mode, T, avg, sync, order, mem = args
+    nnz = int(mask.sum())
+    row = {"name": l.name, "role": l.role, "kind": l.kind, "covered": l.name in cov,
+           "weight_shape": list(l.weight_shape), "n_weights": l.n_weights, "nnz": nnz,
+           "weight_sparsity": 1 - nnz / l.n_weights, "n_filters": l.out_channels,
+           "in_hw": list(l.in_hw), "out_hw": list(l.out_hw), "positions": l.positions,
+           "spike_sparsity": S[l.name], "lif_updates": E.lif_updates(l, T)}
+    if order is not None:
+        mask = mask[permutation(static_loads(mask, l, mode, T)[0], order)]   # a reordered copy
+    spikes = None if inputs is None else inputs.get(l.name)
+    if mode in EVENT_MODES and spikes is None and l.role != "encoder" and l.name not in cov:
+        row.update(dict.fromkeys(("work", "idle", "latency", "latency_s", "utilization", "busy_fraction",
+                                  "n_blocks", "dynamic", "energy", "energy_breakdown")))
+    else:
+        bc = block_cycles(mask, l, n_pe, mode, T, spikes, sync)
+        st = layer_stats(bc["work"], bc["latency"], n_pe, avg, bc["quantum"])
+        dyn = bc["dynamic"] if bc["dynamic"] is not None else st["work"] * (1 - S[l.name])
+        row.update(st, latency_s=E.latency_seconds(st["latency"]), dynamic=dyn,
+                   energy=E.eq3(st["work"], st["idle"], S[l.name], model, dyn),
+                   energy_breakdown=E.breakdown(st["work"], st["idle"], S[l.name], row["lif_updates"], model, dyn))
+        pj = model if model.unit == "pJ" else E.preset("bottom_up_32nm")   # PE energy for the system split
+        br = E.breakdown(st["work"], st["idle"], S[l.name], row["lif_updates"], pj, dyn)
+        row["_pe_pj"] = sum(br.values()) if br else E.eq3(st["work"], st["idle"], S[l.name], pj, dyn)
+    if mem:
+        row["memory"] = M.layer_memory(mask, l, n_pe, T, act[l.name], net_act)
+    return row
+
+
+def _network(rows, cov, weighting, model, net_s, mem):
+    c = [r for r in rows if r["covered"]]
+    net = network_stats(c, [r["n_weights"] for r in c], [r["nnz"] for r in c], weighting)
+    nw, nz = sum(r["n_weights"] for r in rows), sum(r["nnz"] for r in rows)
+    cw, cz = sum(r["n_weights"] for r in c), sum(r["nnz"] for r in c)
+    net.update(latency_s=E.latency_seconds(net["latency"]), energy=sum(r["energy"] for r in c),
+               energy_unit=model.unit, dynamic=sum(r["dynamic"] for r in c),
+               n_weights=nw, nnz=nz, weight_sparsity=1 - nz / nw,
+               weight_sparsity_covered=1 - cz / cw if cw else 0.0, spike_sparsity=net_s, n_covered=len(c))
+    if model.components is not None:
+        net["energy_breakdown"] = {k: sum(r["energy_breakdown"][k] for r in c) for k in vars(model.components)}
+        net["energy_breakdown_total"] = sum(net["energy_breakdown"].values())
+    else:
+        net["energy_breakdown"] = net["energy_breakdown_total"] = None
+    pe_pj = sum(r["_pe_pj"] for r in c)
+    pe_preset = model.name if model.unit == "pJ" else "bottom_up_32nm"
+    for r in rows:
+        r.pop("_pe_pj", None)
+    if mem:
+        net["memory"] = {**M.system([r["memory"] for r in c], pe_pj), "pe_energy_preset": pe_preset,
+                         "scope": "covered layers"}
+    return net
+
+
+def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output", timesteps: int = 4,
+           energy="paper_calibrated", spike_sparsity=None, avg: str = "mean", weighting: str = "params",
+           include_linear: bool = False, reorder: str | None = None, inputs: dict | None = None,
+           sync: str = "position", covered: list[str] | None = None, memory: bool = True) -> dict:
+    """Workload (Eq. 2), cycles (Table II), energy (Eq. 3, Fig. 8) and memory (Fig. 9) of masked layers.
+
+    masks: {weight name: 0/1 tensor of the layer's weight shape}; layers: from ``geometry.trace``.
+    mode: "output" | "valid" | "events" | "ticks" (cycles.py); event modes need ``inputs`` from
+    ``cycles.record_inputs``. spike_sparsity: network S (float), per-layer {name: S}, or None
+    (measured from ``inputs`` if given, else S = 0). reorder: None | "identity" | "sorted"
+    (compile-time filter order from static loads: "output" cycles in output mode, padding-aware
+    "valid" cycles otherwise; the mask is untouched). sync: PE barrier of the event modes
+    ("position": per tick and output position; "block": once per block). covered: layer names to
+    sum over (default: every conv but the encoder, plus Linear layers if ``include_linear``).
+    Returns {"settings", "constants", "layers": [per-layer rows], "network": {totals}}; every layer
+    gets a row, the network sums only covered layers. Raises HardwareInputError on bad input.
+    """
+    _options(n_pe, mode, timesteps, avg, weighting, reorder, sync, energy)
+    check_masks(masks, layers)
+    model = E.preset(energy)
+    names = [l.name for l in layers]
+    cov = set(covered_layers(layers, include_linear) if covered is None else covered)
+    if cov - set(names):
+        raise HardwareInputError(f"covered: unknown layer(s) {', '.join(sorted(cov - set(names))[:5])}")
+    if mode in EVENT_MODES and inputs is None:
+        raise HardwareInputError(f"mode {mode!r} needs recorded inputs (cycles.record_inputs)")
+    for what, d in (("inputs", inputs), ("spike_sparsity", spike_sparsity)):
+        unknown = sorted(set(d) - set(names)) if isinstance(d, dict) else []
+        if unknown:
+            raise HardwareInputError(f"{what}: unknown layer name(s) {', '.join(map(str, unknown[:5]))}")
+    S, act, net_s, net_act, source = _spikes(layers, cov, spike_sparsity, inputs, timesteps)
+    args = (n_pe, mode, timesteps, avg, sync, reorder, memory)
+    with torch.no_grad():
+        rows = [_layer(l, masks[l.name], cov, args, S, act, net_act, inputs, model) for l in layers]
+    net = _network(rows, cov, weighting, model, net_s, memory)
+    settings = {"n_pe": n_pe, "mode": mode, "timesteps": timesteps, "energy": model.name,
+                "spike_sparsity": spike_sparsity if not isinstance(spike_sparsity, dict) else dict(spike_sparsity),
+                "spike_sparsity_source": source, "avg": avg, "weighting": weighting,
+                "include_linear": include_linear, "reorder": reorder, "sync": sync,
+                "inputs": None if inputs is None else sorted(inputs), "memory": memory,
+                "covered": [n for n in names if n in cov]}
+    constants = {"e_dyn": _const(model.e_dyn), "e_leak": _const(model.e_leak), "energy_unit": model.unit,
+                 "energy_source": model.source, "clock_hz": _const(E.CLOCK_HZ),
+                 "components": None if model.components is None else
+                 {k: _const(v) for k, v in vars(model.components).items()},
+                 "dram": _const(M.DRAM_PJ), "glb": _const(M.GLB_PJ), "spad": _const(M.SPAD_PJ),
+                 "spad_capacity": _const(M.SPAD_BITS)}
+    return {"settings": settings, "constants": constants, "layers": rows, "network": net}
