@@ -22,7 +22,7 @@ def test_golden_hashes():
 def test_local_fields_do_not_change_the_hash():
     cfg = RunConfig()
     assert cfg.replace(**{"data.root": "/x", "train.device": "cpu", "train.compile": True,
-                          "data.num_workers": 4}).hash() == cfg.hash()
+                          "data.num_workers": 4, "prune.levels": 3}).hash() == cfg.hash()
 
 
 def test_science_fields_change_the_hash():
@@ -43,7 +43,10 @@ def test_lth_and_uticket_share_the_dense_hash():
     ut = profiles.get("smoke", method="uticket")
     assert lth.hash() != ut.hash()
     assert lth.dense_hash() == ut.dense_hash()
-    assert lth.replace(**{"prune.levels": 9}).dense_hash() == lth.dense_hash()
+    for key, value in (("prune.levels", 9), ("prune.fraction", 0.3), ("prune.scope", "layer"),
+                       ("prune.released_rewind", True)):
+        assert lth.replace(**{key: value}).dense_hash() == lth.dense_hash(), key
+    assert lth.replace(**{"prune.rewind_epoch": 0}).dense_hash() != lth.dense_hash()
     assert lth.replace(**{"train.epochs_dense": 9}).dense_hash() != lth.dense_hash()
 
 

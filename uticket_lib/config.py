@@ -59,7 +59,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class PruneConfig:
-    levels: int = 15                   # level 0 dense + (levels - 1) pruning rounds
+    levels: int = _local(15)           # level 0 dense + (levels - 1) pruning rounds; not hashed:
+                                       # level k never depends on how many levels follow it
     fraction: float = 0.25             # share of surviving weights removed per round
     scope: str = "global"              # "global" | "layer"
     rewind_epoch: int = 20             # late rewinding to the state after this epoch of round 0
@@ -95,7 +96,9 @@ class RunConfig:
         """Hash of what determines level 0 (dense training): LTH and u-Ticket runs share it."""
         d = science_dict(self)
         d.pop("balance", None)
-        d.get("prune", {}).pop("levels", None)
+        prune = {k: v for k, v in d.pop("prune", {}).items() if k == "rewind_epoch"}
+        if prune:  # only the rewind point is recorded during dense training
+            d["prune"] = prune
         return stable_hash(d)
 
     def replace(self, **overrides: Any) -> "RunConfig":

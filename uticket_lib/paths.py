@@ -10,13 +10,17 @@ def runs_root() -> Path:
     return Path(os.environ.get("UTICKET_RUNS", "runs")).resolve()
 
 
-def run_dir(name: str, hash_: str, root: Path | None = None) -> Path:
-    return (root or runs_root()) / f"{name}_{hash_}"
+def _root(root: Path | str | None) -> Path:
+    return Path(root) if root else runs_root()
 
 
-def dense_dir(dense_hash: str, root: Path | None = None) -> Path:
+def run_dir(name: str, hash_: str, root: Path | str | None = None) -> Path:
+    return _root(root) / f"{name}_{hash_}"
+
+
+def dense_dir(dense_hash: str, root: Path | str | None = None) -> Path:
     """Level-0 training shared by every run with the same dense hash (LTH and u-Ticket)."""
-    return (root or runs_root()) / "dense" / dense_hash
+    return _root(root) / "dense" / dense_hash
 
 
 def config_path(run: Path) -> Path:

@@ -1,0 +1,159 @@
+"""The round driver: levels, sparsity schedule, balancing, resume, caching, dense sharing."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from uticket_lib import io, lottery, paths
+from uticket_lib.pruning import mask as masklib
+
+from conftest import tiny_config
+
+TIMING = {"seconds", "train_images_per_s", "images_per_s"}
+
+
+def _strip(x):
+    if isinstance(x, dict):
+        return {k: _strip(v) for k, v in x.items() if k not in TIMING}
+    if isinstance(x, list):
+        return [_strip(v) for v in x]
+    return x
+
+
+def _count_calls(monkeypatch):
+    calls = []
+    real = lottery.fit
+
+    def counting(*a, **k):
+        calls.append(a[4])  # level
+        return real(*a, **k)
+
+    monkeypatch.setattr(lottery, "fit", counting)
+    return calls
+
+
+def test_lth_levels_follow_the_sparsity_schedule(tiny_data, runs_root):
+    cfg = tiny_config("lth")
+    out = lottery.run(cfg, datasets=tiny_data, progress=False)
+    rows = lottery.levels(out)
+    assert [r["level"] for r in rows] == [0, 1, 2]
+    total = sum(m.numel() for m in lottery.load_masks(out, 0).values())
+    kept = total
+    for k, row in enumerate(rows):
+        assert row["nonzero_weights"] == kept
+        kept -= round(cfg.prune.fraction * kept)
+    prev = None
+    for k in range(3):
+        m = lottery.load_masks(out, k)
+        if prev is not None:  # LTH masks only shrink
+            assert all(bool((m[n] <= prev[n]).all()) for n in m)
+        state = torch.load(paths.checkpoint_path(paths.level_dir(out, k)), weights_only=True)["model"]
+        assert all(float((state[n] * (1 - m[n])).abs().sum()) == 0.0 for n in m)  # pruned stay zero
+        prev = m
+
+
+def test_uticket_masks_are_block_balanced(tiny_data, runs_root):
+    cfg = tiny_config("uticket")
+    out = lottery.run(cfg, datasets=tiny_data, progress=False)
+    model = lottery.build_model(cfg)
+    n_pe = cfg.balance.n_pe
+    for k in (1, 2):
+        masks = lottery.load_masks(out, k)
+        for name in lottery.covered_layers(model, masks):
+            loads = masks[name].flatten(1).sum(1)
+            for start in range(0, loads.numel(), n_pe):
+                block = loads[start:start + n_pe]
+                assert block.min() == block.max(), (k, name, block)
+        assert (paths.level_dir(out, k) / "mask_pruned.pt").exists()
+
+
+def test_second_run_does_no_training_and_dense_level_is_shared(tiny_data, runs_root, monkeypatch):
+    calls = _count_calls(monkeypatch)
+    lottery.run(tiny_config("lth"), datasets=tiny_data, progress=False)
+    assert calls == [0, 1, 2]
+    lottery.run(tiny_config("lth"), datasets=tiny_data, progress=False)
+    assert calls == [0, 1, 2]
+    lottery.run(tiny_config("uticket"), datasets=tiny_data, progress=False)
+    assert calls == [0, 1, 2, 1, 2]  # level 0 came from runs/dense
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_identical_masks_and_metrics(tiny_data, tmp_path, monkeypatch):
+    cfg = tiny_config("uticket", **{"train.epochs": 2})
+    ref = lottery.run(cfg, datasets=tiny_data, root=tmp_path / "a", progress=False)
+
+    real, seen = lottery.fit, {"epochs": 0}
+
+    def dying(*a, on_epoch_end=None, **k):
+        def cb(epoch, stats, state):
+            on_epoch_end(epoch, stats, state)
+            seen["epochs"] += 1
+            if seen["epochs"] == 4:  # mid-way through level 1 (2 dense epochs, then 2 per level)
+                raise Interrupt
+        return real(*a, on_epoch_end=cb, **k)
+
+    monkeypatch.setattr(lottery, "fit", dying)
+    with pytest.raises(Interrupt):
+        lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
+    out = lottery.run_dir(cfg, tmp_path / "b")
+    assert paths.partial_path(paths.level_dir(out, 1)).exists()
+    assert not paths.metrics_path(paths.level_dir(out, 1)).exists()
+    monkeypatch.setattr(lottery, "fit", real)
+    out = lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
+    for k in range(cfg.prune.levels):
+        a, b = lottery.load_masks(ref, k), lottery.load_masks(out, k)
+        assert all(torch.equal(a[n], b[n]) for n in a)
+    assert _strip(lottery.levels(ref)) == _strip(lottery.levels(out))
+    assert not paths.partial_path(paths.level_dir(out, 1)).exists()
+
+
+def test_released_rewind_keeps_trained_biases(tiny_data, runs_root):
+    cfg = tiny_config("lth")
+    out = lottery.run(cfg, datasets=tiny_data, progress=False)
+    rewind = lottery.load_state(paths.rewind_path(out))
+    trained = lottery.load_state(paths.checkpoint_path(paths.level_dir(out, 1)))["model"]
+    paper = lottery.level_start_state(out, cfg, 2)
+    code = lottery.level_start_state(out, cfg.replace(**{"prune.released_rewind": True}), 2)
+    bias = next(k for k in rewind if k.endswith(".bias"))
+    weight = next(k for k in rewind if k.endswith(".weight"))
+    assert torch.equal(paper[bias], rewind[bias]) and not torch.equal(rewind[bias], trained[bias])
+    assert torch.equal(code[bias], trained[bias])
+    assert torch.equal(code[weight], rewind[weight])
+
+
+def test_config_mismatch_in_existing_dir_is_refused(tiny_data, runs_root):
+    cfg = tiny_config("lth")
+    out = lottery.run(cfg, datasets=tiny_data, progress=False)
+    other = cfg.replace(**{"train.epochs": 3})
+    io.save_json(other.to_dict(), paths.config_path(out))
+    with pytest.raises(lottery.RunConfigError, match="different configuration"):
+        lottery.run(cfg, datasets=tiny_data, progress=False)
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("model.arch", "alexnet", "unknown arch 'alexnet'"),
+    ("data.dataset", "mnist", "unknown dataset 'mnist'"),
+    ("balance.n_pe", 0, "n_pe must be >= 1"),
+    ("prune.rewind_epoch", 5, "rewind_epoch"),
+])
+def test_bad_configs_fail_before_any_work(key, value, match, runs_root):
+    with pytest.raises(lottery.RunConfigError, match=match):
+        lottery.run(tiny_config("uticket", **{key: value}), datasets=None, progress=False)
+    assert not runs_root.exists() or not any(runs_root.rglob("*.pt"))
+
+
+def test_list_runs_reports_progress(tiny_data, runs_root):
+    lottery.run(tiny_config("lth"), datasets=tiny_data, progress=False)
+    rows = lottery.list_runs()
+    assert len(rows) == 1 and rows[0]["levels_done"] == 3 and rows[0]["method"] == "lth"
+
+
+def test_more_levels_extend_the_same_run(tiny_data, runs_root, monkeypatch):
+    calls = _count_calls(monkeypatch)
+    short = lottery.run(tiny_config("lth", **{"prune.levels": 2}), datasets=tiny_data, progress=False)
+    longer = lottery.run(tiny_config("lth", **{"prune.levels": 3}), datasets=tiny_data, progress=False)
+    assert short == longer and calls == [0, 1, 2]
+    assert lottery.list_runs()[0]["levels"] == 3

@@ -1,0 +1,67 @@
+"""Training loop pieces: loss, prediction, masked gradients, spike statistics, determinism."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from uticket_lib import lottery, training
+from uticket_lib.config import TrainConfig
+from uticket_lib.pruning import mask as masklib
+
+from conftest import synthetic, tiny_config
+
+
+def test_spike_loss_is_mean_over_time_of_cross_entropy():
+    logits = torch.randn(4, 3, 10)
+    y = torch.tensor([1, 2, 3])
+    expected = sum(nn.functional.cross_entropy(logits[t], y) for t in range(4)) / 4
+    assert torch.allclose(training.spike_loss(logits, y), expected)
+
+
+def test_prediction_uses_summed_logits():
+    logits = torch.zeros(2, 1, 3)
+    logits[0, 0, 0] = 5.0                      # step 0 votes class 0 strongly
+    logits[1, 0, 1] = 3.0
+    logits[1, 0, 2] = 3.5                      # step 1 votes class 2; sum still favours 0
+    assert training.predict(logits).tolist() == [0]
+
+
+def test_pruned_weights_stay_zero_through_training():
+    cfg = tiny_config("lth")
+    model = lottery.build_model(cfg)
+    weights = masklib.prunable(model)
+    masks = {n: (torch.rand_like(w) > 0.5).float() for n, w in weights.items()}
+    masklib.apply(model, masks)
+    training.fit(model, synthetic(32), cfg.train, epochs=1, level=0, masks=masks,
+                 device=torch.device("cpu"), progress=False)
+    for n, w in masklib.prunable(model).items():
+        assert float((w.detach() * (1 - masks[n])).abs().max()) == 0.0
+        assert float((w.detach() * masks[n]).abs().sum()) > 0.0
+
+
+def test_released_weight_decay_switch():
+    model = nn.Linear(2, 2)
+    on, _ = training.make_optimizer(model, TrainConfig(), epochs=1, steps_per_epoch=1)
+    off, _ = training.make_optimizer(model, TrainConfig(released_weight_decay=True), 1, 1)
+    assert on.param_groups[0]["weight_decay"] == 5e-4
+    assert off.param_groups[0]["weight_decay"] == 0.0
+
+
+def test_evaluate_reports_firing_rate_in_unit_interval():
+    cfg = tiny_config("lth")
+    model = lottery.build_model(cfg)
+    loader = training.eval_loader(synthetic(16), 8)
+    out = training.evaluate(model, loader, torch.device("cpu"), per_layer=True)
+    assert 0.0 <= out["firing_rate"] <= 1.0
+    assert abs(out["spike_sparsity"] - (1 - out["firing_rate"])) < 1e-12
+    assert out["images"] == 16 and out["layer_firing_rate"]
+
+
+def test_same_seed_same_training():
+    cfg = tiny_config("lth")
+    finals = []
+    for _ in range(2):
+        model = lottery.build_model(cfg)
+        training.fit(model, synthetic(32), cfg.train, 1, 0, None, torch.device("cpu"), progress=False)
+        finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(finals[0], finals[1])

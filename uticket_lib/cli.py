@@ -1,0 +1,174 @@
+"""``uticket``: run lottery experiments, balance masks, evaluate hardware, list runs.
+
+    uticket run --profile smoke --arch vgg16 --dataset fmnist --method uticket [--set key=value ...]
+    uticket balance --masks IN.pt --out OUT.pt --n-pe 16 [--reference block|layer] --seed S
+    uticket hw --masks MASKS.pt --arch vgg16 --dataset cifar10 [--width W] --n-pe 16 --json
+    uticket runs
+
+Errors a user can fix exit with status 2 and one line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import data as datalib
+from . import lottery, models, profiles
+
+
+def _parse_sets(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value (e.g. train.epochs=3), got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = profiles.get(args.profile, args.arch, args.dataset, args.method, _parse_sets(args.set))
+    out = lottery.run(cfg, root=Path(args.runs) if args.runs else None, progress=not args.quiet)
+    rows = lottery.levels(out)
+    print(f"run: {out}")
+    print(f"{'level':>5} {'sparsity':>9} {'test acc':>9} {'spike sp.':>9}")
+    for m in rows:
+        print(f"{m['level']:>5} {m['sparsity']:>9.4f} {m['test_accuracy']:>9.4f} {m['spike_sparsity']:>9.4f}")
+    return 0
+
+
+def cmd_balance(args: argparse.Namespace) -> int:
+    from .pruning import mask as masklib
+    from .pruning.balance import balance as balance_masks
+    from .pruning.balance import default_covered
+
+    if args.n_pe < 1:
+        raise ValueError(f"--n-pe must be >= 1, got {args.n_pe}")
+    masks = masklib.load(args.masks)
+    out = balance_masks(masks, n_pe=args.n_pe, reference=args.reference, seed=args.seed)
+    masklib.save(out, args.out)
+    print(f"balanced {len(default_covered(masks))} layers with n_PE={args.n_pe} "
+          f"({args.reference}): sparsity {masklib.sparsity(masks):.4f} -> {masklib.sparsity(out):.4f}; "
+          f"wrote {args.out}")
+    return 0
+
+
+def cmd_hw(args: argparse.Namespace) -> int:
+    from . import hardware
+    from .pruning import mask as masklib
+
+    if args.n_pe < 1:
+        raise ValueError(f"--n-pe must be >= 1, got {args.n_pe}")
+    spec = datalib.DATASETS.get(args.dataset)
+    if spec is None:
+        raise ValueError(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(sorted(datalib.DATASETS))}")
+    model = models.build(args.arch, in_channels=spec.in_channels, num_classes=spec.num_classes,
+                         width=args.width, timesteps=args.timesteps)
+    layers = hardware.trace(model, (1, spec.in_channels, 32, 32))
+    masks = masklib.load(args.masks)
+    result = hardware.report(masks, layers, n_pe=args.n_pe, mode=args.mode, timesteps=args.timesteps,
+                             energy=args.energy, spike_sparsity=args.spike_sparsity, avg=args.avg,
+                             weighting=args.weighting, include_linear=args.include_linear,
+                             reorder=args.reorder)
+    if args.json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+        return 0
+    print(f"{'layer':<28} {'work':>12} {'idle':>12} {'latency':>12} {'util':>6}")
+    for row in result["layers"]:
+        print(f"{row['name']:<28} {row['work']:>12.4g} {row['idle']:>12.4g} {row['latency']:>12.4g} "
+              f"{row['utilization']:>6.3f}")
+    n = result["network"]
+    print(f"{'network':<28} {n['work']:>12.4g} {n['idle']:>12.4g} {n['latency']:>12.4g} "
+          f"{n['utilization']:>6.3f}  energy {n['energy']:.4g}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    rows = lottery.list_runs(Path(args.runs) if args.runs else None)
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+        return 0
+    if not rows:
+        print("no runs yet (uticket run --profile smoke creates one)")
+        return 0
+    print(f"{'run':<44} {'arch':<9} {'data':<8} {'method':<8} {'levels':>7}")
+    for r in rows:
+        print(f"{r['name']:<44} {r['arch']:<9} {r['dataset']:<8} {r['method']:<8} "
+              f"{r['levels_done']:>3}/{r['levels']:<3}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- parser
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="uticket", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="find a lottery ticket (LTH or u-Ticket); resumes, skips finished work")
+    r.add_argument("--profile", choices=sorted(profiles.PROFILES), default="cpu")
+    r.add_argument("--arch", default="vgg16", help=f"one of {sorted(models.REGISTRY)}")
+    r.add_argument("--dataset", default="fmnist", help=f"one of {sorted(datalib.DATASETS)}")
+    r.add_argument("--method", choices=list(lottery.METHODS), default="lth")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. --set train.epochs=3 --set model.width=0.5")
+    r.add_argument("--runs", help="runs root (default $UTICKET_RUNS or ./runs)")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(fn=cmd_run)
+
+    b = sub.add_parser("balance", help="u-Ticket workload balancing of a masks file")
+    b.add_argument("--masks", required=True, type=Path, help="torch.save'd {parameter name: 0/1 tensor}")
+    b.add_argument("--out", required=True, type=Path)
+    b.add_argument("--n-pe", type=int, default=16)
+    b.add_argument("--reference", choices=["block", "layer"], default="block")
+    b.add_argument("--seed", type=int, default=0)
+    b.set_defaults(fn=cmd_balance)
+
+    h = sub.add_parser("hw", help="PE-array workload, cycles, utilization and energy of a masks file")
+    h.add_argument("--masks", required=True, type=Path)
+    h.add_argument("--arch", default="vgg16")
+    h.add_argument("--dataset", default="cifar10")
+    h.add_argument("--width", type=float, default=1.0)
+    h.add_argument("--timesteps", type=int, default=4)
+    h.add_argument("--n-pe", type=int, default=16)
+    h.add_argument("--mode", choices=["output", "valid"], default="output",
+                   help="cycle scaling: output = H_out*W_out*T (paper), valid = padding-aware")
+    h.add_argument("--energy", default="paper_calibrated", help="energy preset")
+    h.add_argument("--spike-sparsity", type=float, default=None,
+                   help="network input spike sparsity S of Eq. 3 (default: the preset's assumption)")
+    h.add_argument("--avg", choices=["mean", "ceil"], default="mean",
+                   help="Eq. 2 average: mean (paper) or ceil (released code)")
+    h.add_argument("--weighting", choices=["params", "mean"], default="params",
+                   help="network utilization: parameter-weighted (paper) or plain mean (code)")
+    h.add_argument("--include-linear", action="store_true")
+    h.add_argument("--reorder", choices=["identity", "sorted"], default=None,
+                   help="compile-time filter reordering before mapping")
+    h.add_argument("--json", action="store_true")
+    h.set_defaults(fn=cmd_hw)
+
+    ls = sub.add_parser("runs", help="list runs with their config and progress")
+    ls.add_argument("--runs", help="runs root (default $UTICKET_RUNS or ./runs)")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(fn=cmd_runs)
+    return p
+
+
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except USER_ERRORS as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"uticket: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("uticket: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

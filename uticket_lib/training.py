@@ -1,0 +1,261 @@
+"""Training, evaluation and spike statistics for the spiking networks (paper Sec. IV-A).
+
+Loss is the mean over timesteps of the cross-entropy of each step's logits; the prediction is the
+argmax of the logits summed over time (as in the released code). Pruned weights stay exactly zero:
+their gradients are masked before the optimizer sees them and the mask is re-applied after each step.
+
+Multi-GPU: launched under ``torchrun``, ``distributed()`` initialises the process group (NCCL on CUDA,
+gloo on CPU), the model is wrapped in DDP and every rank reads its own shard of each epoch.
+"""
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from tqdm import tqdm
+
+from .config import TrainConfig
+from .models import neurons
+from .pruning import mask as masklib
+
+
+# ----------------------------------------------------------------------------- devices & processes
+def device_for(cfg: TrainConfig) -> torch.device:
+    if cfg.device:
+        return torch.device(cfg.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def distributed() -> bool:
+    """True under torchrun (WORLD_SIZE > 1); initialises the default process group once."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    return True
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def epoch_seed(seed: int, level: int, epoch: int) -> int:
+    """Seed for one epoch's shuffling and augmentation, so a resumed epoch replays exactly."""
+    return (seed * 1_000_003 + level * 10_007 + epoch) % (2**63)
+
+
+# ----------------------------------------------------------------------------- loaders
+def train_loader(ds: Dataset, cfg: TrainConfig, num_workers: int, seed: int) -> DataLoader:
+    """Shuffled loader whose order is fixed by ``seed`` (re-created every epoch)."""
+    gen = torch.Generator().manual_seed(seed)
+    if distributed():
+        sampler = DistributedSampler(ds, shuffle=True, seed=seed % (2**31), drop_last=False)
+        batch = max(1, cfg.batch_size // dist.get_world_size())
+    else:
+        sampler, batch = RandomSampler(ds, generator=gen), cfg.batch_size
+    return DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=num_workers,
+                      generator=gen, persistent_workers=False, drop_last=False)
+
+
+def eval_loader(ds: Dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+    return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+
+
+# ----------------------------------------------------------------------------- optimisation
+def make_optimizer(model: nn.Module, cfg: TrainConfig, epochs: int, steps_per_epoch: int):
+    """SGD + momentum, cosine annealing over the round (stepped per batch)."""
+    wd = 0.0 if cfg.released_weight_decay else cfg.weight_decay  # released code: wd silently lost
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * steps_per_epoch))
+    return opt, sched
+
+
+def spike_loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Mean over t of CE(logits_t, y).  logits [T, N, K], y [N]."""
+    T = logits.shape[0]
+    return F.cross_entropy(logits.flatten(0, 1), y.repeat(T), label_smoothing=label_smoothing)
+
+
+def predict(logits: torch.Tensor) -> torch.Tensor:
+    """argmax of summed logits.  [T, N, K] -> [N]"""
+    return logits.sum(0).argmax(-1)
+
+
+@contextmanager
+def masked_gradients(model: nn.Module, masks: masklib.Masks | None) -> Iterator[None]:
+    """Zero the gradient of every pruned weight while the context is open."""
+    handles = []
+    if masks:
+        params = dict(_unwrap(model).named_parameters())
+        for name, m in masks.items():
+            m = m.to(params[name].device, params[name].dtype)
+            handles.append(params[name].register_hook(lambda g, m=m: g * m))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    model = getattr(model, "_orig_mod", model)  # torch.compile
+    return getattr(model, "module", model)      # DDP
+
+
+# ----------------------------------------------------------------------------- one epoch
+@dataclass
+class EpochStats:
+    loss: float
+    accuracy: float
+    images: int
+    seconds: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / max(self.seconds, 1e-9)
+
+
+def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.device,
+                masks: masklib.Masks | None = None, label_smoothing: float = 0.0,
+                channels_last: bool = False, desc: str = "train", progress: bool = True) -> EpochStats:
+    model.train()
+    t0, seen, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
+    bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and is_main()))
+    for x, y in bar:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits = model(x)                       # [T, N, K]
+        loss = spike_loss(logits, y, label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if masks:
+            masklib.apply(_unwrap(model), masks)
+        seen += y.numel()
+        correct += (predict(logits.detach()) == y).sum().item()
+        loss_sum += loss.item() * y.numel()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    seen_t = torch.tensor([seen, correct, loss_sum], dtype=torch.float64)
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(seen_t)
+    n, c, s = seen_t.tolist()
+    return EpochStats(loss=s / max(n, 1), accuracy=c / max(n, 1), images=int(n),
+                      seconds=time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
+             progress: bool = False, per_layer: bool = False) -> dict:
+    """Accuracy, loss and firing statistics over a whole loader.
+
+    ``firing_rate`` = spikes / (neurons x timesteps x images), weighted by neuron count, over every
+    LIF layer; ``spike_sparsity`` = 1 - firing_rate (Table I's "spike sparsity").
+    """
+    net = _unwrap(model)
+    net.eval()
+    counts: dict[str, list[float]] = {}
+
+    def hook(name):
+        def fn(_m, _inp, out):  # out: [T, N, ...] spikes in {0, 1}
+            c = counts.setdefault(name, [0.0, 0.0])
+            c[0] += float(out.sum())
+            c[1] += float(out.numel())
+        return fn
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in neurons.neuron_modules(net).items()]
+    seen = correct = 0
+    loss_sum = 0.0
+    try:
+        for x, y in tqdm(loader, desc="eval", leave=False, disable=not progress):
+            x, y = x.to(device), y.to(device)
+            logits = net(x)
+            loss_sum += spike_loss(logits, y).item() * y.numel()
+            correct += (predict(logits) == y).sum().item()
+            seen += y.numel()
+    finally:
+        for h in handles:
+            h.remove()
+    spikes = sum(c[0] for c in counts.values())
+    slots = sum(c[1] for c in counts.values())
+    rate = spikes / slots if slots else 0.0
+    out = {"accuracy": correct / max(seen, 1), "loss": loss_sum / max(seen, 1),
+           "firing_rate": rate, "spike_sparsity": 1.0 - rate, "images": seen}
+    if per_layer:
+        out["layer_firing_rate"] = {n: c[0] / c[1] for n, c in counts.items() if c[1]}
+    return out
+
+
+# ----------------------------------------------------------------------------- a round of training
+def prepare(model: nn.Module, cfg: TrainConfig, device: torch.device) -> nn.Module:
+    """Move to device, optional channels_last / DDP / torch.compile.  Returns the model to call."""
+    model = model.to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if distributed():
+        ids = [device.index] if device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if cfg.compile:
+        model = torch.compile(model)
+    return model
+
+
+EpochCallback = Callable[[int, EpochStats, dict], None]
+
+
+def fit(model: nn.Module, train_ds: Dataset, cfg: TrainConfig, epochs: int, level: int,
+        masks: masklib.Masks | None, device: torch.device, num_workers: int = 0,
+        resume: dict | None = None, on_epoch_end: EpochCallback | None = None,
+        progress: bool = True) -> list[EpochStats]:
+    """Train ``model`` in place for ``epochs`` epochs of one pruning round.
+
+    ``resume`` = {"epoch", "optimizer", "scheduler"} from an interrupted call (the caller restores
+    the model's weights). After every epoch ``on_epoch_end(epoch_done, stats, optim_state)`` lets the
+    caller persist progress. Each epoch's shuffle and augmentation are seeded by
+    ``epoch_seed(cfg.seed, level, epoch)``, so an interrupted round resumes bit-for-bit on CPU.
+    """
+    net = prepare(model, cfg, device)
+    steps = len(train_loader(train_ds, cfg, 0, 0))
+    opt, sched = make_optimizer(net, cfg, epochs, steps)
+    start = 0
+    if resume:
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        start = resume["epoch"]
+    history = []
+    with masked_gradients(net, masks):
+        for epoch in tqdm(range(start, epochs), desc=f"level {level}", initial=start, total=epochs,
+                          disable=not (progress and is_main()), leave=False):
+            seed = epoch_seed(cfg.seed, level, epoch)
+            torch.manual_seed(seed)  # augmentation draws from the global generator
+            loader = train_loader(train_ds, cfg, num_workers, seed)
+            stats = train_epoch(net, loader, opt, sched, device, masks, cfg.label_smoothing,
+                                cfg.channels_last, desc=f"epoch {epoch + 1}/{epochs}",
+                                progress=progress)
+            history.append(stats)
+            if on_epoch_end:
+                on_epoch_end(epoch + 1, stats, {"optimizer": opt.state_dict(),
+                                                "scheduler": sched.state_dict()})
+    return history
