@@ -1,0 +1,172 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The workload-imbalance problem
+#
+# Unstructured pruning leaves every filter with its own number of surviving weights. On a
+# weight-stationary accelerator {cite}`chen2016eyeriss`, where each processing element (PE) keeps
+# the weights of one filter and all PEs of a group wait for each other, those differences turn into
+# idle cycles. This chapter measures the effect on a toy layer (the paper's Fig. 3), over the
+# pruning rounds of the LTH runs of chapter 2 (the paper's Fig. 4), and then asks where the
+# imbalance comes from, by comparing the trained masks with random and untrained masks of the same
+# sparsity {cite}`yin2024uticket`.
+
+# %% tags=["parameters"]
+PROFILE = "cpu"
+ARCHS = "vgg16,resnet19"
+DATASET = "fmnist"
+N_PE = 16
+SEED = 0
+WIDTH = None
+LEVELS = None
+EPOCHS = None
+
+# %%
+import pandas as pd
+from IPython.display import display
+
+from uticket_lib import analysis, paper
+from uticket_lib.analysis import learning
+from uticket_lib.plotting import learning as plots
+
+pd.set_option("display.precision", 3)
+overrides = analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS)
+arch_list = analysis.archs(ARCHS)
+analysis.glue("ch3_profile", PROFILE)
+analysis.glue("ch3_n_pe", N_PE);
+
+# %% [markdown]
+# ## Utilization of a group of PEs
+#
+# The accelerator cuts a layer's output filters into consecutive blocks of $n$ filters and maps
+# filter $j$ of a block to PE $j$; a PE's workload is the number of non-zero weights of its filter
+# (each one is used at every output position and timestep, which scales all PEs of a layer by the
+# same factor). The block finishes when its slowest PE finishes. With $T_{max}$ the time of the
+# slowest PE and $T_{avg}$ the mean over the $n$ PEs, the paper's utilization (Eq. 2) is
+#
+# $$\mu = 1 - \frac{T_{max} - T_{avg}}{T_{max}} \cdot \frac{n}{n-1}. \tag{2}$$
+#
+# It equals 1 when all PEs have the same load, and it is the share of time that the $n-1$ PEs other
+# than the slowest one spend on useful work. Per block, the work is the sum of the loads, the
+# latency the largest load, and the idle cycles $n \cdot T_{max}$ minus the work.
+#
+# ## A toy layer (Fig. 3)
+#
+# Four 3 x 3 filters on four PEs, pruned to {glue:md}`ch3_toy_nnz` of {glue:md}`ch3_toy_size` weights
+# but unevenly, and the same layer after
+# u-Ticket's balancing (chapter 4), which gives every PE the same number of weights. Workload,
+# latency and utilization come from `uticket_lib.hardware.layer_workload`.
+
+# %%
+toy = learning.toy_masks()
+toy_work = learning.toy_workload(toy)
+display(toy_work)
+analysis.glue("ch3_toy_nnz", int(toy["imbalanced"].sum()))
+analysis.glue("ch3_toy_size", toy["imbalanced"].numel())
+analysis.glue("ch3_toy_util", toy_work.loc["imbalanced", "utilization"], "{:.2f}")
+analysis.glue("ch3_toy_latency", toy_work.loc["imbalanced", "latency"], "{:g}")
+analysis.glue("ch3_toy_latency_bal", toy_work.loc["balanced", "latency"], "{:g}")
+analysis.glue("ch3_toy_idle", toy_work.loc["imbalanced", "idle"], "{:g}");
+
+# %%
+plots.pe_loads(learning.pe_loads_frame(toy), toy_work);
+
+# %% [markdown]
+# The imbalanced layer needs {glue:md}`ch3_toy_latency` cycles because PE0 holds most weights, while
+# the other PEs sit idle for {glue:md}`ch3_toy_idle` PE-cycles together; its utilization is
+# {glue:md}`ch3_toy_util`. The balanced layer does the same amount of work in
+# {glue:md}`ch3_toy_latency_bal` cycles with no idle PE. In both, work + idle = $n \cdot$ latency.
+#
+# ## Utilization over the pruning rounds (Fig. 4)
+#
+# The same model applied to every covered layer (all convolutions but the first) of the LTH runs of
+# chapter 2, with {glue:md}`ch3_n_pe` PEs. The network value is the mean of the layer utilizations
+# weighted by each layer's number of weights, as the paper does for Fig. 4 and Table II.
+
+# %%
+pairs = {arch: analysis.pair(PROFILE, arch, DATASET, overrides) for arch in arch_list}
+util = {f"{learning.ARCH_LABELS[a]} LTH": analysis.utilization_frame(p["lth"], n_pe=N_PE) for a, p in pairs.items()}
+display(pd.concat(util, names=["run"])[["sparsity", "work", "idle", "latency", "utilization"]])
+
+# %%
+plots.utilization_levels(util);
+
+# %%
+first = util[next(iter(util))]
+analysis.glue("ch3_run0", next(iter(util)))
+analysis.glue("ch3_util_l1", first["utilization"].iloc[min(1, len(first) - 1)], "{:.2f}")
+analysis.glue("ch3_util_last", first["utilization"].iloc[-1], "{:.2f}")
+analysis.glue("ch3_sparsity_last", first["sparsity"].iloc[-1], "{:.1%}")
+analysis.glue("ch3_paper_vgg_cifar", paper.TEXT["lth_final_utilization_vgg16_cifar10"][0], "{:.2f}")
+analysis.glue("ch3_paper_vgg_fmnist", paper.TABLE_II[("vgg16", "fmnist", "lth")]["utilization"], "{:.2f}")
+analysis.glue("ch3_paper_resnet_fmnist", paper.TABLE_II[("resnet19", "fmnist", "lth")]["utilization"], "{:.2f}");
+
+# %% [markdown]
+# For {glue:md}`ch3_run0`, utilization is {glue:md}`ch3_util_l1` after the first pruning round and
+# {glue:md}`ch3_util_last` at the last level ({glue:md}`ch3_sparsity_last` weight sparsity). The
+# paper reports a fall to {glue:md}`ch3_paper_vgg_cifar` for VGG-16 on CIFAR10 (Fig. 4), and
+# final values of {glue:md}`ch3_paper_vgg_fmnist` (VGG-16) and {glue:md}`ch3_paper_resnet_fmnist`
+# (ResNet-19) on Fashion-MNIST (Table II). A dense layer has every filter full, so utilization
+# starts at 1 (slightly below only if a layer has fewer filters than PEs); the more weights are removed, the more the few survivors per filter vary relative to
+# their mean.
+#
+# ## Where the imbalance comes from
+#
+# Is the imbalance a mere consequence of few weights per filter, or does training make some
+# filters keep many more weights than others? For every level of the LTH run, the trained mask is
+# compared with two masks that have exactly the same number of non-zeros in every layer:
+#
+# - **random**: the surviving positions drawn uniformly at random within each layer (seeded), and
+# - **untrained magnitude**: the largest-magnitude weights of the *initial, untrained* network
+#   within each layer.
+#
+# Both keep the per-layer sparsity of the trained mask, so any difference in utilization comes from
+# how the survivors are spread over the filters.
+
+# %%
+origin_run = pairs[arch_list[0]]["lth"]
+origins = learning.mask_origins(origin_run, n_pe=N_PE, seed=SEED)
+origin_layers = learning.origin_layers(origin_run, n_pe=N_PE, seed=SEED)
+display(origins)
+
+# %%
+plots.origins(origins, origin_layers);
+
+# %%
+last = origins.iloc[-1]
+analysis.glue("ch3_origin_arch", learning.ARCH_LABELS[arch_list[0]])
+analysis.glue("ch3_origin_trained", last["trained (LTH)"], "{:.2f}")
+analysis.glue("ch3_origin_random", last["random"], "{:.2f}")
+analysis.glue("ch3_origin_untrained", last["untrained magnitude"], "{:.2f}")
+analysis.glue("ch3_notes_untrained", learning.NOTES_UNTRAINED_UTILIZATION, "{:.2f}");
+
+# %% [markdown]
+# At the last level of the {glue:md}`ch3_origin_arch` run, the trained mask reaches a utilization of
+# {glue:md}`ch3_origin_trained`, random masks of the same per-layer sparsity
+# {glue:md}`ch3_origin_random`, and magnitude masks of the untrained weights
+# {glue:md}`ch3_origin_untrained`. Random masks are imbalanced too, because the number of survivors
+# per filter varies by chance. If training concentrates the large weights in some filters and starves
+# others, trained masks end up further from balance than random ones; the claims below say whether
+# this build shows it. The reproduction notes report a utilization of about
+# {glue:md}`ch3_notes_untrained` for masks from untrained weights at the paper's scale. The right
+# panel shows the same comparison per covered layer at the last level.
+#
+# ## Claims checked
+#
+# The paper's statements about the imbalance, checked on this build (profile
+# {glue:md}`ch3_profile`, {glue:md}`ch3_n_pe` PEs). At the smoke profile the networks are tiny and
+# barely trained, so the comparison with random masks can go either way there.
+
+# %%
+claims = learning.imbalance_claims(toy_work, util, origins)
+analysis.show_claims(claims, PROFILE);

@@ -1,0 +1,200 @@
+"""Figures of the hardware chapters (5-8, 10). Every function takes a DataFrame from
+``analysis.hw`` and returns a matplotlib figure."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import METHOD_COLORS, METHOD_LABELS, figure
+
+_LABEL_TO_KEY = {v: k for k, v in METHOD_LABELS.items()}
+
+
+def _color(label: str) -> str:
+    return METHOD_COLORS.get(_LABEL_TO_KEY.get(label, label), "#666666")
+
+
+def layer_bars(frame: pd.DataFrame, title: str = ""):
+    """Fig. 6: per covered layer, work / idle / latency (cycles) and utilization of LTH vs u-Ticket.
+
+    frame: ``analysis.hw.layer_frame``.
+    """
+    fig, axes = figure(ncols=2, nrows=2, width=5.2, height=2.8)
+    names = frame[frame.method == "lth"]["layer"].tolist()
+    x = np.arange(len(names))
+    for ax, key, ylabel in zip(axes.flat, ("work", "idle", "latency", "utilization"),
+                               ("work cycles", "idle cycles", "latency (cycles)", "utilization (Eq. 2)")):
+        for i, m in enumerate(("lth", "uticket")):
+            v = frame[frame.method == m][key].to_numpy()
+            ax.bar(x + (i - 0.5) * 0.4, v, 0.4, color=METHOD_COLORS[m], label=METHOD_LABELS[m])
+        ax.set_ylabel(ylabel)
+        ax.set_xticks(x, [str(i + 1) for i in x], fontsize=7)
+        ax.set_xlabel("covered layer")
+    axes[0, 0].legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def energy_bars(frame: pd.DataFrame):
+    """Fig. 7(a): Eq. 3 energy of LTH and u-Ticket per arch (frame: ``hw.energy_frame``), with the
+    reduction written above each pair and the paper's reduction in brackets."""
+    fig, axes = figure(width=5.5)
+    ax = axes[0, 0]
+    x = np.arange(len(frame))
+    paper_col = [c for c in frame.columns if c.startswith("paper reduction")][0]
+    for i, (col, label) in enumerate((("energy LTH", "LTH"), ("energy u-Ticket", "u-Ticket"))):
+        ax.bar(x + (i - 0.5) * 0.4, frame[col], 0.4, color=_color(label), label=label)
+    for xi, (_, r) in zip(x, frame.iterrows()):
+        ax.text(xi, r["energy LTH"] * 1.02, f"-{r['reduction %']:.1f} % (paper -{r[paper_col]:.1f} %)",
+                ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, frame.index)
+    ax.set_ylabel(f"PE energy ({frame['unit'].iloc[0]})")
+    ax.set_ylim(0, frame["energy LTH"].max() * 1.2)
+    ax.legend(loc="lower right")
+    return fig
+
+
+def energy_vs_sparsity(frames: dict[str, pd.DataFrame]):
+    """Fig. 7(b): energy reduction of u-Ticket vs LTH against LTH weight sparsity, one line per arch
+    (frames: {arch label: ``hw.energy_vs_sparsity``})."""
+    fig, axes = figure(width=5.0)
+    ax = axes[0, 0]
+    for (name, f), marker in zip(frames.items(), "os^v"):
+        ax.plot(100 * f["sparsity LTH"], f["reduction %"], marker=marker, label=name)
+    ax.set_xlabel("weight sparsity of the LTH mask (%)")
+    ax.set_ylabel("energy reduction vs LTH (%)")
+    ax.legend()
+    return fig
+
+
+def breakdown_bars(frames: dict[str, pd.DataFrame]):
+    """Fig. 8: stacked PE energy components of LTH and u-Ticket per arch
+    (frames: {arch label: ``hw.breakdown_frame``}), in pJ."""
+    fig, axes = figure(ncols=len(frames), width=3.6, height=3.4)
+    comps = ["mac_dyn", "mem_dyn", "lif_dyn", "mac_leak", "lif_leak", "mem_leak"]
+    colors = ["#1f78b4", "#33a02c", "#e31a1c", "#a6cee3", "#fb9a99", "#b2df8a"]
+    for ax, (name, f) in zip(axes.flat, frames.items()):
+        bottom = np.zeros(2)
+        for c, col in zip(comps, colors):
+            v = f.loc[c, ["LTH", "u-Ticket"]].to_numpy(dtype=float)
+            ax.bar([0, 1], v, 0.6, bottom=bottom, color=col, label=c)
+            bottom += v
+        ax.set_xticks([0, 1], ["LTH", "u-Ticket"])
+        ax.set_title(name)
+        ax.set_ylabel("PE energy (pJ)")
+    axes.flat[-1].legend(fontsize=7, loc="upper right")
+    return fig
+
+
+def pe_sweep(table: pd.DataFrame):
+    """Table III as a figure: normalised latency (log-log) and energy against n_PE for every sweep
+    in ``hw.table_iii`` (columns 'latency NAME' / 'energy NAME')."""
+    fig, axes = figure(ncols=2, width=4.4)
+    names = [c.removeprefix("latency ") for c in table.columns if c.startswith("latency ")]
+    for name, marker in zip(names, "os^vDx"):
+        ls = ":" if name == "paper" else "-"
+        axes[0, 0].plot(table.index, table[f"latency {name}"], marker=marker, ls=ls, label=name)
+        axes[0, 1].plot(table.index, table[f"energy {name}"], marker=marker, ls=ls, label=name)
+    axes[0, 0].plot(table.index, table["ideal latency 2/n"], color="k", lw=0.8, ls="--", label="ideal 2/n")
+    axes[0, 0].set_xscale("log", base=2)
+    axes[0, 0].set_yscale("log", base=2)
+    axes[0, 1].set_xscale("log", base=2)
+    axes[0, 0].set_ylabel("latency / latency at 2 PEs")
+    axes[0, 1].set_ylabel("energy / energy at 2 PEs")
+    for ax in axes.flat:
+        ax.set_xlabel("number of PEs")
+    axes[0, 0].legend(fontsize=7)
+    return fig
+
+
+def memory_bars(frame: pd.DataFrame, title: str = ""):
+    """Fig. 9, per layer (frame: ``hw.memory_frame``): weight and spike bits, dense vs compressed
+    (log scale), and the DRAM / GLB / scratchpad energy of every covered layer."""
+    fig, axes = figure(ncols=2, width=5.0, height=3.2)
+    x = np.arange(len(frame))
+    ax = axes[0, 0]
+    for off, col, c in ((-0.3, "weights dense (kbit)", "#bbbbbb"), (-0.1, "weights WSP (kbit)", "#1f78b4"),
+                        (0.1, "spikes in dense (kbit)", "#fdbf6f"), (0.3, "spikes in CSR (kbit)", "#ff7f00")):
+        ax.bar(x + off, frame[col], 0.2, color=c, label=col)
+    ax.set_yscale("log")
+    ax.set_ylabel("kbit")
+    ax.legend(fontsize=6)
+    ax = axes[0, 1]
+    bottom = np.zeros(len(frame))
+    for col, c in (("DRAM pJ", "#6a3d9a"), ("GLB pJ", "#cab2d6"), ("spad pJ", "#b15928")):
+        ax.bar(x, frame[col], 0.6, bottom=bottom, color=c, label=col)
+        bottom += frame[col].to_numpy()
+    ax.set_ylabel("memory energy (pJ)")
+    ax.legend(fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks(x, [str(i + 1) for i in x], fontsize=7)
+        ax.set_xlabel("covered layer")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def system_bars(frame: pd.DataFrame):
+    """Fig. 9(b): stacked system energy (DRAM, GLB, scratchpad, PE array) per arch and method
+    (frame: ``hw.system_frame``), normalised to each arch's LTH total."""
+    fig, axes = figure(width=5.5)
+    ax = axes[0, 0]
+    labels, bottom = [], np.zeros(len(frame))
+    totals = frame.groupby(level=0)["total pJ"].transform(lambda s: s.iloc[0]).to_numpy()
+    x = np.arange(len(frame))
+    for col, c in (("DRAM pJ", "#6a3d9a"), ("GLB pJ", "#cab2d6"), ("spad pJ", "#b15928"), ("PE pJ", "#1b9e77")):
+        v = frame[col].to_numpy() / totals
+        ax.bar(x, v, 0.6, bottom=bottom, color=c, label=col.removesuffix(" pJ"))
+        bottom += v
+    labels = [f"{a}\n{m}" for a, m in frame.index]
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("system energy / LTH total")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def memory_vs_sparsity(frames: dict[str, pd.DataFrame]):
+    """Fig. 9(a): DRAM and GLB words normalised to dense against weight sparsity, per run
+    (frames: {label: ``hw.memory_vs_sparsity``})."""
+    fig, axes = figure(width=5.0)
+    ax = axes[0, 0]
+    for (name, f), marker in zip(frames.items(), "os^v"):
+        s = 100 * f["weight sparsity"]
+        ax.plot(s, f["DRAM / dense"], marker=marker, label=f"{name} DRAM")
+        ax.plot(s, f["GLB / dense"], marker=marker, ls="--", label=f"{name} GLB")
+    ax.set_xlabel("weight sparsity (%)")
+    ax.set_ylabel("accesses / dense")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def reordering_bars(frames: dict[str, pd.DataFrame]):
+    """Latency and energy of the four schedules per arch, normalised to plain LTH
+    (frames: {arch label: ``hw.reordering_frame``})."""
+    fig, axes = figure(ncols=2, width=4.6)
+    colors = ["#d95f02", "#fdae6b", "#1b9e77", "#a1d99b"]
+    for ax, key in zip(axes.flat, ("latency", "energy")):
+        for j, (name, f) in enumerate(frames.items()):
+            v = f[key] / f[key].iloc[0]
+            for i, (sched, y) in enumerate(v.items()):
+                ax.bar(j + (i - 1.5) * 0.2, y, 0.2, color=colors[i], label=sched if j == 0 else None)
+        ax.set_xticks(range(len(frames)), list(frames))
+        ax.set_ylabel(f"{key} / LTH")
+    axes[0, 0].legend(fontsize=7)
+    return fig
+
+
+def calibration_scatter(frame: pd.DataFrame):
+    """Predicted vs paper Fig. 7(a) reductions (frame: ``hw.calibration_frame``), with y = x."""
+    fig, axes = figure(width=4.2, height=3.6)
+    ax = axes[0, 0]
+    ax.scatter(frame["paper %"], frame["predicted % (fit)"], label="fitted E_l/E_d", color="#7570b3")
+    ax.scatter(frame["paper %"], frame["predicted % (bottom_up_32nm)"], label="bottom_up_32nm",
+               color="#999999", marker="x")
+    lo, hi = frame["paper %"].min() - 5, frame["paper %"].max() + 5
+    ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+    ax.set_xlabel("paper Fig. 7(a) reduction (%)")
+    ax.set_ylabel("Eq. 3 prediction (%)")
+    ax.legend(fontsize=7)
+    return fig
