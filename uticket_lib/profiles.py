@@ -25,21 +25,32 @@ PROFILES: dict[str, dict[str, Any]] = {
         "prune.rewind_epoch": 1,
     },
     "cpu": {
-        "model.width": 0.25,
-        "data.train_subset": 6000,
-        "data.test_subset": 2000,
+        "model.width": 0.25,        # every covered layer keeps >= 16 filters (one full PE block)
+        "data.train_subset": 4000,
+        "data.test_subset": 1000,
         "train.batch_size": 64,
-        "train.lr": 0.05,
         "train.epochs_dense": 4,
         "train.epochs": 2,
         "prune.levels": 7,          # 1 dense + 6 prunes at 48 %: 1 - 0.52^6 = 98.0 % sparsity
         "prune.fraction": 0.48,
         "prune.rewind_epoch": 1,
+        "train.channels_last": True,  # ~18 % faster on CPU with the fused LIF (ci/bench_train.py)
     },
     "paper": {
         "data.download": True,
         "train.eval_every_epoch": True,
     },
+}
+
+
+# Per-architecture adjustments of a profile. ResNet-19's read-out neuron (after fc1) is silent at
+# initialisation: average-pooled spikes times PyTorch's default Linear init never reach threshold,
+# so the classifier learns only through the surrogate gradient at first. With a few epochs that
+# start needs more and larger steps. Measured at width 0.25 after 3 dense epochs: 19 % test accuracy
+# at lr 0.1 / batch 64 (6,000 images), 24 % at lr 0.1 / batch 32 and 41 % at lr 0.3 / batch 32
+# (4,000 images). VGG-16 reads its logits straight from spikes and needs no adjustment.
+ARCH_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
+    ("cpu", "resnet19"): {"train.lr": 0.3, "train.batch_size": 32},
 }
 
 
@@ -49,7 +60,8 @@ def get(profile: str, arch: str = "vgg16", dataset: str = "fmnist", method: str 
     if profile not in PROFILES:
         raise KeyError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     base = {"model.arch": arch, "data.dataset": dataset, "balance.method": method}
-    return RunConfig().replace(**{**base, **PROFILES[profile], **dict(overrides or {})})
+    arch_specific = ARCH_OVERRIDES.get((profile, arch), {})
+    return RunConfig().replace(**{**base, **PROFILES[profile], **arch_specific, **dict(overrides or {})})
 
 
 def expected_sparsity(cfg: RunConfig) -> float:
