@@ -90,7 +90,7 @@ analysis.glue("ch2_paper_expected", profiles.expected_sparsity(paper_cfg), "{:.2
 # and far fewer epochs than the paper keep the whole book within a CPU budget.
 
 # %%
-pairs = {arch: analysis.pair(PROFILE, arch, DATASET, overrides) for arch in arch_list}
+pairs = analysis.pairs(PROFILE, arch_list, DATASET, overrides)
 lth_runs = {arch: {"lth": runs["lth"]} for arch, runs in pairs.items()}
 levels = learning.method_levels(lth_runs, methods=("lth",))
 display(levels[["arch", "level", "sparsity", "expected_sparsity", "test_accuracy", "spike_sparsity",

@@ -94,7 +94,7 @@ plots.pe_loads(learning.pe_loads_frame(toy), toy_work);
 # weighted by each layer's number of weights, as the paper does for Fig. 4 and Table II.
 
 # %%
-pairs = {arch: analysis.pair(PROFILE, arch, DATASET, overrides) for arch in arch_list}
+pairs = analysis.pairs(PROFILE, arch_list, DATASET, overrides)
 util = {f"{learning.ARCH_LABELS[a]} LTH": analysis.utilization_frame(p["lth"], n_pe=N_PE) for a, p in pairs.items()}
 display(pd.concat(util, names=["run"])[["sparsity", "work", "idle", "latency", "utilization"]])
 

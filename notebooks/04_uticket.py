@@ -40,7 +40,7 @@ from uticket_lib.plotting import learning as plots
 pd.set_option("display.precision", 3)
 overrides = analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS)
 arch_list = analysis.archs(ARCHS)
-pairs = {arch: analysis.pair(PROFILE, arch, DATASET, overrides) for arch in arch_list}
+pairs = analysis.pairs(PROFILE, arch_list, DATASET, overrides)
 analysis.glue("ch4_profile", PROFILE)
 analysis.glue("ch4_n_pe", N_PE)
 analysis.glue("ch4_paper_cost", paper.TEXT["balancing_cost_pct_of_lth_round"][0], "{:.2f} %");

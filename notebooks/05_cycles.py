@@ -37,9 +37,8 @@ from uticket_lib.analysis import hw
 from uticket_lib.plotting import hardware as hplot
 
 pd.set_option("display.precision", 3)
-runs = {a: analysis.pair(PROFILE, a, DATASET, analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH,
-                                                                  levels=LEVELS, epochs=EPOCHS))
-        for a in analysis.archs(ARCHS)}
+runs = analysis.pairs(PROFILE, ARCHS, DATASET, analysis.overrides(
+    seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS))
 first = next(iter(runs))
 reports = {a: {m: hw.hardware_report(p[m]) for m in p} for a, p in runs.items()}
 analysis.glue("c5_n_pe", N_PE)

@@ -40,9 +40,8 @@ from uticket_lib.plotting import hardware as hplot
 
 pd.set_option("display.precision", 3)
 pd.set_option("display.max_colwidth", 200)
-runs = {a: analysis.pair(PROFILE, a, DATASET, analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH,
-                                                                  levels=LEVELS, epochs=EPOCHS))
-        for a in analysis.archs(ARCHS)}
+runs = analysis.pairs(PROFILE, ARCHS, DATASET, analysis.overrides(
+    seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS))
 first = next(iter(runs))
 rep = hw.hardware_report(runs[first]["lth"])
 

@@ -79,7 +79,7 @@ display(pd.DataFrame(learning.SWITCHES).T[["label", "key", "paper", "code", "kin
 # and (c) act only from round 1 on and share level 0 with the baseline.
 
 # %%
-pairs = {arch: analysis.pair(PROFILE, arch, DATASET, overrides) for arch in arch_list}
+pairs = analysis.pairs(PROFILE, arch_list, DATASET, overrides)
 configs = learning.switch_configs(PROFILE, SWITCH_ARCH, DATASET, overrides, SWITCH_LEVELS)
 switched = learning.switch_runs(configs)
 baseline = analysis.experiment(PROFILE, SWITCH_ARCH, DATASET, "uticket", overrides)

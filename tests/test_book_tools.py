@@ -439,3 +439,11 @@ def test_pipeline_end_to_end(tmp_path, monkeypatch):
     assert not any("01_neurons" in p for p in problems), problems
     assert not any("remote" in p for p in problems), problems
     assert {p.split(":")[0] for p in problems} == {f"book/executed/{c}.html" for c in CHAPTERS[1:]}
+
+
+def test_claim_marker_matches_the_library():
+    from uticket_lib import analysis
+    assert ch.CLAIM_MARKER == analysis.CLAIM_MARKER
+    page = ch.parse(analysis.claims_html([analysis.claim("x", 1, True)], "smoke"))
+    problems, counts = ch.check_claims(page, "p.html", "smoke")
+    assert problems == [] and counts

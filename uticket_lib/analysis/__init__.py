@@ -54,6 +54,16 @@ def pair(profile: str, arch: str = "vgg16", dataset: str = "fmnist",
     return {m: experiment(profile, arch, dataset, m, overrides, progress) for m in METHODS}
 
 
+def pairs(profile: str, arch_list: str | Iterable[str], dataset: str = "fmnist",
+          overrides: Mapping[str, Any] | None = None, progress: bool = False) -> dict[str, dict[str, Path]]:
+    """``pair`` for every architecture: {arch: {"lth": dir, "uticket": dir}}.
+
+    ``arch_list`` may be a notebook's comma-separated ``ARCHS`` string.
+    """
+    names = archs(arch_list) if isinstance(arch_list, str) else list(arch_list)
+    return {a: pair(profile, a, dataset, overrides, progress) for a in names}
+
+
 def config(run: Path) -> RunConfig:
     return from_dict(io.load_json(paths.config_path(run)))
 
