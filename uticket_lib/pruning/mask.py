@@ -75,14 +75,15 @@ def load(path: Path, reference: Mapping[str, Tensor | tuple[int, ...]] | None = 
     """Read masks written by `save` as float32; validate against `reference` (name -> shape/tensor)."""
     path = Path(path)
     if not path.is_file():
-        raise MaskError(f"mask file not found: {path}; run the prune stage that writes it first")
+        raise MaskError(f"mask file not found: {path}; check the path (every run keeps its masks in "
+                        f"runs/<run>/level_<k>/mask.pt; 'uticket runs' lists the runs)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unpickling failure means the file is unusable
-        reason = (str(exc).strip().splitlines() or [""])[0][:200]
         raise MaskError(
-            f"cannot read mask file {path} ({type(exc).__name__}: {reason}); "
-            f"delete it and rerun the prune stage"
+            f"cannot read mask file {path} (not a loadable torch file: {type(exc).__name__}); "
+            f"it must be a torch.save'd dict {{parameter name: 0/1 tensor}}; a run's damaged mask is "
+            f"rebuilt by deleting it and rerunning 'uticket run'"
         ) from exc
     check(obj, reference, f"mask file {path}")
     return {name: m.to(torch.float32) for name, m in obj.items()}
