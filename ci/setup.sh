@@ -20,10 +20,12 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   echo "[setup] $VENV up to date"
   exit 0
 fi
+# pip prints one warning per package for index locations absent on this machine; keep the log short.
+pipq() { "$VENV/bin/python" -m pip install -q "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }; }
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --upgrade pip
-"$VENV/bin/python" -m pip install -q -r ci/requirements.txt
-"$VENV/bin/python" -m pip install -q --no-deps -e .
+pipq --upgrade pip
+pipq -r ci/requirements.txt
+pipq --no-deps -e .
 "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
 echo "$want" > "$STAMP"
 echo "[setup] $VENV ready"

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash ci/setup.sh
 export PYTHONHASHSEED=0
 echo "[test] unit tests"
-.venv/bin/python -m pytest tests -q -p no:cacheprovider
+.venv/bin/python -m pytest tests -p no:cacheprovider
 if [ "${SKIP_BOOK:-0}" != 1 ]; then
   echo "[test] smoke book"
   UTICKET_RUNS="${UTICKET_RUNS:-$PWD/runs}" bash ci/build_book.sh smoke

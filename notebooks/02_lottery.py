@@ -110,7 +110,7 @@ plots.levels(levels, metrics=("sparsity", "test_accuracy", "spike_sparsity"));
 summary = learning.ticket_summary(levels, "lth")
 display(summary.round(4))
 first = summary.iloc[0]
-analysis.glue("ch2_arch0", learning.ARCH_LABELS[summary.index[0]])
+analysis.glue("ch2_arch0", analysis.ARCH_LABELS[summary.index[0]])
 analysis.glue("ch2_arch0_dense_acc", first["dense accuracy"], "{:.1%}")
 analysis.glue("ch2_arch0_final_acc", first["test_accuracy"], "{:.1%}")
 analysis.glue("ch2_arch0_final_sparsity", first["sparsity"], "{:.1%}")

@@ -95,7 +95,7 @@ plots.pe_loads(learning.pe_loads_frame(toy), toy_work);
 
 # %%
 pairs = analysis.pairs(PROFILE, arch_list, DATASET, overrides)
-util = {f"{learning.ARCH_LABELS[a]} LTH": analysis.utilization_frame(p["lth"], n_pe=N_PE) for a, p in pairs.items()}
+util = {f"{analysis.ARCH_LABELS[a]} LTH": analysis.utilization_frame(p["lth"], n_pe=N_PE) for a, p in pairs.items()}
 display(pd.concat(util, names=["run"])[["sparsity", "work", "idle", "latency", "utilization"]])
 
 # %%
@@ -144,7 +144,7 @@ plots.origins(origins, origin_layers);
 
 # %%
 last = origins.iloc[-1]
-analysis.glue("ch3_origin_arch", learning.ARCH_LABELS[arch_list[0]])
+analysis.glue("ch3_origin_arch", analysis.ARCH_LABELS[arch_list[0]])
 analysis.glue("ch3_origin_trained", last["trained (LTH)"], "{:.2f}")
 analysis.glue("ch3_origin_random", last["random"], "{:.2f}")
 analysis.glue("ch3_origin_untrained", last["untrained magnitude"], "{:.2f}")

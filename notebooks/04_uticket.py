@@ -79,7 +79,7 @@ plots.walkthrough(walk);
 walk_blocks = walk.groupby("block")[["load before", "recovered", "removed", "load after"]].sum()
 display(walk_blocks)
 analysis.glue("ch4_walk_layer", walk_layer.removesuffix(".weight"))
-analysis.glue("ch4_walk_arch", learning.ARCH_LABELS[arch_list[0]])
+analysis.glue("ch4_walk_arch", analysis.ARCH_LABELS[arch_list[0]])
 analysis.glue("ch4_walk_recovered", int(walk["recovered"].sum()))
 analysis.glue("ch4_walk_removed", int(walk["removed"].sum()))
 analysis.glue("ch4_walk_before", int(walk["load before"].sum()))

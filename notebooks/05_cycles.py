@@ -129,10 +129,10 @@ analysis.glue("c5_latency_us", 1e6 * reports[first]["uticket"]["network"]["laten
 # dataset. Layers are numbered in execution order (covered layers only).
 
 # %%
-fig = hplot.layer_bars(hw.layer_frame(runs[first]), title=hw.ARCH_LABELS.get(first, first))
+fig = hplot.layer_bars(hw.layer_frame(runs[first]), title=analysis.ARCH_LABELS.get(first, first))
 
 # %%
-figs = [hplot.layer_bars(hw.layer_frame(p), title=hw.ARCH_LABELS.get(a, a)) for a, p in runs.items() if a != first]
+figs = [hplot.layer_bars(hw.layer_frame(p), title=analysis.ARCH_LABELS.get(a, a)) for a, p in runs.items() if a != first]
 
 # %% [markdown]
 # The early layers have the largest feature maps, so each non-zero weight there costs the most
@@ -157,7 +157,7 @@ figs = [hplot.layer_bars(hw.layer_frame(p), title=hw.ARCH_LABELS.get(a, a)) for 
 
 # %%
 analysis.glue("c5_n_images", N_IMAGES)
-modes = pd.concat({hw.ARCH_LABELS.get(a, a): hw.cycle_modes(p, n_images=N_IMAGES) for a, p in runs.items()})
+modes = pd.concat({analysis.ARCH_LABELS.get(a, a): hw.cycle_modes(p, n_images=N_IMAGES) for a, p in runs.items()})
 modes[["work", "idle", "latency", "utilization", "idle_share", "latency reduction %"]].round(3)
 
 # %%

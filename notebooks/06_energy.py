@@ -119,7 +119,7 @@ fig = hplot.energy_bars(ef)
 # coincide):
 
 # %%
-vs = {hw.ARCH_LABELS.get(a, a): hw.energy_vs_sparsity(p, ENERGY) for a, p in runs.items()}
+vs = {analysis.ARCH_LABELS.get(a, a): hw.energy_vs_sparsity(p, ENERGY) for a, p in runs.items()}
 pd.concat(vs).round(3)
 
 # %%
@@ -137,7 +137,7 @@ fig = hplot.energy_vs_sparsity(vs)
 # it, as the paper's Fig. 8 does.
 
 # %%
-bd = {hw.ARCH_LABELS.get(a, a): hw.breakdown_frame(p) for a, p in runs.items()}
+bd = {analysis.ARCH_LABELS.get(a, a): hw.breakdown_frame(p) for a, p in runs.items()}
 pd.concat(bd).round(1)
 
 # %%

@@ -65,7 +65,7 @@ analysis.glue("c7_last", n_pes[-1]);
 hw.constants_frame(hw.hardware_report(next(iter(runs.values()))["lth"], energy=ENERGY), keys=["e_dyn", "e_leak"])
 
 # %%
-sweeps = {hw.ARCH_LABELS.get(a, a): {
+sweeps = {analysis.ARCH_LABELS.get(a, a): {
     "u-Ticket": hw.pe_sweep(p["uticket"], n_pes=n_pes, energy=ENERGY),
     "LTH": hw.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY),
     "LTH rebalanced": hw.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY, rebalance=True)}

@@ -74,7 +74,7 @@ hw.constants_frame(hw.hardware_report(runs[first]["lth"], energy="bottom_up_32nm
 # The final LTH mask of each architecture, per covered layer:
 
 # %%
-mems = {hw.ARCH_LABELS.get(a, a): hw.memory_frame(p["lth"]) for a, p in runs.items()}
+mems = {analysis.ARCH_LABELS.get(a, a): hw.memory_frame(p["lth"]) for a, p in runs.items()}
 pd.concat(mems).round(2)
 
 # %%
@@ -86,7 +86,7 @@ figs = [hplot.memory_bars(f, title=f"{a}, LTH") for a, f in mems.items()]
 # DRAM and GLB words relative to the dense network, over the pruning levels of the LTH runs:
 
 # %%
-mvs = {hw.ARCH_LABELS.get(a, a): hw.memory_vs_sparsity(p["lth"]) for a, p in runs.items()}
+mvs = {analysis.ARCH_LABELS.get(a, a): hw.memory_vs_sparsity(p["lth"]) for a, p in runs.items()}
 pd.concat(mvs).round(3)
 
 # %%

@@ -44,7 +44,7 @@ overrides = analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
 arch_list = analysis.archs(ARCHS)
 analysis.glue("ch9_profile", PROFILE)
 analysis.glue("ch9_switch_levels", SWITCH_LEVELS)
-analysis.glue("ch9_switch_arch", learning.ARCH_LABELS[SWITCH_ARCH])
+analysis.glue("ch9_switch_arch", analysis.ARCH_LABELS[SWITCH_ARCH])
 display(pd.DataFrame(learning.SWITCHES).T[["label", "key", "paper", "code", "kind", "note"]])
 
 # %% [markdown]

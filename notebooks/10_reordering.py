@@ -68,7 +68,7 @@ hw.constants_frame(hw.hardware_report(next(iter(runs.values()))["lth"], energy=E
 
 # %%
 analysis.glue("c10_energy", ENERGY)
-frames = {hw.ARCH_LABELS.get(a, a): hw.reordering_frame(p, energy=ENERGY) for a, p in runs.items()}
+frames = {analysis.ARCH_LABELS.get(a, a): hw.reordering_frame(p, energy=ENERGY) for a, p in runs.items()}
 pd.concat(frames).round(3)
 
 # %%
@@ -98,7 +98,7 @@ analysis.glue("c10_both_max", max(both), "{:.1f}");
 # each architecture):
 
 # %%
-per_layer = {hw.ARCH_LABELS.get(a, a): hw.reorder_layers_frame(p["lth"]) for a, p in runs.items()}
+per_layer = {analysis.ARCH_LABELS.get(a, a): hw.reorder_layers_frame(p["lth"]) for a, p in runs.items()}
 pd.concat(per_layer).round(3)
 
 # %% [markdown]

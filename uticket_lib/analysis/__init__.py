@@ -19,6 +19,10 @@ from ..config import RunConfig, from_dict, stable_hash
 
 CLAIM_MARKER = "Claims checked (profile"   # ci/check_html.py looks for this text
 METHODS = lottery.METHODS
+# Display names shared by every table and figure.
+METHOD_LABELS = {"lth": "LTH", "uticket": "u-Ticket"}
+ARCH_LABELS = {"vgg16": "VGG-16", "resnet19": "ResNet-19"}
+DATASET_LABELS = {"fmnist": "FMNIST", "cifar10": "CIFAR10", "svhn": "SVHN"}
 
 
 # ----------------------------------------------------------------------------- running experiments

@@ -21,12 +21,11 @@ from .. import hardware, lottery, paper
 from ..hardware import energy as E
 from ..hardware.sweep import PAPER_N_PE
 from ..pruning.balance import balance as balance_masks
-from . import Claim, claim, config, hardware_report, last_level, layers, levels_frame
+from . import (ARCH_LABELS, DATASET_LABELS, Claim, claim, config, hardware_report, last_level,
+               layers, levels_frame)
+from . import METHOD_LABELS as LABELS
 
 Runs = Mapping[str, Mapping[str, Path]]          # {arch: {"lth": dir, "uticket": dir}}
-LABELS = {"lth": "LTH", "uticket": "u-Ticket"}
-ARCH_LABELS = {"vgg16": "VGG-16", "resnet19": "ResNet-19"}
-DATASET_LABELS = {"cifar10": "CIFAR10", "fmnist": "FMNIST", "svhn": "SVHN"}
 COMPONENTS = ("mac_dyn", "mem_dyn", "lif_dyn", "mac_leak", "lif_leak", "mem_leak")
 
 

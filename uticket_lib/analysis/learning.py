@@ -29,7 +29,8 @@ from ..models import neurons
 from ..pruning import balance as balancelib
 from ..pruning import mask as masklib
 from . import config as run_config
-from . import hardware_report, last_level, layers, levels_frame
+from . import (ARCH_LABELS, DATASET_LABELS, METHOD_LABELS, hardware_report, last_level, layers,
+               levels_frame)
 
 # Dense weight counts (conv + linear .weight) of the two networks at width 1 with 3 input channels,
 # as the reproduction notes give them for the released code (the paper gives none).
@@ -38,8 +39,6 @@ NOTES_WEIGHTS_SOURCE = "reproduction notes (released code)"
 # Network utilization of masks from untrained weights at the paper's scale (reproduction notes).
 NOTES_UNTRAINED_UTILIZATION = 0.82
 
-ARCH_LABELS = {"vgg16": "VGG-16", "resnet19": "ResNet-19"}
-DATASET_LABELS = {"fmnist": "FMNIST", "cifar10": "CIFAR10", "svhn": "SVHN"}
 
 
 # ============================================================================ chapter 1: neurons
@@ -227,7 +226,7 @@ def table_i(pairs: Mapping[str, Mapping[str, Path]], dataset: str = "fmnist",
         p = paper.TABLE_I.get((arch, ref, method), {})
         sp = paper.spike_sparsity(arch, ref, method) if (arch, ref, method) in paper.TABLE_I else None
         rows.append({
-            "arch": ARCH_LABELS.get(arch, arch), "method": "u-Ticket" if method == "uticket" else "LTH",
+            "arch": ARCH_LABELS.get(arch, arch), "method": METHOD_LABELS[method],
             "level": int(r["level"]),
             "accuracy %": 100 * r["test_accuracy"], f"paper ({label}) accuracy %": p.get("acc"),
             "weight sparsity %": 100 * r["sparsity"], f"paper ({label}) sparsity %": p.get("weight_sparsity"),
@@ -605,7 +604,7 @@ def utilization_table(frame: pd.DataFrame, dataset: str = "fmnist", paper_datase
     ref = paper_dataset or dataset
     label = DATASET_LABELS.get(ref, ref)
     fin = final_rows(frame)
-    rows = [{"arch": ARCH_LABELS.get(a, a), "method": "u-Ticket" if m == "uticket" else "LTH",
+    rows = [{"arch": ARCH_LABELS.get(a, a), "method": METHOD_LABELS[m],
              "level": int(r["level"]), "weight sparsity": r["sparsity"], "utilization": r["utilization"],
              f"paper ({label}) utilization": paper.TABLE_II.get((a, ref, m), {}).get("utilization")}
             for (a, m), r in fin.iterrows()]
@@ -660,7 +659,7 @@ def analysis_switch_table(pairs: Mapping[str, Mapping[str, Path]], level: int | 
         for method, run in runs.items():
             lv = last_level(run) if level is None else level
             n_pe = run_config(run).balance.n_pe
-            row = {"arch": ARCH_LABELS.get(arch, arch), "method": "u-Ticket" if method == "uticket" else "LTH",
+            row = {"arch": ARCH_LABELS.get(arch, arch), "method": METHOD_LABELS[method],
                    "level": lv}
             for name in ("weighting", "avg"):
                 s = SWITCHES[name]

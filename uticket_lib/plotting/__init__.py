@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from ..analysis import ARCH_LABELS, METHOD_LABELS  # noqa: F401  (re-exported for the plot modules)
+
 METHOD_COLORS = {"lth": "#d95f02", "uticket": "#1b9e77", "paper": "#7570b3", "random": "#999999"}
-METHOD_LABELS = {"lth": "LTH", "uticket": "u-Ticket"}
 
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.4, **kw):

@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from . import METHOD_COLORS, METHOD_LABELS, figure
+from . import ARCH_LABELS, METHOD_COLORS, METHOD_LABELS, figure
 
 ORIGIN_COLORS = {"trained (LTH)": METHOD_COLORS["lth"], "random": METHOD_COLORS["random"],
                  "untrained magnitude": METHOD_COLORS["paper"]}
-ARCH_LABELS = {"vgg16": "VGG-16", "resnet19": "ResNet-19"}
 METRIC_LABELS = {"test_accuracy": "test accuracy", "spike_sparsity": "spike sparsity",
                  "sparsity": "weight sparsity", "utilization": "utilization (Eq. 2)",
                  "accuracy": "test accuracy", "spike sparsity": "spike sparsity"}
