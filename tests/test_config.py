@@ -76,3 +76,17 @@ def test_dict_round_trip():
 def test_unknown_profile():
     with pytest.raises(KeyError, match="unknown profile 'gpu'"):
         profiles.get("gpu")
+
+
+def test_paper_profile_is_the_papers_schedule():
+    cfg = profiles.get("paper", "vgg16", "cifar10", "uticket")
+    assert (cfg.model.width, cfg.model.timesteps) == (1.0, 4)
+    assert (cfg.train.epochs_dense, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr) == (200, 180, 128, 0.1)
+    assert (cfg.prune.levels, cfg.prune.fraction, cfg.prune.rewind_epoch) == (15, 0.25, 20)
+    assert cfg.balance.n_pe == 16 and cfg.data.train_subset is None
+    assert abs(profiles.expected_sparsity(cfg) - (1 - 0.75 ** 14)) < 1e-12  # 98.22 %
+
+
+def test_cpu_profile_reaches_about_98_percent():
+    for arch in ("vgg16", "resnet19"):
+        assert 0.975 <= profiles.expected_sparsity(profiles.get("cpu", arch)) <= 0.985
