@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from uticket_lib.hardware import Layer, layer_workload, report
+from uticket_lib.analysis.hw import synthetic_masks
 from uticket_lib.io import save_json
 
 SPARSITY = 1 - 0.75 ** 14
@@ -60,17 +61,6 @@ def resnet19(in_ch=3, classes=10) -> list[Layer]:
                      Layer("fc2.weight", "linear", classes, 256, role="classifier")]
 
 
-def synthetic_masks(layers: list[Layer], sparsity=SPARSITY, seed=0) -> dict:
-    """Global magnitude pruning of fan-in-scaled normal weights (w ~ N(0, 1/fan_in), Kaiming-style)."""
-    g = torch.Generator().manual_seed(seed)
-    mags = {l.name: torch.randn(l.weight_shape, generator=g).abs() / (l.n_weights / l.out_channels) ** 0.5
-            for l in layers}
-    flat = torch.cat([m.flatten() for m in mags.values()])
-    keep = round((1 - sparsity) * flat.numel())
-    thr = torch.topk(flat, keep, sorted=False).values.min()
-    return {n: (m >= thr).float() for n, m in mags.items()}
-
-
 MINS: dict[str, float] = {}
 
 
@@ -88,7 +78,7 @@ def timed(fn, repeats=REPEATS, key=None) -> tuple[float, object]:
 
 
 def bench(arch: str, layers: list[Layer], spike_sparsity=0.848) -> dict:
-    masks = synthetic_masks(layers)
+    masks = synthetic_masks(layers, SPARSITY)
     cov = [l for l in layers if l.kind == "conv" and l.role != "encoder"]
     t_wl, _ = timed(lambda: [layer_workload(masks[l.name], 16) for l in cov], key=f"{arch}.workload")
     res = {"n_weights": sum(l.n_weights for l in layers), "n_layers": len(layers), "n_covered": len(cov),

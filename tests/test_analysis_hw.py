@@ -6,6 +6,7 @@ import math
 import matplotlib
 import pandas as pd
 import pytest
+import torch
 
 matplotlib.use("Agg")
 
@@ -177,3 +178,16 @@ def test_plots(runs):
         assert f.axes and any(ax.has_data() for ax in f.axes)
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+def test_synthetic_masks_hit_the_sparsity_and_repeat_per_seed():
+    from uticket_lib.hardware import Layer
+    layers = [Layer("a.weight", "conv", 8, 4, (3, 3), in_hw=(8, 8), out_hw=(8, 8), role="encoder"),
+              Layer("b.weight", "conv", 16, 8, (3, 3), in_hw=(8, 8), out_hw=(8, 8)),
+              Layer("c.weight", "linear", 10, 16, role="classifier")]
+    a = hw.synthetic_masks(layers, 0.9, seed=1)
+    total = sum(m.numel() for m in a.values())
+    assert sum(int(m.sum()) for m in a.values()) == round(0.1 * total)
+    b = hw.synthetic_masks(layers, 0.9, seed=1)
+    assert all(torch.equal(a[n], b[n]) for n in a)
+    assert {tuple(m.shape) for m in a.values()} == {(8, 4, 3, 3), (16, 8, 3, 3), (10, 16)}

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 
 from .. import data as datalib
-from .. import hardware, lottery, paper
+from .. import hardware, lottery, models, paper, profiles
 from ..hardware import energy as E
 from ..hardware.sweep import PAPER_N_PE
 from ..pruning.balance import balance as balance_masks
@@ -41,6 +41,33 @@ def dataset_of(runs: Runs) -> str:
 
 
 # ----------------------------------------------------------------------------- chapter 5: cycles
+def synthetic_masks(layers: list, sparsity: float, seed: int = 0) -> dict:
+    """Global magnitude pruning of fan-in-scaled random weights (w ~ N(0, 1/fan_in)) to ``sparsity``.
+
+    Stands in for a trained ticket where only the scale of the counts matters (benchmarks, and the
+    scale check of the cycle reconstruction).
+    """
+    g = torch.Generator().manual_seed(seed)
+    mags = {l.name: torch.randn(l.weight_shape, generator=g).abs() / (l.n_weights / l.out_channels) ** 0.5
+            for l in layers}
+    flat = torch.cat([m.flatten() for m in mags.values()])
+    keep = round((1 - sparsity) * flat.numel())
+    threshold = torch.topk(flat, keep, sorted=False).values.min()
+    return {n: (m >= threshold).float() for n, m in mags.items()}
+
+
+def synthetic_paper_vgg(n_pe: int = 16, seed: int = 0) -> dict:
+    """Output-mode network work of a full-width VGG-16 (3-channel 32x32 input) pruned by
+    ``synthetic_masks`` to the paper profile's final sparsity: the scale check of the cycle model
+    against the paper's Table II (whose VGG-16 CIFAR10 LTH work is ``paper.TABLE_II``)."""
+    cfg = profiles.get("paper", "vgg16", "cifar10")
+    sparsity = profiles.expected_sparsity(cfg)
+    layers = hardware.trace(models.build("vgg16", in_channels=3, width=1.0), (1, 3, 32, 32))
+    net = hardware.report(synthetic_masks(layers, sparsity, seed), layers, n_pe=n_pe,
+                          timesteps=cfg.model.timesteps, memory=False)["network"]
+    return {"sparsity": sparsity, "nnz": net["nnz"], "work": net["work"]}
+
+
 def identity_error(rep: dict) -> float:
     """Largest relative deviation from work + idle = n_pe * latency over a report's layers and network."""
     n = rep["settings"]["n_pe"]
