@@ -65,3 +65,14 @@ def test_same_seed_same_training():
         training.fit(model, synthetic(32), cfg.train, 1, 0, None, torch.device("cpu"), progress=False)
         finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(finals[0], finals[1])
+
+
+def test_optimizer_switch_builds_adamw_or_sgd():
+    import torch
+    from uticket_lib.config import TrainConfig
+    from uticket_lib.training import make_optimizer
+    net = torch.nn.Linear(3, 2)
+    opt, _ = make_optimizer(net, TrainConfig(optimizer="adam", lr=1e-3), epochs=1, steps_per_epoch=1)
+    assert isinstance(opt, torch.optim.AdamW) and opt.defaults["betas"] == (0.9, 0.999)
+    opt, _ = make_optimizer(net, TrainConfig(), epochs=1, steps_per_epoch=1)
+    assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9

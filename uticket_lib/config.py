@@ -45,6 +45,7 @@ class TrainConfig:
     epochs_dense: int = 200            # round 0 (released code: 200)
     epochs: int = 180                  # every later round (released code: 180)
     batch_size: int = 128
+    optimizer: str = "sgd"             # "sgd" (paper/released: SGD + momentum) | "adam" (short budgets)
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4

@@ -83,9 +83,13 @@ def eval_loader(ds: Dataset, batch_size: int, num_workers: int = 0) -> DataLoade
 
 # ----------------------------------------------------------------------------- optimisation
 def make_optimizer(model: nn.Module, cfg: TrainConfig, epochs: int, steps_per_epoch: int):
-    """SGD + momentum, cosine annealing over the round (stepped per batch)."""
+    """SGD + momentum (or AdamW), cosine annealing over the round (stepped per batch)."""
     wd = 0.0 if cfg.released_weight_decay else cfg.weight_decay  # released code: wd silently lost
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
+    if cfg.optimizer == "adam":  # AdamW: decoupled weight decay, betas (momentum, 0.999)
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.momentum, 0.999),
+                                weight_decay=wd)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * steps_per_epoch))
     return opt, sched
 
