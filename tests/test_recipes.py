@@ -1,0 +1,32 @@
+import json
+
+from uticket_lib.analysis import recipes
+
+
+def _write(tmp_path, rows, name):
+    p = tmp_path / name
+    p.write_text(json.dumps({"rows": rows}))
+    return p
+
+
+def test_probe_choice_uses_validation_not_test(tmp_path):
+    rows = [{"recipe": "a", "arch": "vgg16", "cpu_minutes_estimate": 1.0,
+             "lth": {"val_accuracy": 0.70, "test_accuracy": 0.90}},
+            {"recipe": "b", "arch": "vgg16", "cpu_minutes_estimate": 1.0,
+             "lth": {"val_accuracy": 0.75, "test_accuracy": 0.60}},
+            {"recipe": "c", "arch": "resnet19", "error": "boom"}]
+    frame = recipes.probe_frame(_write(tmp_path, rows, "p.json"))
+    assert recipes.best_setting(frame, "vgg16") == "b"
+    assert list(frame["setting"]) == ["b", "a"]
+
+
+def test_sweep_frame_skips_unfinished_and_sorts_by_cost(tmp_path):
+    m = {"sparsity": 0.98, "val_accuracy": 0.7, "test_accuracy": 0.7, "test_images": 10}
+    rows = [{"recipe": "big", "arch": "vgg16", "overrides": {"x": 1}, "images_trained": 9,
+             "cpu_minutes_estimate": 9.0, "lth": m, "uticket": m},
+            {"recipe": "small", "arch": "vgg16", "overrides": {}, "images_trained": 1,
+             "cpu_minutes_estimate": 1.0, "lth": m, "uticket": m},
+            {"recipe": "cut", "arch": "vgg16", "overrides": {}}]
+    frame = recipes.sweep_frame(_write(tmp_path, rows, "s.json"))
+    assert list(frame["recipe"]) == ["small", "small", "big", "big"]
+    assert set(frame["method"]) == {"lth", "uticket"}

@@ -1,0 +1,63 @@
+"""What more compute buys: accuracy against CPU minutes for the recipes tried for the cpu profile.
+
+Reads the recorded sweeps in ``ci/bench_results/recipe_*.json`` (written by
+``ci/sweep_cpu_recipes.py``): every recipe scored on a validation split held out of the training
+set, its CPU cost estimated from the images it trains and the 2-core model-only speed recorded with
+the sweep. The book shows the table; nothing here trains.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+RESULTS = Path(__file__).resolve().parents[2] / "ci" / "bench_results"
+
+
+def sweep_frame(path: Path | None = None) -> pd.DataFrame:
+    """One row per (recipe, arch, method) of a recorded sweep, sorted by CPU minutes.
+
+    Columns: recipe, arch, method, cpu_minutes (estimate for the LTH + u-Ticket pair), levels
+    trained, final sparsity, val_accuracy (the choosing split), test_accuracy (for the record) and
+    test_images. Recipes that did not finish in the sweep are absent.
+    """
+    path = path or RESULTS / "recipe_sweep_gpu.json"
+    if not path.exists():
+        return pd.DataFrame(columns=["recipe", "arch", "method", "cpu_minutes", "sparsity",
+                                     "val_accuracy", "test_accuracy", "test_images"])
+    rows = []
+    for r in json.loads(path.read_text())["rows"]:
+        if "error" in r or "images_trained" not in r:
+            continue
+        for method in ("lth", "uticket"):
+            if method not in r:
+                continue
+            m = r[method]
+            rows.append({"recipe": r["recipe"], "arch": r["arch"], "method": method,
+                         "cpu_minutes": r["cpu_minutes_estimate"], "sparsity": m["sparsity"],
+                         "val_accuracy": m["val_accuracy"], "test_accuracy": m["test_accuracy"],
+                         "test_images": m["test_images"],
+                         "overrides": ", ".join(f"{k}={v}" for k, v in r["overrides"].items())})
+    return pd.DataFrame(rows).sort_values(["arch", "cpu_minutes", "recipe", "method"],
+                                          ignore_index=True)
+
+
+def probe_frame(path: Path | None = None) -> pd.DataFrame:
+    """Dense-only optimizer probes: one row per (setting, arch) with its validation accuracy."""
+    path = path or RESULTS / "recipe_probe_gpu.json"
+    if not path.exists():
+        return pd.DataFrame(columns=["setting", "arch", "val_accuracy", "test_accuracy"])
+    rows = [{"setting": r["recipe"], "arch": r["arch"], "val_accuracy": r["lth"]["val_accuracy"],
+             "test_accuracy": r["lth"]["test_accuracy"], "cpu_minutes": r["cpu_minutes_estimate"]}
+            for r in json.loads(path.read_text())["rows"] if "lth" in r]
+    return pd.DataFrame(rows).sort_values(["arch", "val_accuracy"], ascending=[True, False],
+                                          ignore_index=True)
+
+
+def best_setting(frame: pd.DataFrame, arch: str) -> str:
+    """The probe setting with the highest validation accuracy for ``arch`` (never the test set)."""
+    sub = frame[frame["arch"] == arch]
+    if sub.empty:
+        raise KeyError(f"no probe recorded for arch {arch!r}")
+    return str(sub.loc[sub["val_accuracy"].idxmax(), "setting"])
