@@ -1,7 +1,7 @@
 """``report()``: the one entry point of the accelerator model (and of ``uticket hw``). JSON-ready."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import torch
 
@@ -121,6 +121,8 @@ def _layer(l, mask, cov, args, S, act, net_act, inputs, model):
         br = E.breakdown(st["work"], st["idle"], S[l.name], row["lif_updates"], pj, dyn)
         row["_pe_pj"] = sum(br.values()) if br else E.eq3(st["work"], st["idle"], S[l.name], pj, dyn)
     row["synaptic_updates"] = row.get("dynamic")   # event-mode count: (non-zero weight, set input bit) pairs
+    # LIF neurons x steps; the encoder's conv runs once but its neurons fire over T_l steps
+    row["neuron_evaluations"] = E.lif_updates(replace(l, role="conv") if l.role == "encoder" else l, T)
     if mem:
         out_act = net_act if net_act is not None else M.active_fraction(net_s, T)
         row["memory"] = M.layer_memory(mask, l, n_pe, T, act[l.name], out_act, in_steps=TP)
@@ -141,7 +143,7 @@ def _network(rows, cov, weighting, model, net_s, mem):
         net["energy_breakdown_total"] = sum(net["energy_breakdown"].values())
     else:
         net["energy_breakdown"] = net["energy_breakdown_total"] = None
-    net["neuron_evaluations"] = sum(r["lif_updates"] for r in rows)      # every LIF of the network
+    net["neuron_evaluations"] = sum(r["neuron_evaluations"] for r in rows)   # every LIF of the network
     net["synaptic_updates"] = sum(r["synaptic_updates"] for r in c)
     pe_pj = sum(r["_pe_pj"] for r in c)
     pe_preset = model.name if model.unit == "pJ" else "bottom_up_32nm"

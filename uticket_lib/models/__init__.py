@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from . import timeplan
 from .timeplan import JOINS, TimePlanError
 from .resnet import SpikingResNet19
 from .vgg import SpikingVGG16
