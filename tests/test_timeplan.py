@@ -274,3 +274,16 @@ def test_validation_split_is_disjoint_from_training_images():
         pytest.skip("Fashion-MNIST not installed")
     assert disjoint and len(val) == 100
     assert not set(val.indices) & set(train.indices)
+
+
+def test_a_planned_run_trains_resumes_and_reloads_its_plan(tiny_data, runs_root, monkeypatch):
+    from conftest import tiny_config
+    plan = "4,4,3,3,2,2,2,2,2,2,2,2,1"
+    cfg = tiny_config("lth", **{"model.time_plan": plan})
+    out = lottery.run(cfg, datasets=tiny_data, progress=False)
+    model = lottery.load_model(out, 1)
+    assert model.time_plan == (4, 4, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1)
+    assert model(torch.rand(2, 1, 32, 32)).shape[0] == 1
+    calls = []
+    monkeypatch.setattr(lottery, "fit", lambda *a, **k: calls.append(1))
+    assert lottery.run(cfg, datasets=tiny_data, progress=False) == out and not calls   # resumes: nothing to do
