@@ -221,8 +221,10 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
         chosen = _summary(chosen_model, masks, layers, loader, n_pe, device)
     _, test_ds = lottery.load_datasets(cfg)
     test_loader = eval_loader(test_ds, batch_size)
-    test = {"uniform": evaluate(with_plan(model, None, join), test_loader, device)["accuracy"],
-            "chosen": evaluate(chosen_model, test_loader, device)["accuracy"]}
+    recorded = io.load_json(paths.metrics_path(paths.level_dir(run, level)))      # uniform T, as trained
+    uniform_test = recorded["test_accuracy"] if cfg.model.time_plan is None else \
+        evaluate(with_plan(model, None, join), test_loader, device)["accuracy"]
+    test = {"uniform": uniform_test, "chosen": evaluate(chosen_model, test_loader, device)["accuracy"]}
     out = {"settings": {**settings, "validation_images": len(val), "validation_disjoint": disjoint,
                         "arch": cfg.model.arch, "method": cfg.balance.method, "timesteps": cfg.model.timesteps},
            "uniform": base, "sensitivity": sens, "greedy": g["steps"], "chosen": chosen, "test": test}
