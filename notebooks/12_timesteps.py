@@ -89,8 +89,10 @@ display(ts.sensitivity_frame(results[first]["lth"]).unstack("T"))
 
 # %% [markdown]
 # The table lists, for the LTH ticket of the first network, each stage's validation accuracy drop
-# and latency saving when that stage alone runs fewer steps. The stem's $T$ matters most for accuracy:
-# it is the direct encoding, and with one step its neurons see the image once.
+# and savings when that stage alone runs fewer steps. The stem (stage 0) is the direct encoding:
+# its conv is not a covered layer, so its own row saves no PE latency, but fewer stem steps change
+# every spike that follows. A stage right after a summed shrink saves fewer cycles than its $T$
+# suggests, because its inputs need extra bit-planes.
 
 # %%
 plans = ts.plans_frame(results)
