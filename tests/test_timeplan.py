@@ -222,7 +222,8 @@ def test_record_inputs_follows_the_plan():
     rec = hardware.record_inputs(m, torch.rand(2, 1, 32, 32))
     assert rec["features.10.conv.weight"].shape[0] == 2          # its input adapted 4 -> 2
     assert rec["features.11.conv.weight"].shape[0] == 1
-    rep = hardware.report(masks, layers, mode="events", inputs=rec, timesteps=m.layer_timesteps())
+    rep = hardware.report(masks, layers, mode="events", inputs=rec, timesteps=m.layer_timesteps(),
+                          input_planes=m.layer_planes())
     assert rep["network"]["work"] > 0
 
 

@@ -111,7 +111,8 @@ def _layer(l, mask, cov, args, S, act, net_act, inputs, model):
         row.update(dict.fromkeys(("work", "idle", "latency", "latency_s", "utilization", "busy_fraction",
                                   "n_blocks", "dynamic", "energy", "energy_breakdown")))
     else:
-        bc = block_cycles(mask, l, n_pe, mode, TP, spikes, sync)
+        # event modes count recorded non-zero inputs per step (a summed input is one event there)
+        bc = block_cycles(mask, l, n_pe, mode, T if mode in EVENT_MODES else TP, spikes, sync)
         st = layer_stats(bc["work"], bc["latency"], n_pe, avg, bc["quantum"])
         dyn = bc["dynamic"] if bc["dynamic"] is not None else st["work"] * (1 - S[l.name])
         row.update(st, latency_s=E.latency_seconds(st["latency"]), dynamic=dyn,
@@ -173,7 +174,8 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
     timesteps: T (int) or a per-layer {name: T_l} (a time plan, models/timeplan.py): cycles, LIF
     updates, synaptic updates and spike memory of a layer use its T_l. input_planes: {name: bits per
     input value} (ceil(log2(g + 1)) after a ``sum`` time adapter; default 1): cycles and input memory
-    scale with T_l x planes, Eq. 3's S is then the share of zero bits over all planes. Rows carry
+    scale with T_l x planes in the output / valid modes (event modes count a recorded non-zero input
+    once per step), Eq. 3's S is then the share of zero bits over all planes. Rows carry
     ``synaptic_updates`` (= Eq. 3's dynamic count) and the network ``neuron_evaluations`` (sum of
     LIF neurons x T_l over all layers).
     Returns {"settings", "constants", "layers": [per-layer rows], "network": {totals}}; every layer
