@@ -288,3 +288,15 @@ def test_a_planned_run_trains_resumes_and_reloads_its_plan(tiny_data, runs_root,
     calls = []
     monkeypatch.setattr(lottery, "fit", lambda *a, **k: calls.append(1))
     assert lottery.run(cfg, datasets=tiny_data, progress=False) == out and not calls   # resumes: nothing to do
+
+
+def test_finetune_trains_a_copy_at_the_plan_and_keeps_the_mask():
+    m, layers, masks = _vgg(width=0.0625)
+    masklib.apply(m, masks)
+    cfg = profiles.get("smoke", overrides={"model.width": 0.0625, "train.batch_size": 8})
+    plan = (4,) * 12 + (2,)
+    tuned = timeplan.finetune(m, masks, synthetic(16, seed=4), cfg, plan, epochs=1)
+    assert tuned.time_plan == plan and m.time_plan is None
+    w0, w1 = dict(m.named_parameters()), dict(tuned.named_parameters())
+    assert any(not torch.equal(w0[n], w1[n]) for n in masks)
+    assert all((w1[n][masks[n] == 0] == 0).all() for n in masks)
