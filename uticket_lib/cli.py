@@ -69,7 +69,16 @@ def cmd_hw(args: argparse.Namespace) -> int:
                          width=args.width, timesteps=args.timesteps)
     layers = hardware.trace(model, (1, spec.in_channels, 32, 32))
     masks = masklib.load(args.masks)
-    result = hardware.report(masks, layers, n_pe=args.n_pe, mode=args.mode, timesteps=args.timesteps,
+    timesteps, planes = args.timesteps, None
+    if args.time_plan is not None:   # one value = uniform T; else one T per stage
+        plan = models.timeplan.parse(args.time_plan)
+        if len(plan) == 1:
+            timesteps = plan[0]
+        else:
+            model.set_time_plan(plan, args.time_join)
+            timesteps, planes = model.layer_timesteps(), model.layer_planes()
+    result = hardware.report(masks, layers, n_pe=args.n_pe, mode=args.mode, timesteps=timesteps,
+                             input_planes=planes,
                              energy=args.energy, spike_sparsity=args.spike_sparsity, avg=args.avg,
                              weighting=args.weighting, include_linear=args.include_linear,
                              reorder=args.reorder)
@@ -83,6 +92,7 @@ def cmd_hw(args: argparse.Namespace) -> int:
     n = result["network"]
     print(f"{'network':<28} {n['work']:>12.4g} {n['idle']:>12.4g} {n['latency']:>12.4g} "
           f"{n['utilization']:>6.3f}  energy {n['energy']:.4g}")
+    print(f"neuron evaluations {n['neuron_evaluations']:.4g}  synaptic updates {n['synaptic_updates']:.4g}")
     return 0
 
 
@@ -131,6 +141,11 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--dataset", default="cifar10")
     h.add_argument("--width", type=float, default=1.0)
     h.add_argument("--timesteps", type=int, default=4)
+    h.add_argument("--time-plan", metavar="T1,T2,...",
+                   help="layerwise timesteps: one value (uniform T) or one T per stage "
+                        "(VGG-16: 13 convs; ResNet-19: stem, 8 blocks, classifier)")
+    h.add_argument("--time-join", choices=["sum", "or"], default="sum",
+                   help="time adapter where T shrinks: sum (counted as bit-planes) or or (binary)")
     h.add_argument("--n-pe", type=int, default=16)
     h.add_argument("--mode", choices=["output", "valid"], default="output",
                    help="cycle scaling: output = H_out*W_out*T (paper), valid = padding-aware")

@@ -26,6 +26,22 @@ class ModelConfig:
     arch: str = "vgg16"        # key of models.REGISTRY: "vgg16" | "resnet19"
     width: float = 1.0         # channel multiplier; 1.0 = the paper's network
     timesteps: int = 4         # T, direct encoding
+    time_plan: tuple[int, ...] | None = None  # one T per stage (models/timeplan.py); None = uniform T
+    time_join: str = "sum"     # time adapter where T shrinks: "sum" (spike counts) | "or" (binary)
+
+    def __post_init__(self) -> None:
+        plan = self.time_plan
+        if isinstance(plan, str):              # "4,4,2" from --set / a notebook
+            try:
+                plan = tuple(int(v) for v in plan.replace(" ", "").strip("()[]").split(",") if v)
+            except ValueError:
+                raise ValueError(f"model.time_plan must be comma-separated integers like 4,4,2, "
+                                 f"got {self.time_plan!r}") from None
+        elif isinstance(plan, int) and not isinstance(plan, bool):
+            plan = (plan,)
+        elif isinstance(plan, list):           # read back from config.json
+            plan = tuple(plan)
+        object.__setattr__(self, "time_plan", plan)
 
 
 @dataclass(frozen=True)
@@ -122,6 +138,8 @@ def science_dict(cfg: RunConfig) -> dict:
         }
         if f.name == "balance" and cfg.balance.method == "lth":
             d = {}  # balancing knobs do not touch an LTH run
+        if f.name == "model" and cfg.model.time_plan is None:
+            d.pop("time_join", None)  # the join acts only between stages of a time plan
         if d:
             out[f.name] = d
     return out

@@ -62,6 +62,10 @@ def validate(cfg: RunConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise RunConfigError(message)
+    try:  # a time plan must fit the architecture's stages
+        build_model(cfg) if cfg.model.time_plan is not None or cfg.model.time_join != "sum" else None
+    except models.TimePlanError as err:
+        raise RunConfigError(str(err)) from None
 
 
 def build_model(cfg: RunConfig) -> nn.Module:
@@ -69,7 +73,8 @@ def build_model(cfg: RunConfig) -> nn.Module:
     spec = datalib.DATASETS[cfg.data.dataset]
     torch.manual_seed(cfg.train.seed)
     return models.build(cfg.model.arch, in_channels=spec.in_channels, num_classes=spec.num_classes,
-                        width=cfg.model.width, timesteps=cfg.model.timesteps)
+                        width=cfg.model.width, timesteps=cfg.model.timesteps,
+                        time_plan=cfg.model.time_plan, time_join=cfg.model.time_join)
 
 
 def load_datasets(cfg: RunConfig) -> tuple[Dataset, Dataset]:

@@ -66,6 +66,11 @@ def hardware_dir(level: Path, hw_hash: str) -> Path:
     return level / f"hw_{hw_hash}"
 
 
+def timeplan_dir(level: Path, search_hash: str) -> Path:
+    """``level_k/timeplan_<hash>/``: one time-plan search (timeplan.py) of a level's ticket."""
+    return level / f"timeplan_{search_hash}"
+
+
 def data_root(explicit: str | None = None) -> Path:
     """Data root: explicit argument, else $UTICKET_DATA, else ~/.cache/uticket/data."""
     if explicit:

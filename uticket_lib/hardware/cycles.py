@@ -144,7 +144,8 @@ def block_cycles(mask, layer, n_pe=16, mode="output", timesteps=4, spikes=None, 
 def record_inputs(model: nn.Module, x: torch.Tensor, timesteps: int | None = None) -> dict:
     """Input non-zero pattern of every Conv2d / Linear: {weight name: bool [T, N, C, H, W] | [T, N, F]}.
 
-    T: ``timesteps``, else ``model.timesteps``, else the leading dim of the [T, N, classes] output.
+    T: ``timesteps`` (int, or {weight name: T_l} for a time plan), else the model's
+    ``layer_timesteps()`` / ``timesteps``, else the leading dim of the [T, N, classes] output.
     The encoder (first conv executed) sees the analog image once: stored as [1, N, C, H, W]; the
     cycle model treats it as dense and never reads it. Layers called once per timestep on
     un-merged inputs are stacked over calls. Runs in eval mode under no_grad; modes are restored.
@@ -171,12 +172,17 @@ def record_inputs(model: nn.Module, x: torch.Tensor, timesteps: int | None = Non
             h.remove()
         for m, training in modes.items():
             m.training = training
-    T = timesteps or getattr(model, "timesteps", None) or (out.shape[0] if out.dim() == 3 else 1)
+    if timesteps is None and getattr(model, "time_plan", None) is not None:
+        timesteps = model.layer_timesteps()
+    per_layer = timesteps if isinstance(timesteps, dict) else {}
+    T = (None if per_layer else timesteps) or getattr(model, "timesteps", None) or (
+        out.shape[0] if out.dim() == 3 else 1)
     rec = {}
     for name, xs in raw.items():
+        Tl = per_layer.get(name, T)
         t = torch.cat(xs) if len(xs) > 1 else xs[0]                 # [T*N, ...] time-major
         if convs and name == convs[0]:
             rec[name] = t.reshape(1, *t.shape)                       # encoder: [1, N, C, H, W]
         else:
-            rec[name] = t.reshape(T, -1, *t.shape[-3 if name in convs else -1:])
+            rec[name] = t.reshape(Tl, -1, *t.shape[-3 if name in convs else -1:])
     return rec

@@ -52,9 +52,11 @@ def weights(mask: torch.Tensor, layer: Layer) -> dict:
 
 
 def layer_memory(mask: torch.Tensor, layer: Layer, n_pe: int, timesteps: int,
-                 in_active: float, out_active: float) -> dict:
+                 in_active: float, out_active: float, in_steps: int | None = None) -> dict:
     """Traffic of one layer in 16-bit words (sparse and dense) and its energy in pJ.
 
+    in_steps: value bits per input activation (default T; a time plan passes T_l x bit-planes of
+    the layer's adapted input; outputs are written as T_l binary steps).
     in_active / out_active: share of input / output activations with at least one spike
     (measured from recorded inputs, or ``active_fraction`` of a spike sparsity).
     """
@@ -64,7 +66,8 @@ def layer_memory(mask: torch.Tensor, layer: Layer, n_pe: int, timesteps: int,
     if layer.role == "encoder":
         in_bits = in_dense = C * H * W * WORD_BITS
     else:
-        in_bits, in_dense = _csr_bits(C, H, W, T, in_active), C * H * W * T
+        Ti = T if in_steps is None else in_steps
+        in_bits, in_dense = _csr_bits(C, H, W, Ti, in_active), C * H * W * Ti
     if layer.role == "classifier":
         out_bits = out_dense = K * T * WORD_BITS
     else:

@@ -1,7 +1,7 @@
 """``report()``: the one entry point of the accelerator model (and of ``uticket hw``). JSON-ready."""
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import torch
 
@@ -26,7 +26,13 @@ def _options(n_pe, mode, timesteps, avg, weighting, reorder, sync, energy):
         if not ok:
             raise HardwareInputError(msg)
     need(isinstance(n_pe, int) and n_pe >= 1, f"n_pe must be an integer >= 1, got {n_pe!r}")
-    need(isinstance(timesteps, int) and timesteps >= 1, f"timesteps must be an integer >= 1, got {timesteps!r}")
+    if isinstance(timesteps, dict):
+        bad = [(n, t) for n, t in timesteps.items() if isinstance(t, bool) or not isinstance(t, int) or t < 1]
+        need(not bad, f"timesteps: T of layer {bad[0][0] if bad else ''!r} must be an integer >= 1, "
+                      f"got {bad[0][1] if bad else None!r}")
+    else:
+        need(isinstance(timesteps, int) and timesteps >= 1, f"timesteps must be an integer >= 1 "
+             f"(or a {{layer: T}} mapping), got {timesteps!r}")
     need(mode in MODES, f"mode must be one of {MODES}, got {mode!r}")
     need(avg in AVGS, f"avg must be one of {AVGS}, got {avg!r}")
     need(weighting in WEIGHTINGS, f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
@@ -36,7 +42,7 @@ def _options(n_pe, mode, timesteps, avg, weighting, reorder, sync, energy):
          f"energy must be one of {sorted(E.PRESETS)}, got {energy!r}")
 
 
-def _spikes(layers, cov, spike_sparsity, inputs, timesteps):
+def _spikes(layers, cov, spike_sparsity, inputs, timesteps, Ts):
     """Input spike sparsity S_l and active share a_l (>= 1 spike in T) per layer, network S and a.
 
     Measured from ``inputs`` (network values: covered layers, weighted by input size), or given
@@ -44,15 +50,19 @@ def _spikes(layers, cov, spike_sparsity, inputs, timesteps):
     """
     S, act = {}, {}
     if inputs is not None:
-        zeros = bits = on = 0.0
+        zeros = bits = on = slots = 0.0
         for l in layers:
             if l.role != "encoder" and l.name in inputs:
-                x = spike_maps(inputs[l.name], l, timesteps)                 # [T, N, C, H, W]
+                x = spike_maps(inputs[l.name], l, Ts[l.name])                # [T_l, N, C, H, W]
                 S[l.name], act[l.name] = 1 - x.mean().item(), x.amax(0).mean().item()
                 if l.name in cov:
                     zeros, bits, on = zeros + (1 - x).sum().item(), bits + x.numel(), on + x.amax(0).sum().item()
+                    slots += x[0].numel()
         net = zeros / bits if bits else 0.0
-        net_act = on * timesteps / bits if bits else 1.0
+        if isinstance(timesteps, int):
+            net_act = on * timesteps / bits if bits else 1.0
+        else:
+            net_act = on / slots if slots else 1.0
         source = "measured from recorded inputs"
     elif isinstance(spike_sparsity, dict):
         need = [l.name for l in layers if l.name in cov and l.role != "encoder"]
@@ -61,10 +71,11 @@ def _spikes(layers, cov, spike_sparsity, inputs, timesteps):
             raise HardwareInputError(f"spike_sparsity: no value for covered layer(s) {', '.join(missing[:5])}")
         S = {n: float(v) for n, v in spike_sparsity.items()}
         net = sum(S[n] for n in need) / len(need) if need else 0.0
-        net_act, source = M.active_fraction(net, timesteps), "given per layer (network: plain mean)"
+        net_act = M.active_fraction(net, timesteps) if isinstance(timesteps, int) else None
+        source = "given per layer (network: plain mean)"
     else:
         net = 0.0 if spike_sparsity is None else float(spike_sparsity)
-        net_act = M.active_fraction(net, timesteps)
+        net_act = M.active_fraction(net, timesteps) if isinstance(timesteps, int) else None
         source = "none: S = 0 (every spike bit set, an upper bound)" if spike_sparsity is None else "given"
     if not 0.0 <= net <= 1.0 or any(not 0.0 <= v <= 1.0 for v in S.values()):
         raise HardwareInputError("spike_sparsity must lie in [0, 1]")
@@ -72,7 +83,7 @@ def _spikes(layers, cov, spike_sparsity, inputs, timesteps):
         if l.role == "encoder":
             S[l.name], act[l.name] = 0.0, 1.0
         S.setdefault(l.name, net)
-        act.setdefault(l.name, M.active_fraction(S[l.name], timesteps))
+        act.setdefault(l.name, M.active_fraction(S[l.name], Ts[l.name]))
     return S, act, net, net_act, source
 
 
@@ -82,21 +93,26 @@ def _const(c: E.Constant) -> dict:
 
 def _layer(l, mask, cov, args, S, act, net_act, inputs, model):
     """One row of report()['layers']."""
-    n_pe, mode, T, avg, sync, order, mem = args
+    n_pe, mode, Ts, planes, avg, sync, order, mem, per_layer, net_s = args
+    T, P = Ts[l.name], planes[l.name]
+    TP = T * P                       # cycles: one per (weight, input bit) over T_l steps x bit-planes
     nnz = int(mask.sum())
     row = {"name": l.name, "role": l.role, "kind": l.kind, "covered": l.name in cov,
            "weight_shape": list(l.weight_shape), "n_weights": l.n_weights, "nnz": nnz,
            "weight_sparsity": 1 - nnz / l.n_weights, "n_filters": l.out_channels,
            "in_hw": list(l.in_hw), "out_hw": list(l.out_hw), "positions": l.positions,
            "spike_sparsity": S[l.name], "lif_updates": E.lif_updates(l, T)}
+    if per_layer:
+        row.update(timesteps=T, input_planes=P)
     if order is not None:
-        mask = mask[permutation(static_loads(mask, l, mode, T)[0], order)]   # a reordered copy
+        mask = mask[permutation(static_loads(mask, l, mode, TP)[0], order)]   # a reordered copy
     spikes = None if inputs is None else inputs.get(l.name)
     if mode in EVENT_MODES and spikes is None and l.role != "encoder" and l.name not in cov:
         row.update(dict.fromkeys(("work", "idle", "latency", "latency_s", "utilization", "busy_fraction",
                                   "n_blocks", "dynamic", "energy", "energy_breakdown")))
     else:
-        bc = block_cycles(mask, l, n_pe, mode, T, spikes, sync)
+        # event modes count recorded non-zero inputs per step (a summed input is one event there)
+        bc = block_cycles(mask, l, n_pe, mode, T if mode in EVENT_MODES else TP, spikes, sync)
         st = layer_stats(bc["work"], bc["latency"], n_pe, avg, bc["quantum"])
         dyn = bc["dynamic"] if bc["dynamic"] is not None else st["work"] * (1 - S[l.name])
         row.update(st, latency_s=E.latency_seconds(st["latency"]), dynamic=dyn,
@@ -105,8 +121,12 @@ def _layer(l, mask, cov, args, S, act, net_act, inputs, model):
         pj = model if model.unit == "pJ" else E.preset("bottom_up_32nm")   # PE energy for the system split
         br = E.breakdown(st["work"], st["idle"], S[l.name], row["lif_updates"], pj, dyn)
         row["_pe_pj"] = sum(br.values()) if br else E.eq3(st["work"], st["idle"], S[l.name], pj, dyn)
+    row["synaptic_updates"] = row.get("dynamic")   # event-mode count: (non-zero weight, set input bit) pairs
+    # LIF neurons x steps; the encoder's conv runs once but its neurons fire over T_l steps
+    row["neuron_evaluations"] = E.lif_updates(replace(l, role="conv") if l.role == "encoder" else l, T)
     if mem:
-        row["memory"] = M.layer_memory(mask, l, n_pe, T, act[l.name], net_act)
+        out_act = net_act if net_act is not None else M.active_fraction(net_s, T)
+        row["memory"] = M.layer_memory(mask, l, n_pe, T, act[l.name], out_act, in_steps=TP)
     return row
 
 
@@ -124,6 +144,8 @@ def _network(rows, cov, weighting, model, net_s, mem):
         net["energy_breakdown_total"] = sum(net["energy_breakdown"].values())
     else:
         net["energy_breakdown"] = net["energy_breakdown_total"] = None
+    net["neuron_evaluations"] = sum(r["neuron_evaluations"] for r in rows)   # every LIF of the network
+    net["synaptic_updates"] = sum(r["synaptic_updates"] for r in c)
     pe_pj = sum(r["_pe_pj"] for r in c)
     pe_preset = model.name if model.unit == "pJ" else "bottom_up_32nm"
     for r in rows:
@@ -137,7 +159,8 @@ def _network(rows, cov, weighting, model, net_s, mem):
 def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output", timesteps: int = 4,
            energy="paper_calibrated", spike_sparsity=None, avg: str = "mean", weighting: str = "params",
            include_linear: bool = False, reorder: str | None = None, inputs: dict | None = None,
-           sync: str = "position", covered: list[str] | None = None, memory: bool = True) -> dict:
+           sync: str = "position", covered: list[str] | None = None, memory: bool = True,
+           input_planes: dict | None = None) -> dict:
     """Workload (Eq. 2), cycles (Table II), energy (Eq. 3, Fig. 8) and memory (Fig. 9) of masked layers.
 
     masks: {weight name: 0/1 tensor of the layer's weight shape}; layers: from ``geometry.trace``.
@@ -148,6 +171,13 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
     "valid" cycles otherwise; the mask is untouched). sync: PE barrier of the event modes
     ("position": per tick and output position; "block": once per block). covered: layer names to
     sum over (default: every conv but the encoder, plus Linear layers if ``include_linear``).
+    timesteps: T (int) or a per-layer {name: T_l} (a time plan, models/timeplan.py): cycles, LIF
+    updates, synaptic updates and spike memory of a layer use its T_l. input_planes: {name: bits per
+    input value} (ceil(log2(g + 1)) after a ``sum`` time adapter; default 1): cycles and input memory
+    scale with T_l x planes in the output / valid modes (event modes count a recorded non-zero input
+    once per step), Eq. 3's S is then the share of zero bits over all planes. Rows carry
+    ``synaptic_updates`` (= Eq. 3's dynamic count) and the network ``neuron_evaluations`` (sum of
+    LIF neurons x T_l over all layers).
     Returns {"settings", "constants", "layers": [per-layer rows], "network": {totals}}; every layer
     gets a row, the network sums only covered layers. Raises HardwareInputError on bad input.
     """
@@ -164,17 +194,32 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
         unknown = sorted(set(d) - set(names)) if isinstance(d, dict) else []
         if unknown:
             raise HardwareInputError(f"{what}: unknown layer name(s) {', '.join(map(str, unknown[:5]))}")
-    S, act, net_s, net_act, source = _spikes(layers, cov, spike_sparsity, inputs, timesteps)
-    args = (n_pe, mode, timesteps, avg, sync, reorder, memory)
+    Ts = dict(timesteps) if isinstance(timesteps, dict) else {n: timesteps for n in names}
+    if isinstance(timesteps, dict) and set(Ts) != set(names):
+        missing = sorted(set(names) - set(Ts)) or sorted(set(Ts) - set(names))
+        raise HardwareInputError(f"timesteps: the mapping must give one T per traced layer; "
+                                 f"mismatch at {', '.join(missing[:5])}")
+    planes = None
+    if input_planes is not None:
+        bad = sorted(set(input_planes) - set(names))
+        if bad or any(not isinstance(v, int) or v < 1 for v in input_planes.values()):
+            raise HardwareInputError(f"input_planes: need {{traced layer: int >= 1}}, got {bad[:3] or input_planes}")
+        planes = {n: int(input_planes.get(n, 1)) for n in names}
+    S, act, net_s, net_act, source = _spikes(layers, cov, spike_sparsity, inputs, timesteps, Ts)
+    per_layer = isinstance(timesteps, dict) or planes is not None
+    args = (n_pe, mode, Ts, planes or dict.fromkeys(names, 1), avg, sync, reorder, memory, per_layer, net_s)
     with torch.no_grad():
         rows = [_layer(l, masks[l.name], cov, args, S, act, net_act, inputs, model) for l in layers]
     net = _network(rows, cov, weighting, model, net_s, memory)
-    settings = {"n_pe": n_pe, "mode": mode, "timesteps": timesteps, "energy": model.name,
+    settings = {"n_pe": n_pe, "mode": mode, "timesteps": timesteps if isinstance(timesteps, int) else dict(Ts),
+                "energy": model.name,
                 "spike_sparsity": spike_sparsity if not isinstance(spike_sparsity, dict) else dict(spike_sparsity),
                 "spike_sparsity_source": source, "avg": avg, "weighting": weighting,
                 "include_linear": include_linear, "reorder": reorder, "sync": sync,
                 "inputs": None if inputs is None else sorted(inputs), "memory": memory,
                 "covered": [n for n in names if n in cov]}
+    if planes is not None:
+        settings["input_planes"] = planes
     constants = {"e_dyn": _const(model.e_dyn), "e_leak": _const(model.e_leak), "energy_unit": model.unit,
                  "energy_source": model.source, "clock_hz": _const(E.CLOCK_HZ),
                  "components": None if model.components is None else

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from . import neurons
+from .timeplan import TimePlanned, adapt
 from .vgg import ConvBNLIF, scaled
 
 STEM = 64
@@ -46,14 +47,15 @@ class BasicBlock(nn.Module):
         return self.lif2(h.unflatten(0, tn))
 
 
-class SpikingResNet19(nn.Module):
+class SpikingResNet19(TimePlanned, nn.Module):
     """``forward(x [N, C, 32, 32]) -> logits [T, N, num_classes]``.
 
-    Neurons are reset before and after every forward call.
+    Neurons are reset before and after every forward call. Stages of a time plan: the stem, each of
+    the 8 residual blocks, the classifier (fc1 + LIF + fc2); logits have the last stage's T steps.
     """
 
     def __init__(self, in_channels: int = 3, num_classes: int = 10, width: float = 1.0,
-                 timesteps: int = 4):
+                 timesteps: int = 4, time_plan=None, time_join: str = "sum"):
         super().__init__()
         self.timesteps = timesteps
         channels = scaled(STEM, width)
@@ -69,11 +71,27 @@ class SpikingResNet19(nn.Module):
         self.lif_fc = neurons.lif()
         self.fc2 = nn.Linear(scaled(HIDDEN, width), num_classes)
         self.encoder_name = "encoder.conv.weight"
+        self.set_time_plan(time_plan, time_join)
+
+    def stage_modules(self) -> list[list[nn.Module]]:
+        return [[self.encoder], *[[b] for b in self.layers], [self.fc1, self.lif_fc, self.fc2]]
+
+    def entry_layers(self) -> set[str]:
+        names = {"fc1.weight"}
+        for i, b in enumerate(self.layers):
+            names.add(f"layers.{i}.conv1.weight")
+            if isinstance(b.shortcut, nn.Sequential):
+                names.add(f"layers.{i}.shortcut.0.weight")
+        return names
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x [N, C, 32, 32]`` -> logits ``[T, N, num_classes]``."""
         neurons.reset(self)
-        h = self.layers(self.encoder.encode(x, self.timesteps))  # [T, N, 512w, 4, 4]
+        plan = self.plan()
+        h = self.encoder.encode(x, plan[0])                      # [T, N, 64w, 32, 32]
+        for block, t in zip(self.layers, plan[1:-1]):            # adapted where T changes
+            h = block(adapt(h, t, self.time_join))               # -> [T, N, 512w, 4, 4]
+        h = adapt(h, plan[-1], self.time_join)
         h = self.lif_fc(self.fc1(h.mean((3, 4))))                # avg pool -> [T, N, 256w] spikes
         logits = self.fc2(h)                                     # [T, N, num_classes]
         neurons.reset(self)  # drop state tied to the autograd graph (keeps deepcopy working)

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from . import neurons
+from .timeplan import TimePlanned, adapt
 
 # Conv widths at width 1; "M" = 2x2 max pooling of the spikes of the conv before it.
 PLAN = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
@@ -51,15 +52,16 @@ class ConvBNLIF(nn.Module):
         return self.fire(self.current(x.flatten(0, 1)).unflatten(0, x.shape[:2]))
 
 
-class SpikingVGG16(nn.Module):
+class SpikingVGG16(TimePlanned, nn.Module):
     """13 conv-BN-LIF layers (conv bias on), 5 max pools, one Linear read-out without neuron.
 
     ``forward(x [N, C, 32, 32]) -> logits [T, N, num_classes]``; neurons are reset before
-    and after every call.
+    and after every call. Stages of a time plan: the 13 convs (the classifier runs at the last
+    conv's T); logits have the last stage's T steps.
     """
 
     def __init__(self, in_channels: int = 3, num_classes: int = 10, width: float = 1.0,
-                 timesteps: int = 4):
+                 timesteps: int = 4, time_plan=None, time_join: str = "sum"):
         super().__init__()
         self.timesteps = timesteps
         layers, channels = [], in_channels
@@ -72,12 +74,23 @@ class SpikingVGG16(nn.Module):
         self.features = nn.Sequential(*layers[1:])
         self.classifier = nn.Linear(channels, num_classes)  # 32x32 input -> 1x1 after 5 pools
         self.encoder_name = "encoder.conv.weight"
+        self.set_time_plan(time_plan, time_join)
+
+    def stage_modules(self) -> list[list[nn.Module]]:
+        stages = [[self.encoder], *[[m] for m in self.features]]
+        stages[-1].append(self.classifier)
+        return stages
+
+    def entry_layers(self) -> set[str]:
+        return {f"features.{i}.conv.weight" for i in range(len(self.features))}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x [N, C, 32, 32]`` -> logits ``[T, N, num_classes]``."""
         neurons.reset(self)
-        h = self.encoder.encode(x, self.timesteps)       # [T, N, 64w, 32, 32]
-        h = self.features(h)                             # [T, N, 512w, 1, 1]
+        plan = self.plan()
+        h = self.encoder.encode(x, plan[0])              # [T, N, 64w, 32, 32]
+        for layer, t in zip(self.features, plan[1:]):    # [T_l, N, ...]: adapted where T changes
+            h = layer(adapt(h, t, self.time_join))       # -> [T_last, N, 512w, 1, 1]
         logits = self.classifier(h.flatten(2))           # [T, N, num_classes]
         neurons.reset(self)  # drop state tied to the autograd graph (keeps deepcopy working)
         return logits

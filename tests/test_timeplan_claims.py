@@ -1,0 +1,63 @@
+"""Chapter 12's reproduction claims can fail: each mutation of the measured numbers flips the verdict."""
+import copy
+
+from uticket_lib.analysis import timesteps as ts
+
+
+def summary(latency, energy, syn, neurons, acc):
+    return {"latency": latency, "energy": energy, "synaptic_updates": syn, "neuron_evaluations": neurons,
+            "accuracy": acc, "utilization": 0.9, "work": latency * 16}
+
+
+def results():
+    """Hand-made search results: LTH and u-Ticket, uniform and layerwise (2x fewer of everything)."""
+    def one(lat, acc):
+        return {"uniform": summary(lat, 10.0, 100.0, 50.0, acc),
+                "chosen": summary(lat / 2, 5.0, 40.0, 25.0, acc - 0.005),
+                "test": {"uniform": acc, "chosen": acc - 0.01}, "settings": {"validation_images": 500}}
+    return {"vgg16": {"lth": one(1000.0, 0.80), "uticket": one(800.0, 0.80)}}
+
+
+def verdicts(claims):
+    return [c.verdict for c in claims]
+
+
+def test_reductions_pass_on_the_hand_made_results():
+    assert verdicts(ts.reduction_claims(results(), 0.01)) == ["PASS"] * 3
+
+
+def test_reduction_below_the_seed_low_end_fails():
+    for key, (lo, _) in ts.SEED_RANGES.items():
+        r = results()
+        u = r["vgg16"]["uticket"]
+        u["chosen"][key] = u["uniform"][key] / (lo - 0.05)             # just below the seed's low end
+        got = {c.statement: c.verdict for c in ts.reduction_claims(r, 0.01)}
+        label = ts.METRIC_LABELS[key]
+        assert [v for s, v in got.items() if label in s] == ["FAIL"]
+
+
+def test_accuracy_drop_over_the_budget_fails():
+    r = results()
+    r["vgg16"]["lth"]["chosen"]["accuracy"] = r["vgg16"]["lth"]["uniform"]["accuracy"] - 0.02
+    assert set(verdicts(ts.reduction_claims(r, 0.01))) == {"FAIL"}
+
+
+def test_uticket_saving_persists_and_can_fail():
+    r = results()
+    assert ts.uticket_claim(r).verdict == "PASS"                      # 20 % at uniform and layerwise
+    slower = copy.deepcopy(r)
+    slower["vgg16"]["uticket"]["chosen"]["latency"] = 520.0            # u-Ticket's plan slower than LTH's
+    assert ts.uticket_claim(slower).verdict == "FAIL"
+    eroded = copy.deepcopy(r)
+    eroded["vgg16"]["uticket"]["chosen"]["latency"] = 460.0            # 8 % < half of 20 %
+    assert ts.uticket_claim(eroded).verdict == "FAIL"
+    assert ts.uticket_claim({"vgg16": {"lth": r["vgg16"]["lth"]}}).verdict == "FAIL"   # nothing to compare
+
+
+def test_reduction_factor_and_frames():
+    assert ts.reduction(4.0, 2.0) == 2.0 and ts.reduction(1.0, 0.0) == float("inf")
+    f = ts.plans_frame({a: {m: {**v, "chosen": {**v["chosen"], "plan": [4, 2]}} for m, v in by.items()}
+                        for a, by in results().items()})
+    assert f.loc[("VGG-16", "LTH"), "PE latency x"] == 2.0
+    c = ts.combined_frame(results())
+    assert c.loc[("VGG-16", "u-Ticket", "layerwise"), "latency (rel. LTH uniform)"] == 0.4
