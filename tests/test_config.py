@@ -21,7 +21,7 @@ def test_golden_hashes():
 
 def test_local_fields_do_not_change_the_hash():
     cfg = RunConfig()
-    assert cfg.replace(**{"data.root": "/x", "train.device": "cpu", "train.compile": True,
+    assert cfg.replace(**{"data.root": "/x", "train.device": "cpu", "train.amp": True,
                           "data.num_workers": 4, "prune.levels": 3}).hash() == cfg.hash()
 
 
@@ -60,11 +60,20 @@ def test_overrides_parse_strings_to_field_types():
 @pytest.mark.parametrize("key,value,match", [
     ("train.epochz", "3", "unknown config key 'train.epochz'"),
     ("train.epochs", "three", "train.epochs: expected int"),
-    ("train.compile", "maybe", "expected true/false"),
+    ("train.amp", "maybe", "expected true/false"),
+    ("train.compile", "true", "train.compile was removed"),
 ])
 def test_bad_overrides_are_clear(key, value, match):
     with pytest.raises((KeyError, ValueError), match=match):
         RunConfig().replace(**{key: value})
+
+
+def test_config_json_with_the_removed_compile_field_still_reads():
+    # run directories written before train.compile was removed hold it in config.json
+    cfg = profiles.get("cpu", "vgg16")
+    old = cfg.to_dict()
+    old["train"]["compile"] = False
+    assert from_dict(old) == cfg and from_dict(old).hash() == cfg.hash()
 
 
 def test_dict_round_trip():

@@ -65,3 +65,39 @@ def test_same_seed_same_training():
         training.fit(model, synthetic(32), cfg.train, 1, 0, None, torch.device("cpu"), progress=False)
         finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(finals[0], finals[1])
+
+
+def test_evaluation_is_independent_of_batching_layout_and_loader():
+    # batch size, channels-last storage and the materialised-tensor path change nothing but speed
+    cfg = tiny_config("lth")
+    model = lottery.build_model(cfg)
+    ds = synthetic(20)
+    cpu = torch.device("cpu")
+    ref = training.evaluate(model, training.eval_loader(ds, 3), cpu, per_layer=True)
+    big = training.evaluate(model, training.eval_loader(ds), cpu, per_layer=True)
+    plain = training.evaluate(model, torch.utils.data.DataLoader(ds, batch_size=7), cpu, per_layer=True)
+    assert training.uses_channels_last(model) is False
+    model = model.to(memory_format=torch.channels_last)
+    assert training.uses_channels_last(model) is True
+    cl = training.evaluate(model, training.eval_loader(ds, 8), cpu, per_layer=True)
+    for other in (big, plain, cl):
+        assert other["images"] == 20 and other["accuracy"] == ref["accuracy"]
+        assert abs(other["firing_rate"] - ref["firing_rate"]) < 1e-9
+        assert abs(other["loss"] - ref["loss"]) < 1e-4
+
+
+def test_eval_loader_slices_tensor_datasets_in_order():
+    ds = synthetic(10)
+    batches = training.eval_loader(ds, 4)
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    assert torch.equal(torch.cat([x for x, _ in batches]), ds.tensors[0])
+
+
+def test_amp_is_a_no_op_on_cpu():
+    cfg = tiny_config("lth")
+    model = lottery.build_model(cfg)
+    loader = training.eval_loader(synthetic(8))
+    cpu = torch.device("cpu")
+    a = training.evaluate(model, loader, cpu)
+    b = training.evaluate(model, loader, cpu, amp=True)
+    assert a == b
