@@ -83,8 +83,8 @@ def test_dict_round_trip():
 
 
 def test_unknown_profile():
-    with pytest.raises(KeyError, match="unknown profile 'gpu'"):
-        profiles.get("gpu")
+    with pytest.raises(KeyError, match="unknown profile 'tpu'"):
+        profiles.get("tpu")
 
 
 def test_paper_profile_is_the_papers_schedule():
@@ -99,3 +99,16 @@ def test_paper_profile_is_the_papers_schedule():
 def test_cpu_profile_reaches_about_98_percent():
     for arch in ("vgg16", "resnet19"):
         assert 0.975 <= profiles.expected_sparsity(profiles.get("cpu", arch)) <= 0.985
+
+
+def test_gpu_profile_sits_between_cpu_and_paper():
+    cpu, gpu, paper = (profiles.get(p, "resnet19") for p in ("cpu", "gpu", "paper"))
+    assert gpu.model.width == paper.model.width == 1.0 and cpu.model.width < 1.0
+    assert gpu.data.train_subset is None and gpu.data.test_subset is None       # full data
+    assert gpu.train.amp and not cpu.train.amp
+    assert cpu.train.epochs < gpu.train.epochs < paper.train.epochs
+    assert gpu.prune.levels < paper.prune.levels
+    assert 0.975 <= profiles.expected_sparsity(gpu) <= 0.985
+    assert gpu.train.lr == 0.1 and gpu.train.batch_size == 128             # no cpu arch overrides
+    if "search_timesteps" in {f.name for f in dataclasses.fields(gpu.prune)}:  # issue 8's field
+        assert gpu.prune.search_timesteps == "et"

@@ -101,3 +101,22 @@ def test_amp_is_a_no_op_on_cpu():
     a = training.evaluate(model, loader, cpu)
     b = training.evaluate(model, loader, cpu, amp=True)
     assert a == b
+
+
+def test_gpu_profile_trains_one_step_on_cpu():
+    from uticket_lib import profiles
+    cfg = profiles.get("gpu", "vgg16", overrides={"model.width": 0.0625, "train.batch_size": 8,
+                                                  "data.num_workers": 0})
+    model = lottery.build_model(cfg)
+    before = [p.detach().clone() for p in model.parameters()]
+    stats = training.fit(model, synthetic(8), cfg.train, 1, 0, None, torch.device("cpu"),
+                         progress=False)
+    assert stats[0].images == 8 and stats[0].loss > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_forward_macs_of_a_hand_computed_net():
+    from uticket_lib.models import flops
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
+    # conv: 3 x 4 x 4 outputs x 2 x 9 MACs = 864 per image; linear: 5 x 48 = 240; batch of 2
+    assert flops.forward_macs(net, torch.zeros(2, 2, 4, 4)) == 2 * (864 + 240)
