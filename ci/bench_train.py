@@ -1,11 +1,26 @@
-"""Training throughput (images/s) of our spiking VGG-16 / ResNet-19 against a plain SpikingJelly
-multi-step implementation of the same networks, at the cpu-profile width, on this machine.
+"""Training and evaluation throughput of the spiking VGG-16 / ResNet-19 at the cpu profile, here.
 
-    .venv/bin/python ci/bench_train.py [--width 0.25] [--batch 64] [--steps 6]
+    .venv/bin/python ci/bench_train.py [--steps 6] [--images 640] [--with-plain] [--out PATH]
 
-Writes ci/bench_results/train.json. The plain reference follows SpikingJelly's documented multi-step
-style (``layer.*`` stateless wrappers, ``LIFNode(step_mode='m')``, the image repeated over T and
-the encoding conv run every step); it exists here only to be measured against.
+Per arch, in one process (about 1-2 minutes on 2 quiet cores):
+
+- ``model_images_per_s``: forward + backward + SGD step on a fixed random batch (the cpu profile's
+  batch size and channels-last), median of ``--steps`` steps after 2 warm-ups;
+- ``end_to_end_images_per_s``: ``training.fit`` -- the loop the runs use, with the real
+  Fashion-MNIST loader and augmentation, 90 %-sparse masks (gradient hooks + re-masking) and the
+  scheduler -- over ``--images`` training images after a warm-up epoch; it is ``EpochStats``'
+  images/s, the very number the runs record as ``train_images_per_s``;
+- ``eval_images_per_s``: ``training.evaluate`` over 1,000 materialised test images (the runs'
+  evaluation path);
+- ``model_gflop_per_s``: model images/s x training FLOPs per image (conv + linear, counted by
+  ``uticket_lib.models.flops``: 3 x forward MACs x 2), against ``peak_gflop_per_s`` = cores x
+  clock x 32 FLOP/cycle (AVX2: 2 FMA units x 8 float32 lanes x 2 FLOP), the nominal FMA peak.
+
+``--with-plain`` adds a plain SpikingJelly multi-step implementation of the same networks
+(``layer.*`` wrappers, ``LIFNode(step_mode='m')``, image repeated over T, encoder run every step)
+and our network with SpikingJelly's stock LIF, measured model-only as above. Writes
+ci/bench_results/train.json with the machine's description and load average: the CPU may be
+shared, so a figure means little without the load it was measured under.
 """
 from __future__ import annotations
 
@@ -14,15 +29,20 @@ import datetime
 import os
 import platform
 import statistics
+import sys
 import time
 import warnings
 
-import torch
-from torch import nn
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from uticket_lib import io, models, profiles
-from uticket_lib.models import neurons
-from uticket_lib.training import spike_loss
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.data import Subset  # noqa: E402
+
+from uticket_lib import data as datalib, io, lottery, models, profiles, training  # noqa: E402
+from uticket_lib.models import flops, neurons  # noqa: E402
+from uticket_lib.pruning import mask as masklib  # noqa: E402
+from uticket_lib.training import spike_loss  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -87,9 +107,12 @@ class PlainResNet19(nn.Module):
         return self.net(x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1))
 
 
-def images_per_s(model, batch, steps, cin=1) -> float:
+def images_per_s(model, batch, steps, cin=1, channels_last=False) -> float:
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.rand(batch, cin, 32, 32), torch.randint(0, 10, (batch,))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     times = []
     for i in range(steps + 2):
         t0 = time.perf_counter()
@@ -102,36 +125,91 @@ def images_per_s(model, batch, steps, cin=1) -> float:
     return batch / statistics.median(times)
 
 
+def peak_gflop_per_s() -> tuple[float, str]:
+    """Nominal float32 FMA peak of this machine's cores (AVX2 assumed) and how it was derived."""
+    mhz = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            mhz = max(float(l.split(":")[1]) for l in f if l.lower().startswith("cpu mhz"))
+    except (OSError, ValueError):
+        pass
+    cores = torch.get_num_threads()
+    ghz = (mhz or 2445.0) / 1e3   # fallback: 2.445 GHz, the clock behind issue 9's 156 GFLOP/s
+    return cores * ghz * 32, f"{cores} threads x {ghz:.3f} GHz x 32 FLOP/cycle (2 AVX2 FMA x 8 fp32 x 2)"
+
+
+def sparse_masks(model, sparsity=0.9):
+    g = torch.Generator().manual_seed(0)
+    return {n: (torch.rand(p.shape, generator=g) >= sparsity).float()
+            for n, p in model.named_parameters() if p.dim() in (2, 4) and n != model.encoder_name}
+
+
+def end_to_end(arch: str, images: int) -> tuple[float, float]:
+    """(training images/s of ``training.fit`` on real data, eval images/s) at the cpu profile."""
+    cfg = profiles.get("cpu", arch, "fmnist")
+    train, test = lottery.load_datasets(cfg)
+    model = lottery.build_model(cfg)
+    masks = sparse_masks(model)
+    masklib.apply(model, masks)
+    cpu = torch.device("cpu")
+    warm = Subset(train, range(cfg.train.batch_size * 2))
+    training.fit(model, warm, cfg.train, 1, 0, masks, cpu, progress=False)
+    stats = training.fit(model, Subset(train, range(images)), cfg.train, 1, 1, masks, cpu,
+                         progress=False)[0]
+    mat = datalib.materialize(Subset(test, range(min(1000, len(test)))))
+    t0 = time.perf_counter()
+    ev = training.evaluate(model, training.eval_loader(mat), cpu)
+    return stats.images_per_s, ev["images"] / (time.perf_counter() - t0)
+
+
 def main() -> None:
     cpu = profiles.PROFILES["cpu"]
     ap = argparse.ArgumentParser()
     ap.add_argument("--width", type=float, default=cpu["model.width"])
-    ap.add_argument("--batch", type=int, default=cpu["train.batch_size"])
     ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--images", type=int, default=640, help="training images timed end to end")
+    ap.add_argument("--with-plain", action="store_true", help="also the SpikingJelly references")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "bench_results", "train.json"))
     args = ap.parse_args()
     torch.manual_seed(0)
+    peak, peak_basis = peak_gflop_per_s()
+    load_before = os.getloadavg()
     results = {}
     for arch, plain in (("vgg16", PlainVGG), ("resnet19", PlainResNet19)):
+        cfg = profiles.get("cpu", arch, "fmnist")
+        batch = cfg.train.batch_size
         ours = models.build(arch, in_channels=1, width=args.width).train()
-        with neurons.fast_lif(False):  # ours with SpikingJelly's stock LIFNode instead of the fused one
-            ours_stock = models.build(arch, in_channels=1, width=args.width).train()
-        ref = plain(1, args.width).train()
-        n_ours = sum(p.numel() for p in ours.parameters())
-        n_ref = sum(p.numel() for p in ref.parameters())
-        results[arch] = {"uticket_images_per_s": images_per_s(ours, args.batch, args.steps),
-                         "uticket_stock_lif_images_per_s": images_per_s(ours_stock, args.batch, args.steps),
-                         "plain_spikingjelly_images_per_s": images_per_s(ref, args.batch, args.steps),
-                         "params_uticket": n_ours, "params_plain": n_ref}
-        r = results[arch]
-        print(f"{arch:9s} ours {r['uticket_images_per_s']:7.1f} img/s   ours with stock LIF "
-              f"{r['uticket_stock_lif_images_per_s']:7.1f} img/s   plain SpikingJelly "
-              f"{r['plain_spikingjelly_images_per_s']:7.1f} img/s   (params {n_ours} vs {n_ref})")
-    io.save_json({"what": "training images/s (forward + backward + SGD step), T=4, 32x32, 1 channel",
-                  "width": args.width, "batch": args.batch, "steps": args.steps, "results": results,
+        gflop = flops.train_flops_per_image(ours, 1) / 1e9
+        model_ips = images_per_s(ours, batch, args.steps, channels_last=cfg.train.channels_last)
+        e2e, ev = end_to_end(arch, args.images)
+        r = results[arch] = {
+            "batch": batch, "model_images_per_s": model_ips, "end_to_end_images_per_s": e2e,
+            "end_to_end_over_model": e2e / model_ips, "eval_images_per_s": ev,
+            "train_gflop_per_image": gflop, "model_gflop_per_s": model_ips * gflop,
+            "end_to_end_gflop_per_s": e2e * gflop, "model_share_of_peak": model_ips * gflop / peak,
+            "params": sum(p.numel() for p in ours.parameters())}
+        if args.with_plain:
+            with neurons.fast_lif(False):  # ours with SpikingJelly's stock LIFNode
+                stock = models.build(arch, in_channels=1, width=args.width).train()
+            r["uticket_stock_lif_images_per_s"] = images_per_s(stock, batch, args.steps)
+            r["plain_spikingjelly_images_per_s"] = images_per_s(plain(1, args.width).train(), batch,
+                                                                args.steps)
+        print(f"{arch:9s} model {model_ips:7.1f} img/s  end-to-end {e2e:7.1f} img/s "
+              f"({100 * e2e / model_ips:.0f} %)  eval {ev:7.1f} img/s  "
+              f"{r['model_gflop_per_s']:.0f} GFLOP/s = {100 * r['model_share_of_peak']:.0f} % of peak",
+              flush=True)
+    io.save_json({"what": "training images/s: model-only (forward + backward + SGD step) and end to "
+                          "end (training.fit on real Fashion-MNIST), evaluation images/s; T=4, 32x32, "
+                          "1 channel, cpu profile",
+                  "width": args.width, "steps": args.steps, "end_to_end_images": args.images,
+                  "results": results, "peak_gflop_per_s": peak, "peak_basis": peak_basis,
+                  "flops_basis": "uticket_lib.models.flops: conv + linear MACs x 2 x 3 (fwd, bwd input, "
+                                 "bwd weight); BN / LIF / pooling / optimizer not counted",
                   "machine": {"cpus": os.cpu_count(), "threads": torch.get_num_threads(),
-                              "platform": platform.platform(), "torch": torch.__version__},
+                              "platform": platform.platform(), "torch": torch.__version__,
+                              "loadavg_before": load_before, "loadavg_after": os.getloadavg()},
                   "date": datetime.date.today().isoformat()},
-                 os.path.join(os.path.dirname(__file__), "bench_results", "train.json"))
+                 args.out)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ def test_hw_json_has_the_promised_keys(tmp_path, capsys):
     (["run", "--profile", "smoke", "--dataset", "mnist"], "unknown dataset 'mnist'"),
     (["run", "--profile", "smoke", "--set", "train.epochs"], "--set expects key=value"),
     (["run", "--profile", "smoke", "--set", "train.nope=1"], "unknown config key"),
+    (["run", "--profile", "smoke", "--set", "train.compile=true"], "train.compile was removed"),
 ])
 def test_run_errors(argv, match, runs_root, capsys):
     assert cli.main(argv) == 2

@@ -21,7 +21,7 @@ def test_golden_hashes():
 
 def test_local_fields_do_not_change_the_hash():
     cfg = RunConfig()
-    assert cfg.replace(**{"data.root": "/x", "train.device": "cpu", "train.compile": True,
+    assert cfg.replace(**{"data.root": "/x", "train.device": "cpu", "train.amp": True,
                           "data.num_workers": 4, "prune.levels": 3}).hash() == cfg.hash()
 
 
@@ -60,11 +60,20 @@ def test_overrides_parse_strings_to_field_types():
 @pytest.mark.parametrize("key,value,match", [
     ("train.epochz", "3", "unknown config key 'train.epochz'"),
     ("train.epochs", "three", "train.epochs: expected int"),
-    ("train.compile", "maybe", "expected true/false"),
+    ("train.amp", "maybe", "expected true/false"),
+    ("train.compile", "true", "train.compile was removed"),
 ])
 def test_bad_overrides_are_clear(key, value, match):
     with pytest.raises((KeyError, ValueError), match=match):
         RunConfig().replace(**{key: value})
+
+
+def test_config_json_with_the_removed_compile_field_still_reads():
+    # run directories written before train.compile was removed hold it in config.json
+    cfg = profiles.get("cpu", "vgg16")
+    old = cfg.to_dict()
+    old["train"]["compile"] = False
+    assert from_dict(old) == cfg and from_dict(old).hash() == cfg.hash()
 
 
 def test_dict_round_trip():
@@ -74,8 +83,8 @@ def test_dict_round_trip():
 
 
 def test_unknown_profile():
-    with pytest.raises(KeyError, match="unknown profile 'gpu'"):
-        profiles.get("gpu")
+    with pytest.raises(KeyError, match="unknown profile 'tpu'"):
+        profiles.get("tpu")
 
 
 def test_paper_profile_is_the_papers_schedule():
@@ -90,3 +99,16 @@ def test_paper_profile_is_the_papers_schedule():
 def test_cpu_profile_reaches_about_98_percent():
     for arch in ("vgg16", "resnet19"):
         assert 0.975 <= profiles.expected_sparsity(profiles.get("cpu", arch)) <= 0.985
+
+
+def test_gpu_profile_sits_between_cpu_and_paper():
+    cpu, gpu, paper = (profiles.get(p, "resnet19") for p in ("cpu", "gpu", "paper"))
+    assert gpu.model.width == paper.model.width == 1.0 and cpu.model.width < 1.0
+    assert gpu.data.train_subset is None and gpu.data.test_subset is None       # full data
+    assert gpu.train.amp and not cpu.train.amp
+    assert cpu.train.epochs < gpu.train.epochs < paper.train.epochs
+    assert gpu.prune.levels < paper.prune.levels
+    assert 0.975 <= profiles.expected_sparsity(gpu) <= 0.985
+    assert gpu.train.lr == 0.1 and gpu.train.batch_size == 128             # no cpu arch overrides
+    if "search_timesteps" in {f.name for f in dataclasses.fields(gpu.prune)}:  # issue 8's field
+        assert gpu.prune.search_timesteps == "et"

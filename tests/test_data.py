@@ -229,3 +229,10 @@ def test_cutout_zeroes_one_clipped_square():
         rows, cols = holes[0].any(1).nonzero().flatten(), holes[0].any(0).nonzero().flatten()
         assert holes[0].sum() == len(rows) * len(cols)            # one axis-aligned rectangle
         assert 8 <= len(rows) <= 16 and 8 <= len(cols) <= 16     # clipped at the borders
+
+
+def test_materialize_keeps_every_item_in_order():
+    ds = torch.utils.data.TensorDataset(torch.rand(7, 1, 32, 32), torch.arange(7) % 3)
+    m = data.materialize(ds, batch=3)
+    assert torch.equal(m.tensors[0], ds.tensors[0]) and torch.equal(m.tensors[1], ds.tensors[1])
+    assert m.tensors[1].dtype == torch.int64

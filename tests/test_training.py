@@ -76,3 +76,58 @@ def test_optimizer_switch_builds_adamw_or_sgd():
     assert isinstance(opt, torch.optim.AdamW) and opt.defaults["betas"] == (0.9, 0.999)
     opt, _ = make_optimizer(net, TrainConfig(), epochs=1, steps_per_epoch=1)
     assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9
+
+
+def test_evaluation_is_independent_of_batching_layout_and_loader():
+    # batch size, channels-last storage and the materialised-tensor path change nothing but speed
+    cfg = tiny_config("lth")
+    model = lottery.build_model(cfg)
+    ds = synthetic(20)
+    cpu = torch.device("cpu")
+    ref = training.evaluate(model, training.eval_loader(ds, 3), cpu, per_layer=True)
+    big = training.evaluate(model, training.eval_loader(ds), cpu, per_layer=True)
+    plain = training.evaluate(model, torch.utils.data.DataLoader(ds, batch_size=7), cpu, per_layer=True)
+    assert training.uses_channels_last(model) is False
+    model = model.to(memory_format=torch.channels_last)
+    assert training.uses_channels_last(model) is True
+    cl = training.evaluate(model, training.eval_loader(ds, 8), cpu, per_layer=True)
+    for other in (big, plain, cl):
+        assert other["images"] == 20 and other["accuracy"] == ref["accuracy"]
+        assert abs(other["firing_rate"] - ref["firing_rate"]) < 1e-9
+        assert abs(other["loss"] - ref["loss"]) < 1e-4
+
+
+def test_eval_loader_slices_tensor_datasets_in_order():
+    ds = synthetic(10)
+    batches = training.eval_loader(ds, 4)
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    assert torch.equal(torch.cat([x for x, _ in batches]), ds.tensors[0])
+
+
+def test_amp_is_a_no_op_on_cpu():
+    cfg = tiny_config("lth")
+    model = lottery.build_model(cfg)
+    loader = training.eval_loader(synthetic(8))
+    cpu = torch.device("cpu")
+    a = training.evaluate(model, loader, cpu)
+    b = training.evaluate(model, loader, cpu, amp=True)
+    assert a == b
+
+
+def test_gpu_profile_trains_one_step_on_cpu():
+    from uticket_lib import profiles
+    cfg = profiles.get("gpu", "vgg16", overrides={"model.width": 0.0625, "train.batch_size": 8,
+                                                  "data.num_workers": 0})
+    model = lottery.build_model(cfg)
+    before = [p.detach().clone() for p in model.parameters()]
+    stats = training.fit(model, synthetic(8), cfg.train, 1, 0, None, torch.device("cpu"),
+                         progress=False)
+    assert stats[0].images == 8 and stats[0].loss > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_forward_macs_of_a_hand_computed_net():
+    from uticket_lib.models import flops
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
+    # conv: 3 x 4 x 4 outputs x 2 x 9 MACs = 864 per image; linear: 5 x 48 = 240; batch of 2
+    assert flops.forward_macs(net, torch.zeros(2, 2, 4, 4)) == 2 * (864 + 240)

@@ -1,7 +1,7 @@
 """Frozen configuration dataclasses and the stable run hash.
 
 Every number that changes the science lives in one of these dataclasses. Fields marked with
-``_local()`` (data root, device, compile, ...) change how a run executes, not what it computes, and
+``_local()`` (data root, device, channels_last, ...) change how a run executes, not what it computes, and
 are left out of the hash. The hash covers only fields that differ from their defaults, so adding a
 field with a default never renames existing runs (open_lth's rule): never change a default, add a field.
 """
@@ -70,8 +70,8 @@ class TrainConfig:
     seed: int = 0
     eval_every_epoch: bool = _local(False)  # also record the code's best-over-epochs test accuracy
     device: str | None = _local(None)       # None = cuda if available else cpu
-    compile: bool = _local(False)           # torch.compile
     channels_last: bool = _local(False)
+    amp: bool = _local(False)               # bf16 autocast on CUDA (no-op on CPU)
 
 
 @dataclass(frozen=True)
@@ -169,12 +169,22 @@ def _parse_value(text: str, current: Any, key: str) -> Any:
     return text
 
 
+# Local fields that existed once and were removed, with the reason. Old ``config.json`` files may
+# still hold them (they are dropped on reading); setting one is an error that says why.
+REMOVED_LOCAL = {
+    ("train", "compile"): "train.compile was removed: torch.compile crashed or ran slower than eager "
+                          "on these spiking networks (ci/bench_results/compile.json); drop the setting",
+}
+
+
 def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     """Apply {"section.field": value} overrides; string values are parsed to the field's type."""
     sections: dict[str, dict[str, Any]] = {}
     valid = {f.name: {sf.name for sf in fields(getattr(cfg, f.name))} for f in fields(cfg)}
     for key, value in overrides.items():
         section, _, name = key.partition(".")
+        if (section, name) in REMOVED_LOCAL:
+            raise KeyError(REMOVED_LOCAL[(section, name)])
         if section not in valid or name not in valid[section]:
             known = ", ".join(f"{s}.{n}" for s in valid for n in sorted(valid[s]))
             raise KeyError(f"unknown config key {key!r}; known keys: {known}")
@@ -193,4 +203,5 @@ def from_dict(d: dict) -> RunConfig:
     classes = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
                "prune": PruneConfig, "balance": BalanceConfig}
     assert set(types) == set(classes)
-    return RunConfig(**{k: classes[k](**v) for k, v in d.items()})
+    return RunConfig(**{k: classes[k](**{n: x for n, x in v.items() if (k, n) not in REMOVED_LOCAL})
+                        for k, v in d.items()})

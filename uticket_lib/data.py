@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import Dataset, Subset, TensorDataset
 from torchvision import datasets, transforms as tf
 
 from . import paths
@@ -110,6 +110,21 @@ def dataset(name: str, train: bool, root: str | None = None, download: bool = Fa
     transform = entry.train_transform if train and augment else entry.test_transform
     full = _OPENERS[name](paths.data_root(root), train, download, transform)
     return full if subset is None else _subset(full, subset, subset_seed)
+
+
+def materialize(ds: Dataset, batch: int = 1000) -> TensorDataset:
+    """``ds`` as one ``TensorDataset`` (images ``[N, C, 32, 32]`` float32, labels ``[N]`` int64).
+
+    Runs the transform once per image, so it is only for datasets with deterministic transforms
+    (the test split, or ``augment=False``): evaluating a materialised test set at every level
+    then costs the model alone.
+    """
+    images, labels = [], []
+    for i in range(0, len(ds), batch):
+        items = [ds[j] for j in range(i, min(i + batch, len(ds)))]
+        images.append(torch.stack([x for x, _ in items]))
+        labels.append(torch.tensor([int(y) for _, y in items], dtype=torch.int64))
+    return TensorDataset(torch.cat(images), torch.cat(labels))
 
 
 def _subset(full: Dataset, n: int, seed: int) -> Subset:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import weakref
 from pathlib import Path
 
 import torch
@@ -143,9 +144,15 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
     return metrics if is_main() else io.load_json(paths.metrics_path(level_dir))
 
 
+# Test sets transformed once per process (deterministic transforms), keyed by the dataset object.
+_MATERIALIZED: "weakref.WeakKeyDictionary[Dataset, Dataset]" = weakref.WeakKeyDictionary()
+
+
 def _evaluate(model: nn.Module, test_ds: Dataset, cfg: RunConfig, device: torch.device) -> dict:
-    loader = eval_loader(test_ds, max(cfg.train.batch_size, 256), cfg.data.num_workers)
-    return evaluate(model, loader, device, per_layer=True)
+    if test_ds not in _MATERIALIZED:
+        _MATERIALIZED[test_ds] = datalib.materialize(test_ds)
+    loader = eval_loader(_MATERIALIZED[test_ds])
+    return evaluate(model, loader, device, per_layer=True, amp=cfg.train.amp)
 
 
 def _cpu_state(model: nn.Module) -> dict:

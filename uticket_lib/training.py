@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler, TensorDataset
 from tqdm import tqdm
 
 from .config import TrainConfig
@@ -77,8 +77,35 @@ def train_loader(ds: Dataset, cfg: TrainConfig, num_workers: int, seed: int) -> 
                       generator=gen, persistent_workers=False, drop_last=False)
 
 
-def eval_loader(ds: Dataset, batch_size: int, num_workers: int = 0) -> DataLoader:
+# Images per evaluation batch. Evaluation keeps no graph, so large batches cost only activation
+# memory (VGG-16 at width 1: about 1 GB of float32 spikes per layer at 1,000 images x T = 4) and
+# amortise the per-batch work (hooks, Python) over many images.
+EVAL_BATCH = 1000
+
+
+def eval_loader(ds: Dataset, batch_size: int = EVAL_BATCH, num_workers: int = 0):
+    """Batches ``(x, y)`` of ``ds`` in order. A ``TensorDataset`` (``data.materialize``) is sliced
+    directly (no per-image Python); anything else goes through a ``DataLoader``."""
+    if isinstance(ds, TensorDataset) and len(ds.tensors) == 2:
+        x, y = ds.tensors
+        return list(zip(x.split(batch_size), y.split(batch_size)))
     return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+
+
+def autocast(device: torch.device, amp: bool):
+    """bf16 autocast on CUDA when ``amp``; a no-op context elsewhere (CPU runs stay float32)."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def uses_channels_last(model: nn.Module) -> bool:
+    """True when the model's conv weights are stored channels-last (the first 4-D parameter whose
+    layout is unambiguous decides: a ``[C, 1, 3, 3]`` weight is contiguous both ways)."""
+    for p in _unwrap(model).parameters():
+        if p.dim() == 4:
+            cl, plain = p.is_contiguous(memory_format=torch.channels_last), p.is_contiguous()
+            if cl != plain:
+                return cl
+    return False
 
 
 # ----------------------------------------------------------------------------- optimisation
@@ -122,7 +149,6 @@ def masked_gradients(model: nn.Module, masks: masklib.Masks | None) -> Iterator[
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
-    model = getattr(model, "_orig_mod", model)  # torch.compile
     return getattr(model, "module", model)      # DDP
 
 
@@ -141,7 +167,10 @@ class EpochStats:
 
 def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.device,
                 masks: masklib.Masks | None = None, label_smoothing: float = 0.0,
-                channels_last: bool = False, desc: str = "train", progress: bool = True) -> EpochStats:
+                channels_last: bool = False, desc: str = "train", progress: bool = True,
+                amp: bool = False) -> EpochStats:
+    """One pass over ``loader``. ``EpochStats.seconds`` is the wall time of the whole loop (loading,
+    augmentation, forward, backward, optimizer, masks): the runs' ``train_images_per_s``."""
     model.train()
     t0, seen, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
     bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and is_main()))
@@ -149,8 +178,9 @@ def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        logits = model(x)                       # [T, N, K]
-        loss = spike_loss(logits, y, label_smoothing)
+        with autocast(device, amp):
+            logits = model(x)                   # [T, N, K]
+            loss = spike_loss(logits.float(), y, label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -170,10 +200,13 @@ def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.
 
 
 # ----------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
-             progress: bool = False, per_layer: bool = False) -> dict:
-    """Accuracy, loss and firing statistics over a whole loader.
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader, device: torch.device,
+             progress: bool = False, per_layer: bool = False, amp: bool = False) -> dict:
+    """Accuracy, loss and firing statistics over a whole loader (any iterable of ``(x, y)``).
+
+    Runs under ``inference_mode`` and feeds channels-last input to a channels-last model. Use large
+    batches (``eval_loader``'s default) and a materialised test set (``data.materialize``).
 
     ``firing_rate`` = spikes / (neurons x timesteps x images), weighted by neuron count, over every
     LIF layer; ``spike_sparsity`` = 1 - firing_rate (Table I's "spike sparsity").
@@ -185,17 +218,21 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
     def hook(name):
         def fn(_m, _inp, out):  # out: [T, N, ...] spikes in {0, 1}
             c = counts.setdefault(name, [0.0, 0.0])
-            c[0] += float(out.sum())
+            c[0] += float(out.sum(dtype=torch.float64))  # exact for bf16 spikes too
             c[1] += float(out.numel())
         return fn
 
     handles = [m.register_forward_hook(hook(n)) for n, m in neurons.neuron_modules(net).items()]
     seen = correct = 0
     loss_sum = 0.0
+    cl = uses_channels_last(net)
     try:
         for x, y in tqdm(loader, desc="eval", leave=False, disable=not progress):
             x, y = x.to(device), y.to(device)
-            logits = net(x)
+            if cl:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(device, amp):
+                logits = net(x).float()
             loss_sum += spike_loss(logits, y).item() * y.numel()
             correct += (predict(logits) == y).sum().item()
             seen += y.numel()
@@ -214,15 +251,13 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
 
 # ----------------------------------------------------------------------------- a round of training
 def prepare(model: nn.Module, cfg: TrainConfig, device: torch.device) -> nn.Module:
-    """Move to device, optional channels_last / DDP / torch.compile.  Returns the model to call."""
+    """Move to device, optional channels_last / DDP.  Returns the model to call."""
     model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     if distributed():
         ids = [device.index] if device.type == "cuda" else None
         model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    if cfg.compile:
-        model = torch.compile(model)
     return model
 
 
@@ -257,7 +292,7 @@ def fit(model: nn.Module, train_ds: Dataset, cfg: TrainConfig, epochs: int, leve
             loader = train_loader(train_ds, cfg, num_workers, seed)
             stats = train_epoch(net, loader, opt, sched, device, masks, cfg.label_smoothing,
                                 cfg.channels_last, desc=f"epoch {epoch + 1}/{epochs}",
-                                progress=progress)
+                                progress=progress, amp=cfg.amp)
             history.append(stats)
             if on_epoch_end:
                 on_epoch_end(epoch + 1, stats, {"optimizer": opt.state_dict(),
