@@ -90,3 +90,24 @@ def test_paper_profile_is_the_papers_schedule():
 def test_cpu_profile_reaches_about_98_percent():
     for arch in ("vgg16", "resnet19"):
         assert 0.975 <= profiles.expected_sparsity(profiles.get("cpu", arch)) <= 0.985
+
+
+def test_new_science_fields_keep_hashes_at_default():
+    cfg = RunConfig().replace(**{"model.width": 0.25, "balance.method": "uticket",
+                                 "prune.fraction": 0.5})
+    assert cfg.replace(**{"prune.search_timesteps": None, "data.val_split": None}).hash() == cfg.hash()
+    assert cfg.replace(**{"data.val_split": 1000}).hash() != cfg.hash()
+
+
+def test_search_timesteps_hashes_the_level_count_and_enters_the_dense_hash():
+    cfg = RunConfig().replace(**{"prune.levels": 3})
+    et = cfg.replace(**{"prune.search_timesteps": "et"})
+    assert et.hash() != cfg.hash()
+    # levels are hashed only with a search T: the last level trains at full T
+    assert cfg.replace(**{"prune.levels": 5}).hash() == cfg.hash()
+    assert et.replace(**{"prune.levels": 5}).hash() != et.hash()
+    # level 0 depends on the search T but not on the level count
+    assert et.dense_hash() != cfg.dense_hash()
+    assert et.replace(**{"prune.levels": 5}).dense_hash() == et.dense_hash()
+    assert et.replace(**{"balance.method": "uticket"}).dense_hash() == et.dense_hash()
+    assert cfg.replace(**{"prune.search_timesteps": "2"}).prune.search_timesteps == 2

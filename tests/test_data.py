@@ -229,3 +229,14 @@ def test_cutout_zeroes_one_clipped_square():
         rows, cols = holes[0].any(1).nonzero().flatten(), holes[0].any(0).nonzero().flatten()
         assert holes[0].sum() == len(rows) * len(cols)            # one axis-aligned rectangle
         assert 8 <= len(rows) <= 16 and 8 <= len(cols) <= 16     # clipped at the borders
+
+
+def test_validation_split_is_disjoint_and_keeps_the_training_subset():
+    train, val = data.split_indices(100, 20, 30, seed=3)
+    assert len(train) == 30 and len(val) == 20 and not set(train) & set(val)
+    order = torch.randperm(100, generator=torch.Generator().manual_seed(3))
+    assert train == sorted(order[:30].tolist())          # the same images as _subset(…, 30, 3)
+    train_all, val_frac = data.split_indices(100, 0.1, None, seed=3)
+    assert len(val_frac) == 10 and len(train_all) == 90 and not set(train_all) & set(val_frac)
+    with pytest.raises(ValueError, match="do not fit"):
+        data.split_indices(100, 20, 90, seed=3)
