@@ -65,3 +65,10 @@ def test_same_seed_same_training():
         training.fit(model, synthetic(32), cfg.train, 1, 0, None, torch.device("cpu"), progress=False)
         finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(finals[0], finals[1])
+
+
+def test_et_choice_takes_the_first_candidate_below_the_bound():
+    from uticket_lib.training import et_choice
+    assert et_choice({2: 1.0, 3: 0.4}, 4) == 2      # normalised values are <= 1: always the first
+    assert et_choice({2: 1.6, 3: 0.4}, 4) == 3
+    assert et_choice({2: 1.6, 3: 1.5}, 4) == 4      # none below 1.5: keep the reference T

@@ -27,7 +27,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     "cpu": {
         "model.width": 0.25,        # every covered layer keeps >= 16 filters (one full PE block)
         "data.train_subset": 4000,
-        "data.test_subset": 1000,
+        "data.val_split": 2000,     # held out of the training set, disjoint from train_subset
+        "data.test_subset": None,   # the whole test set (10,000 images)
         "train.batch_size": 64,
         "train.epochs_dense": 4,
         "train.epochs": 2,
