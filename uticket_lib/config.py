@@ -86,7 +86,9 @@ class BalanceConfig:
     method: str = "lth"                # "lth" (no balancing) | "uticket"
     n_pe: int = 16                     # PEs per block
     reference: str = "block"           # "block" (released code) | "layer" (paper text)
-    carry: bool = True                 # Algorithm 1: balanced mask carried to the next round
+    carry: bool = True                 # Algorithm 1: balanced mask carried to the next round;
+                                       # False = the released code: its global prune_by_percentile
+                                       # on the unbalanced mask (magnitude.prune_released)
     seed: int = 0
 
 
