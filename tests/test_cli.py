@@ -65,6 +65,9 @@ def test_hw_json_has_the_promised_keys(tmp_path, capsys):
     (["run", "--profile", "smoke", "--set", "train.epochs"], "--set expects key=value"),
     (["run", "--profile", "smoke", "--set", "train.nope=1"], "unknown config key"),
     (["run", "--profile", "smoke", "--set", "train.compile=true"], "train.compile was removed"),
+    (["run", "--profile", "smoke", "--set", "train.epochs=-1"], "train.epochs must be an integer >= 1"),
+    (["run", "--profile", "smoke", "--set", "prune.search_timesteps=9"], "prune.search_timesteps"),
+    (["run", "--profile", "smoke", "--set", "data.val_split=1.5"], "data.val_split"),
 ])
 def test_run_errors(argv, match, runs_root, capsys):
     assert cli.main(argv) == 2

@@ -112,3 +112,24 @@ def test_gpu_profile_sits_between_cpu_and_paper():
     assert gpu.train.lr == 0.1 and gpu.train.batch_size == 128             # no cpu arch overrides
     if "search_timesteps" in {f.name for f in dataclasses.fields(gpu.prune)}:  # issue 8's field
         assert gpu.prune.search_timesteps == "et"
+
+
+def test_new_science_fields_keep_hashes_at_default():
+    cfg = RunConfig().replace(**{"model.width": 0.25, "balance.method": "uticket",
+                                 "prune.fraction": 0.5})
+    assert cfg.replace(**{"prune.search_timesteps": None, "data.val_split": None}).hash() == cfg.hash()
+    assert cfg.replace(**{"data.val_split": 1000}).hash() != cfg.hash()
+
+
+def test_search_timesteps_hashes_the_level_count_and_enters_the_dense_hash():
+    cfg = RunConfig().replace(**{"prune.levels": 3})
+    et = cfg.replace(**{"prune.search_timesteps": "et"})
+    assert et.hash() != cfg.hash()
+    # levels are hashed only with a search T: the last level trains at full T
+    assert cfg.replace(**{"prune.levels": 5}).hash() == cfg.hash()
+    assert et.replace(**{"prune.levels": 5}).hash() != et.hash()
+    # level 0 depends on the search T but not on the level count
+    assert et.dense_hash() != cfg.dense_hash()
+    assert et.replace(**{"prune.levels": 5}).dense_hash() == et.dense_hash()
+    assert et.replace(**{"balance.method": "uticket"}).dense_hash() == et.dense_hash()
+    assert cfg.replace(**{"prune.search_timesteps": "2"}).prune.search_timesteps == 2

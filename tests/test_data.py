@@ -236,3 +236,14 @@ def test_materialize_keeps_every_item_in_order():
     m = data.materialize(ds, batch=3)
     assert torch.equal(m.tensors[0], ds.tensors[0]) and torch.equal(m.tensors[1], ds.tensors[1])
     assert m.tensors[1].dtype == torch.int64
+
+
+def test_validation_split_is_disjoint_and_keeps_the_training_subset():
+    train, val = data.split_indices(100, 20, 30, seed=3)
+    assert len(train) == 30 and len(val) == 20 and not set(train) & set(val)
+    order = torch.randperm(100, generator=torch.Generator().manual_seed(3))
+    assert train == sorted(order[:30].tolist())          # the same images as _subset(…, 30, 3)
+    train_all, val_frac = data.split_indices(100, 0.1, None, seed=3)
+    assert len(val_frac) == 10 and len(train_all) == 90 and not set(train_all) & set(val_frac)
+    with pytest.raises(ValueError, match="do not fit"):
+        data.split_indices(100, 20, 90, seed=3)

@@ -1,6 +1,8 @@
 """The round driver: levels, sparsity schedule, balancing, resume, caching, dense sharing."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -136,7 +138,7 @@ def test_config_mismatch_in_existing_dir_is_refused(tiny_data, runs_root):
 @pytest.mark.parametrize("key,value,match", [
     ("model.arch", "alexnet", "unknown arch 'alexnet'"),
     ("data.dataset", "mnist", "unknown dataset 'mnist'"),
-    ("balance.n_pe", 0, "n_pe must be >= 1"),
+    ("balance.n_pe", 0, "n_pe must be an integer >= 1"),
     ("prune.rewind_epoch", 5, "rewind_epoch"),
 ])
 def test_bad_configs_fail_before_any_work(key, value, match, runs_root):
@@ -157,3 +159,59 @@ def test_more_levels_extend_the_same_run(tiny_data, runs_root, monkeypatch):
     longer = lottery.run(tiny_config("lth", **{"prune.levels": 3}), datasets=tiny_data, progress=False)
     assert short == longer and calls == [0, 1, 2]
     assert lottery.list_runs()[0]["levels"] == 3
+
+
+def test_every_config_field_is_validated():
+    """A value of the wrong kind in any field gives one line naming that field."""
+    cfg = tiny_config("uticket")
+    for section in dataclasses.fields(cfg):
+        for f in dataclasses.fields(getattr(cfg, section.name)):
+            key = f"{section.name}.{f.name}"
+            bad = cfg.replace(**{key: [1]})
+            with pytest.raises(lottery.RunConfigError) as err:
+                lottery.validate(bad)
+            assert key in str(err.value) and "\n" not in str(err.value), key
+
+
+@pytest.mark.parametrize("key,value", [
+    ("train.epochs", 0), ("train.lr", 0.0), ("train.momentum", 1.0), ("data.val_split", 0.0),
+    ("train.device", "gpu7"), ("prune.search_timesteps", "early"), ("balance.seed", -1),
+])
+def test_out_of_range_values_are_refused(key, value):
+    with pytest.raises(lottery.RunConfigError, match=key.replace(".", r"\.")):
+        lottery.validate(tiny_config("uticket", **{key: value}))
+
+
+def test_early_time_ticket_searches_at_t2_and_trains_the_last_level_at_full_t(tiny_data, runs_root):
+    cfg = tiny_config("uticket", **{"prune.search_timesteps": "et"})
+    rows = lottery.levels(lottery.run(cfg, datasets=tiny_data, progress=False))
+    kl = rows[0]["et_kl"]
+    assert set(kl) == {"2", "3"} and max(kl.values()) == 1.0  # normalised by the largest
+    assert rows[0]["search_timesteps"] == 2                    # always: every value is <= 1
+    assert [r["timesteps"] for r in rows] == [2, 2, 4]
+    assert rows[1]["search_timesteps"] == 2 and "search_timesteps" not in rows[2]
+    # level 0 trained its first rewind_epoch epochs at full T, the rest at the search T
+    assert [h["timesteps"] for h in rows[0]["history"]] == [4, 2]
+    assert [h["timesteps"] for h in rows[1]["history"]] == [2]
+
+
+def test_fixed_search_timesteps(tiny_data, runs_root):
+    cfg = tiny_config("lth", **{"prune.search_timesteps": 3, "prune.levels": 2})
+    out = lottery.run(cfg, datasets=tiny_data, progress=False)
+    rows = lottery.levels(out)
+    assert [r["timesteps"] for r in rows] == [3, 4] and "et_kl" not in rows[0]
+    assert lottery.load_model(out, 0).timesteps == 3
+
+
+def test_validation_split_is_held_out_stored_and_evaluated(tiny_data, runs_root):
+    cfg = tiny_config("lth", **{"data.val_split": 8, "prune.levels": 2, "train.eval_every_epoch": True})
+    out = lottery.run(cfg, datasets=tiny_data, progress=False)
+    record = io.load_json(out / "validation.json")
+    assert record["size"] == 8 and len(set(record["indices"])) == 8
+    for row in lottery.levels(out):
+        assert row["val_images"] == 8 and 0.0 <= row["val_accuracy"] <= 1.0
+        assert all("val_accuracy" in h for h in row["history"])
+        best = max(row["history"], key=lambda h: h["val_accuracy"])
+        assert row["best_val_epoch"] == best["epoch"]
+        assert row["test_accuracy_at_best_val"] == best["test_accuracy"]
+        assert row["test_images"] == len(tiny_data[1])

@@ -131,3 +131,10 @@ def test_forward_macs_of_a_hand_computed_net():
     net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
     # conv: 3 x 4 x 4 outputs x 2 x 9 MACs = 864 per image; linear: 5 x 48 = 240; batch of 2
     assert flops.forward_macs(net, torch.zeros(2, 2, 4, 4)) == 2 * (864 + 240)
+
+
+def test_et_choice_takes_the_first_candidate_below_the_bound():
+    from uticket_lib.training import et_choice
+    assert et_choice({2: 1.0, 3: 0.4}, 4) == 2      # normalised values are <= 1: always the first
+    assert et_choice({2: 1.6, 3: 0.4}, 4) == 3
+    assert et_choice({2: 1.6, 3: 1.5}, 4) == 4      # none below 1.5: keep the reference T

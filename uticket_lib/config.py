@@ -51,6 +51,10 @@ class DataConfig:
     test_subset: int | None = None     # seeded subset of the test set (None = all)
     augment: bool = True               # the paper's training transforms
     subset_seed: int = 0
+    val_split: int | float | None = None  # validation images held out of the training set: a count
+                                       # or a fraction; None = no validation split. Seeded by
+                                       # subset_seed and disjoint from train_subset
+                                       # (data.split_indices); written to <run>/validation.json
     root: str | None = _local(None)    # data root; None = $UTICKET_DATA or defaults
     download: bool = _local(False)     # let torchvision download when missing
     num_workers: int = _local(0)
@@ -67,7 +71,9 @@ class TrainConfig:
     weight_decay: float = 5e-4
     released_weight_decay: bool = False  # True: the released code's bug (weight decay never applied)
     label_smoothing: float = 0.0
-    seed: int = 0
+    seed: int = 0                      # init, shuffling and augmentation; under DDP rank r seeds
+                                       # its augmentation with a rank-dependent offset (training.
+                                       # augmentation_seed), the shard order stays common
     eval_every_epoch: bool = _local(False)  # also record the code's best-over-epochs test accuracy
     device: str | None = _local(None)       # None = cuda if available else cpu
     channels_last: bool = _local(False)
@@ -81,7 +87,15 @@ class PruneConfig:
     fraction: float = 0.25             # share of surviving weights removed per round
     scope: str = "global"              # "global" | "layer"
     rewind_epoch: int = 20             # late rewinding to the state after this epoch of round 0
-    released_rewind: bool = False      # True: biases are not rewound after round 1 (code's aliasing bug)
+    released_rewind: bool = False      # True: the released original_initialization (biases alias
+                                       # the rewind state from round 2 on; BN statistics never rewound)
+    search_timesteps: int | str | None = None  # T of the search rounds (early-time ticket):
+                                       # None = every level at model.timesteps (the paper's text);
+                                       # int = that T from the rewind epoch of level 0 on, the last
+                                       # level (prune.levels - 1) at model.timesteps; "et" = the
+                                       # released find_ET_ticket rule chooses that T at the rewind
+                                       # epoch. When set, prune.levels enters the run hash (the last
+                                       # level trains at full T, so the count decides what "last" is)
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,9 @@ class BalanceConfig:
     method: str = "lth"                # "lth" (no balancing) | "uticket"
     n_pe: int = 16                     # PEs per block
     reference: str = "block"           # "block" (released code) | "layer" (paper text)
-    carry: bool = True                 # Algorithm 1: balanced mask carried to the next round
+    carry: bool = True                 # Algorithm 1: balanced mask carried to the next round;
+                                       # False = the released code: its global prune_by_percentile
+                                       # on the unbalanced mask (magnitude.prune_released)
     seed: int = 0
 
 
@@ -113,8 +129,9 @@ class RunConfig:
         """Hash of what determines level 0 (dense training): LTH and u-Ticket runs share it."""
         d = science_dict(self)
         d.pop("balance", None)
-        prune = {k: v for k, v in d.pop("prune", {}).items() if k == "rewind_epoch"}
-        if prune:  # only the rewind point is recorded during dense training
+        prune = {k: v for k, v in d.pop("prune", {}).items()
+                 if k in ("rewind_epoch", "search_timesteps")}
+        if prune:  # the rewind point and the search T are all level 0 depends on of `prune`
             d["prune"] = prune
         return stable_hash(d)
 
@@ -140,6 +157,8 @@ def science_dict(cfg: RunConfig) -> dict:
             d = {}  # balancing knobs do not touch an LTH run
         if f.name == "model" and cfg.model.time_plan is None:
             d.pop("time_join", None)  # the join acts only between stages of a time plan
+        if f.name == "prune" and cfg.prune.search_timesteps is not None:
+            d["levels"] = cfg.prune.levels  # the last level trains at full T: levels decide which
         if d:
             out[f.name] = d
     return out

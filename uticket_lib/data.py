@@ -127,6 +127,44 @@ def materialize(ds: Dataset, batch: int = 1000) -> TensorDataset:
     return TensorDataset(torch.cat(images), torch.cat(labels))
 
 
+def validation_size(val_split: int | float, n_total: int) -> int:
+    """Images held out for validation: ``val_split`` itself (int) or ``round(fraction * n_total)``."""
+    n = round(val_split * n_total) if isinstance(val_split, float) else int(val_split)
+    if not 1 <= n < n_total:
+        raise ValueError(f"validation split of {n} images is outside 1..{n_total - 1} "
+                         f"(the training split has {n_total}); set data.val_split smaller")
+    return n
+
+
+def split_indices(n_total: int, val_split: int | float, subset: int | None, seed: int
+                  ) -> tuple[list[int], list[int]]:
+    """(train indices, validation indices) into a training split of ``n_total`` samples.
+
+    One permutation seeded by ``seed`` (the one ``_subset`` draws): validation = its last
+    ``validation_size`` entries, training = its first ``subset`` entries (all the others when
+    ``subset`` is None). So the training subset is the same images as without a validation split
+    and the two are disjoint. Both lists are sorted.
+    """
+    n_val = validation_size(val_split, n_total)
+    n_train = n_total - n_val if subset is None else subset
+    if not 1 <= n_train <= n_total - n_val:
+        raise ValueError(f"train_subset={subset} and val_split={val_split} do not fit in the "
+                         f"{n_total} training images; lower one of them")
+    order = torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))
+    return (order[:n_train].sort().values.tolist(), order[n_total - n_val:].sort().values.tolist())
+
+
+def train_val(name: str, val_split: int | float, root: str | None = None, download: bool = False,
+              augment: bool = True, subset: int | None = None, subset_seed: int = 0
+              ) -> tuple[Subset, Subset]:
+    """Training subset (training transforms) and a disjoint, seeded validation split of the
+    training set (test transforms, no augmentation); see ``split_indices``."""
+    train_full = dataset(name, train=True, root=root, download=download, augment=augment)
+    val_full = dataset(name, train=True, root=root, download=download, augment=False)
+    train_idx, val_idx = split_indices(len(train_full), val_split, subset, subset_seed)
+    return Subset(train_full, train_idx), Subset(val_full, val_idx)
+
+
 def _subset(full: Dataset, n: int, seed: int) -> Subset:
     """``n`` distinct samples of ``full`` drawn by a ``torch.Generator`` seeded with ``seed``."""
     if not 1 <= n <= len(full):

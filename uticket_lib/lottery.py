@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from . import data as datalib
 from . import io, models, paths
@@ -28,7 +28,8 @@ from .config import RunConfig, from_dict
 from .pruning.balance import balance as balance_masks
 from .pruning import magnitude
 from .pruning import mask as masklib
-from .training import (barrier, device_for, eval_loader, evaluate, fit, is_main)
+from .training import (barrier, device_for, et_choice, et_kl, eval_loader, evaluate, fit, is_main,
+                       ET_IMAGES)
 
 METHODS = ("lth", "uticket")
 
@@ -38,31 +39,102 @@ class RunConfigError(ValueError):
 
 
 # ----------------------------------------------------------------------------- building blocks
-def validate(cfg: RunConfig) -> None:
-    """Fail early, with the fix, on settings that cannot run."""
-    checks = [
-        (cfg.model.arch in models.REGISTRY,
-         f"unknown arch {cfg.model.arch!r}; choose one of: {', '.join(sorted(models.REGISTRY))}"),
-        (cfg.data.dataset in datalib.DATASETS,
-         f"unknown dataset {cfg.data.dataset!r}; choose one of: {', '.join(sorted(datalib.DATASETS))}"),
-        (cfg.balance.method in METHODS,
-         f"unknown method {cfg.balance.method!r}; choose one of: {', '.join(METHODS)}"),
-        (cfg.balance.n_pe >= 1, f"balance.n_pe must be >= 1, got {cfg.balance.n_pe}"),
-        (cfg.balance.reference in ("block", "layer"),
-         f"balance.reference must be 'block' or 'layer', got {cfg.balance.reference!r}"),
-        (cfg.prune.scope in ("global", "layer"),
-         f"prune.scope must be 'global' or 'layer', got {cfg.prune.scope!r}"),
-        (0.0 <= cfg.prune.fraction < 1.0, f"prune.fraction must be in [0, 1), got {cfg.prune.fraction}"),
-        (cfg.prune.levels >= 1, f"prune.levels must be >= 1, got {cfg.prune.levels}"),
-        (0 <= cfg.prune.rewind_epoch <= cfg.train.epochs_dense,
-         f"prune.rewind_epoch ({cfg.prune.rewind_epoch}) must lie in [0, train.epochs_dense="
-         f"{cfg.train.epochs_dense}]"),
-        (cfg.model.width > 0, f"model.width must be > 0, got {cfg.model.width}"),
-        (cfg.model.timesteps >= 1, f"model.timesteps must be >= 1, got {cfg.model.timesteps}"),
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_str(v) -> bool:
+    return isinstance(v, str)
+
+
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _device_ok(device) -> bool:
+    if device is None:
+        return True
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError):
+        return False
+    return True
+
+
+def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
+    """(field, ok, what it must be) for every field of the configuration."""
+    m, d, t, p, b = cfg.model, cfg.data, cfg.train, cfg.prune, cfg.balance
+    opt_pos = lambda v: v is None or (_is_int(v) and v >= 1)  # noqa: E731
+    st = p.search_timesteps
+    vs = d.val_split
+    return [
+        ("model.arch", _is_str(m.arch) and m.arch in models.REGISTRY, f"one of: {', '.join(sorted(models.REGISTRY))}"),
+        ("model.width", _is_num(m.width) and m.width > 0, "a number > 0"),
+        ("model.timesteps", _is_int(m.timesteps) and m.timesteps >= 1, "an integer >= 1"),
+        ("model.time_plan", m.time_plan is None or (isinstance(m.time_plan, tuple)
+                                                   and all(_is_int(x) and x >= 1 for x in m.time_plan)),
+         "none or integers >= 1, one per stage (e.g. 4,4,2)"),
+        ("model.time_join", _is_str(m.time_join) and m.time_join in ("sum", "or"), "one of: sum, or"),
+        ("data.dataset", _is_str(d.dataset) and d.dataset in datalib.DATASETS,
+         f"one of: {', '.join(sorted(datalib.DATASETS))}"),
+        ("data.train_subset", opt_pos(d.train_subset), "none or an integer >= 1"),
+        ("data.test_subset", opt_pos(d.test_subset), "none or an integer >= 1"),
+        ("data.augment", isinstance(d.augment, bool), "true or false"),
+        ("data.subset_seed", _is_int(d.subset_seed) and d.subset_seed >= 0, "an integer >= 0"),
+        ("data.val_split", vs is None or (_is_int(vs) and vs >= 1)
+         or (isinstance(vs, float) and 0.0 < vs < 1.0),
+         "none, a count >= 1 or a fraction in (0, 1)"),
+        ("data.root", d.root is None or isinstance(d.root, str), "none or a directory"),
+        ("data.download", isinstance(d.download, bool), "true or false"),
+        ("data.num_workers", _is_int(d.num_workers) and d.num_workers >= 0, "an integer >= 0"),
+        ("train.epochs_dense", _is_int(t.epochs_dense) and t.epochs_dense >= 1, "an integer >= 1"),
+        ("train.epochs", _is_int(t.epochs) and t.epochs >= 1, "an integer >= 1"),
+        ("train.batch_size", _is_int(t.batch_size) and t.batch_size >= 1, "an integer >= 1"),
+        ("train.lr", _is_num(t.lr) and t.lr > 0, "a number > 0"),
+        ("train.momentum", _is_num(t.momentum) and 0 <= t.momentum < 1, "a number in [0, 1)"),
+        ("train.weight_decay", _is_num(t.weight_decay) and t.weight_decay >= 0, "a number >= 0"),
+        ("train.released_weight_decay", isinstance(t.released_weight_decay, bool), "true or false"),
+        ("train.label_smoothing", _is_num(t.label_smoothing) and 0 <= t.label_smoothing < 1,
+         "a number in [0, 1)"),
+        ("train.seed", _is_int(t.seed) and t.seed >= 0, "an integer >= 0"),
+        ("train.eval_every_epoch", isinstance(t.eval_every_epoch, bool), "true or false"),
+        ("train.device", _device_ok(t.device), "none or a torch device such as cpu, cuda, cuda:1"),
+        ("train.optimizer", _is_str(t.optimizer) and t.optimizer in ("sgd", "adam"), "one of: sgd, adam"),
+        ("train.amp", isinstance(t.amp, bool), "true or false"),
+        ("train.channels_last", isinstance(t.channels_last, bool), "true or false"),
+        ("prune.levels", _is_int(p.levels) and p.levels >= 1, "an integer >= 1"),
+        ("prune.fraction", _is_num(p.fraction) and 0.0 <= p.fraction < 1.0, "a number in [0, 1)"),
+        ("prune.scope", _is_str(p.scope) and p.scope in magnitude.SCOPES, f"one of: {', '.join(magnitude.SCOPES)}"),
+        ("prune.rewind_epoch", _is_int(p.rewind_epoch) and _is_int(t.epochs_dense)
+         and 0 <= p.rewind_epoch <= t.epochs_dense,
+         f"an integer in [0, train.epochs_dense={t.epochs_dense}]"),
+        ("prune.released_rewind", isinstance(p.released_rewind, bool), "true or false"),
+        ("prune.search_timesteps", st is None or (_is_str(st) and st == "et")
+         or (_is_int(st) and _is_int(m.timesteps) and 1 <= st <= m.timesteps),
+         f"none, 'et' or an integer in [1, model.timesteps={m.timesteps}]"),
+        ("balance.method", _is_str(b.method) and b.method in METHODS, f"one of: {', '.join(METHODS)}"),
+        ("balance.n_pe", _is_int(b.n_pe) and b.n_pe >= 1, "an integer >= 1"),
+        ("balance.reference", _is_str(b.reference) and b.reference in ("block", "layer"), "'block' or 'layer'"),
+        ("balance.carry", isinstance(b.carry, bool), "true or false"),
+        ("balance.seed", _is_int(b.seed) and b.seed >= 0, "an integer >= 0"),
     ]
-    for ok, message in checks:
+
+
+def validate(cfg: RunConfig) -> None:
+    """Fail early, with the fix, on settings that cannot run: every field has a range or choice."""
+    for key, ok, must in _checks(cfg):
         if not ok:
-            raise RunConfigError(message)
+            section, name = key.split(".")
+            value = getattr(getattr(cfg, section), name)
+            if must.startswith("one of"):
+                raise RunConfigError(f"unknown {name} {value!r} ({key}); choose {must}")
+            raise RunConfigError(f"{key} must be {must}, got {value!r}; fix it with --set {key}=...")
+    if cfg.prune.search_timesteps is not None and cfg.prune.levels < 2:
+        raise RunConfigError(f"prune.search_timesteps needs prune.levels >= 2 (a search level and "
+                             f"the final level), got {cfg.prune.levels}")
+    if cfg.balance.method == "uticket" and not cfg.balance.carry and cfg.prune.scope != "global":
+        raise RunConfigError("balance.carry=false is the released global prune_by_percentile; "
+                             "use it with prune.scope=global")
     try:  # a time plan must fit the architecture's stages
         build_model(cfg) if cfg.model.time_plan is not None or cfg.model.time_join != "sum" else None
     except models.TimePlanError as err:
@@ -78,13 +150,40 @@ def build_model(cfg: RunConfig) -> nn.Module:
                         time_plan=cfg.model.time_plan, time_join=cfg.model.time_join)
 
 
-def load_datasets(cfg: RunConfig) -> tuple[Dataset, Dataset]:
+def load_datasets(cfg: RunConfig) -> tuple[Dataset, ...]:
+    """(train, test), or (train, test, validation) when ``data.val_split`` is set."""
     d = cfg.data
-    train = datalib.dataset(d.dataset, train=True, root=d.root, download=d.download,
-                            augment=d.augment, subset=d.train_subset, subset_seed=d.subset_seed)
     test = datalib.dataset(d.dataset, train=False, root=d.root, download=d.download,
                            augment=False, subset=d.test_subset, subset_seed=d.subset_seed)
+    if d.val_split is not None:
+        train, val = datalib.train_val(d.dataset, d.val_split, root=d.root, download=d.download,
+                                       augment=d.augment, subset=d.train_subset,
+                                       subset_seed=d.subset_seed)
+        return train, test, val
+    train = datalib.dataset(d.dataset, train=True, root=d.root, download=d.download,
+                            augment=d.augment, subset=d.train_subset, subset_seed=d.subset_seed)
     return train, test
+
+
+def with_validation(cfg: RunConfig, datasets: tuple[Dataset, ...]) -> tuple[Dataset, ...]:
+    """Datasets passed in by a caller as (train, test): with ``data.val_split`` set, carve the
+    validation split out of ``train`` (``data.split_indices``, seeded by ``data.subset_seed``)."""
+    if cfg.data.val_split is None or len(datasets) == 3:
+        return tuple(datasets)
+    train, test = datasets
+    train_idx, val_idx = datalib.split_indices(len(train), cfg.data.val_split, None,
+                                               cfg.data.subset_seed)
+    return Subset(train, train_idx), test, Subset(train, val_idx)
+
+
+def validation_record(cfg: RunConfig, datasets: tuple[Dataset, ...]) -> dict | None:
+    """What ``validation.json`` stores: the split's seed, size and indices into the training split."""
+    if len(datasets) < 3:
+        return None
+    val = datasets[2]
+    indices = list(val.indices) if isinstance(val, Subset) else None
+    return {"val_split": cfg.data.val_split, "seed": cfg.data.subset_seed, "size": len(val),
+            "indices": [int(i) for i in indices] if indices is not None else None}
 
 
 def covered_layers(model: nn.Module, masks: masklib.Masks) -> list[str]:
@@ -98,34 +197,56 @@ def load_state(path: Path) -> dict:
 
 # ----------------------------------------------------------------------------- one level
 def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Masks,
-                 start_state: dict, epochs: int, datasets: tuple[Dataset, Dataset],
+                 start_state: dict, epochs: int, datasets: tuple[Dataset, ...],
                  rewind_to: Path | None = None, extra: dict | None = None,
-                 progress: bool = True) -> dict:
-    """Train one level (resuming from ``partial.pt`` if present) and write its artifacts."""
+                 progress: bool = True, timesteps: int | None = None) -> dict:
+    """Train one level (resuming from ``partial.pt`` if present) and write its artifacts.
+
+    ``timesteps``: T the level trains and is evaluated with (default ``model.timesteps``). Level 0
+    (``rewind_to`` given) with ``prune.search_timesteps`` set switches to the search T at the
+    rewind epoch (``_search_record``; kept in ``search.json`` so a resumed level finds it again).
+    """
     if paths.metrics_path(level_dir).exists():
         return io.load_json(paths.metrics_path(level_dir))
     device = device_for(cfg.train)
     model = build_model(cfg)
+    model.timesteps = timesteps or cfg.model.timesteps
     partial = paths.partial_path(level_dir)
     resume = load_state(partial) if partial.exists() else None
     model.load_state_dict(resume["model"] if resume else start_state)
     dev_masks = {n: m.to(device) for n, m in masks.items()}
     masklib.apply(model.to(device), dev_masks)
     history: list[dict] = list(resume["history"]) if resume else []
+    train_ds, test_ds, val_ds = (*datasets, None)[:3]
+    extra = dict(extra or {})
+    search = rewind_to is not None and cfg.prune.search_timesteps is not None
+
+    def switch_timesteps() -> None:  # level 0 at the rewind epoch: the search T from here on
+        record = _search_record(level_dir, cfg, model, train_ds, device)
+        model.timesteps = record["search_timesteps"]
+        extra.update(record)
+
     if rewind_to is not None and cfg.prune.rewind_epoch == 0 and is_main():
         io.save_torch(_cpu_state(model), rewind_to)
-    train_ds, test_ds = datasets
+    if search and (cfg.prune.rewind_epoch == 0 or
+                   (resume is not None and resume["epoch"] >= cfg.prune.rewind_epoch)):
+        switch_timesteps()
 
     def on_epoch_end(epoch: int, stats, optim_state: dict) -> None:
         row = {"epoch": epoch, "loss": stats.loss, "train_accuracy": stats.accuracy,
-               "images_per_s": stats.images_per_s, "seconds": stats.seconds}
+               "images_per_s": stats.images_per_s, "seconds": stats.seconds,
+               "timesteps": model.timesteps}
         if cfg.train.eval_every_epoch and is_main():
             row["test_accuracy"] = _evaluate(model, test_ds, cfg, device)["accuracy"]
+            if val_ds is not None:
+                row["val_accuracy"] = _evaluate(model, val_ds, cfg, device)["accuracy"]
         history.append(row)
+        if is_main() and rewind_to is not None and epoch == cfg.prune.rewind_epoch:
+            io.save_torch(_cpu_state(model), rewind_to)
+        if search and epoch == cfg.prune.rewind_epoch:
+            switch_timesteps()  # every rank: they all need the same T
         if not is_main():
             return
-        if rewind_to is not None and epoch == cfg.prune.rewind_epoch:
-            io.save_torch(_cpu_state(model), rewind_to)
         io.save_torch({"epoch": epoch, "model": _cpu_state(model), "history": history,
                        **optim_state}, partial)
 
@@ -135,8 +256,9 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
     metrics = {}
     if is_main():
         test = _evaluate(model, test_ds, cfg, device)
+        val = _evaluate(model, val_ds, cfg, device) if val_ds is not None else None
         metrics = _metrics(level, epochs, masks, model, test, history, time.perf_counter() - t0,
-                           extra or {})
+                           extra, val)
         io.save_torch({"model": _cpu_state(model)}, paths.checkpoint_path(level_dir))
         io.save_json(metrics, paths.metrics_path(level_dir))
         partial.unlink(missing_ok=True)
@@ -146,6 +268,40 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
 
 # Test sets transformed once per process (deterministic transforms), keyed by the dataset object.
 _MATERIALIZED: "weakref.WeakKeyDictionary[Dataset, Dataset]" = weakref.WeakKeyDictionary()
+
+
+def _search_record(level_dir: Path, cfg: RunConfig, model: nn.Module, train_ds: Dataset,
+                   device: torch.device) -> dict:
+    """The search T (and, for "et", the normalised KL per candidate), computed once per level 0.
+
+    "et": the released find_ET_ticket on one batch of up to ``ET_IMAGES`` training images (a
+    permutation and augmentation seeded by ``train.seed``) at the current (rewind-point) weights,
+    candidates against T = ``model.timesteps``. An int is taken as given.
+    """
+    path = level_dir / "search.json"
+    if path.exists():
+        return io.load_json(path)
+    choice = cfg.prune.search_timesteps
+    if choice == "et":
+        order = torch.randperm(len(train_ds), generator=torch.Generator().manual_seed(cfg.train.seed))
+        torch.manual_seed(cfg.train.seed)  # the augmentation of the batch
+        images = torch.stack([train_ds[int(i)][0] for i in order[:ET_IMAGES]]).to(device)
+        kl = et_kl(model, images, cfg.model.timesteps)
+        record = {"search_timesteps": et_choice(kl, cfg.model.timesteps),
+                  "et_kl": {str(t): v for t, v in kl.items()}}
+    else:
+        record = {"search_timesteps": int(choice)}
+    if is_main():
+        io.save_json(record, path)
+    return record
+
+
+def level_timesteps(cfg: RunConfig, level: int, search: dict | None) -> int:
+    """T of pruned level ``level``: the search T, except the last level (``prune.levels - 1``),
+    which trains at ``model.timesteps`` (the released code's final round)."""
+    if search is None or level == cfg.prune.levels - 1:
+        return cfg.model.timesteps
+    return int(search["search_timesteps"])
 
 
 def _evaluate(model: nn.Module, test_ds: Dataset, cfg: RunConfig, device: torch.device) -> dict:
@@ -160,19 +316,26 @@ def _cpu_state(model: nn.Module) -> dict:
 
 
 def _metrics(level: int, epochs: int, masks: masklib.Masks, model: nn.Module, test: dict,
-             history: list[dict], seconds: float, extra: dict) -> dict:
+             history: list[dict], seconds: float, extra: dict, val: dict | None = None) -> dict:
     covered = covered_layers(model, masks)
     speeds = [h["images_per_s"] for h in history]
     best = [h["test_accuracy"] for h in history if "test_accuracy" in h]
+    by_val = [h for h in history if "val_accuracy" in h]
+    chosen = max(by_val, key=lambda h: h["val_accuracy"]) if by_val else None  # first best epoch
     return {
         "level": level,
         "epochs": epochs,
+        "timesteps": model.timesteps,                      # T trained (at the end) and evaluated
+        "val_accuracy": val["accuracy"] if val else None,  # final epoch, validation split
+        "val_images": val["images"] if val else None,
+        "best_val_epoch": chosen["epoch"] if chosen else None,  # the selection a study may make
+        "test_accuracy_at_best_val": chosen.get("test_accuracy") if chosen else None,
         "sparsity": masklib.sparsity(masks),                                  # all conv + linear
         "conv_sparsity": masklib.sparsity({n: masks[n] for n in covered}),    # covered convs
         "layer_sparsity": masklib.layer_sparsity(masks),
         "nonzero_weights": int(sum(int(m.sum()) for m in masks.values())),
         "test_accuracy": test["accuracy"],                 # final epoch, the number we report
-        "best_test_accuracy": max(best) if best else None,  # released code's test-set selection
+        "best_test_accuracy": max(best) if best else None,  # released code's selection ON TEST
         "test_loss": test["loss"],
         "firing_rate": test["firing_rate"],
         "spike_sparsity": test["spike_sparsity"],          # Table I: 1 - firing rate
@@ -189,20 +352,28 @@ def _metrics(level: int, epochs: int, masks: masklib.Masks, model: nn.Module, te
 def level_mask(run: Path, cfg: RunConfig, level: int, model: nn.Module) -> tuple[masklib.Masks, dict]:
     """The mask level ``level`` trains with: prune the previous level, then balance (u-Ticket).
 
-    Algorithm 1 (``balance.carry``) prunes the previous level's balanced mask; the released code
-    prunes its unbalanced one (``mask_pruned.pt``) instead, so recovered weights do not carry over.
+    Algorithm 1 (``balance.carry``) prunes the previous level's balanced mask by
+    ``magnitude.prune``. With ``balance.carry = False`` (u-Ticket only) it follows the released code
+    exactly: ``magnitude.prune_released`` thresholds the previous level's trained weights (trained
+    under the balanced mask) and applies the threshold to its unbalanced mask (``mask_pruned.pt``),
+    so recovered weights never carry over.
     """
     here, prev = paths.level_dir(run, level), paths.level_dir(run, level - 1)
     done = paths.mask_path(here).exists()
     barrier()  # every rank decides before rank 0 writes anything
     if done:
         return masklib.load(paths.mask_path(here)), _read_balance_stats(here)
+    released = cfg.balance.method == "uticket" and not cfg.balance.carry
     base_path = paths.mask_path(prev)
-    if not cfg.balance.carry and paths.pruned_mask_path(prev).exists():
+    if released and paths.pruned_mask_path(prev).exists():
         base_path = paths.pruned_mask_path(prev)
     base = masklib.load(base_path)
     weights = load_state(paths.checkpoint_path(prev))["model"]
-    pruned = magnitude.prune({n: weights[n] for n in base}, base, cfg.prune.fraction, cfg.prune.scope)
+    if released:  # the released prune_by_percentile: trained weights, stale unbalanced mask
+        pruned = magnitude.prune_released({n: weights[n] for n in base}, base, cfg.prune.fraction)
+    else:
+        pruned = magnitude.prune({n: weights[n] for n in base}, base, cfg.prune.fraction,
+                                 cfg.prune.scope)
     stats: dict = {}
     final = pruned
     if cfg.balance.method == "uticket":
@@ -231,16 +402,32 @@ def _read_balance_stats(level_dir: Path) -> dict:
     return io.load_json(p) if p.exists() else {}
 
 
-def level_start_state(run: Path, cfg: RunConfig, level: int) -> dict:
-    """The rewind point; with ``prune.released_rewind`` biases and BN statistics are not rewound
-    (they keep the previous level's trained values, the released code's aliasing bug)."""
-    state = load_state(paths.rewind_path(run))
-    if cfg.prune.released_rewind:
-        trained = load_state(paths.checkpoint_path(paths.level_dir(run, level - 1)))["model"]
-        for k, v in trained.items():
-            if k.endswith("bias") or k.endswith("running_mean") or k.endswith("running_var"):
-                state[k] = v
+BN_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def start_state(rewind: dict, trained_prev: dict, level: int, released: bool) -> dict:
+    """State level ``level`` >= 1 starts from (before masking), from the rewind point ``rewind``
+    and the previous level's trained state ``trained_prev``.
+
+    Paper: everything rewound. ``released`` (the released ``original_initialization``): every
+    weight (conv, linear, BN) rewound; every bias (conv, linear, BN) set to the rewind state's
+    tensor *itself*, so training updates the stored rewind state in place: level 1 starts from the
+    rewind-point biases, level k >= 2 from the biases trained in level k-1. BN running statistics
+    are buffers the code never touches: every level starts from the previous level's.
+    """
+    state = {k: v.clone() for k, v in rewind.items()}
+    if released:
+        for k, v in trained_prev.items():
+            if k.rsplit(".", 1)[-1] in BN_BUFFERS or (k.endswith("bias") and level >= 2):
+                state[k] = v.clone()
     return state
+
+
+def level_start_state(run: Path, cfg: RunConfig, level: int) -> dict:
+    """``start_state`` of level ``level`` read from the run directory."""
+    trained = (load_state(paths.checkpoint_path(paths.level_dir(run, level - 1)))["model"]
+               if cfg.prune.released_rewind else {})
+    return start_state(load_state(paths.rewind_path(run)), trained, level, cfg.prune.released_rewind)
 
 
 # ----------------------------------------------------------------------------- the run
@@ -256,17 +443,30 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
     _write_config(out, cfg)
     if _complete(out, cfg):
         return out
-    datasets = datasets or load_datasets(cfg)
+    datasets = with_validation(cfg, datasets) if datasets else load_datasets(cfg)
+    record = validation_record(cfg, datasets)
+    if record is not None and is_main() and not (out / "validation.json").exists():
+        io.save_json(record, out / "validation.json")
     _ensure_dense(cfg, out, datasets, root, progress)
     model = build_model(cfg)
+    search = _read_search(out)
     for level in range(1, cfg.prune.levels):
         here = paths.level_dir(out, level)
         if paths.metrics_path(here).exists():
             continue
         masks, stats = level_mask(out, cfg, level, model)
+        extra = {"balance": stats} if stats else {}
+        t = level_timesteps(cfg, level, search)
+        if search is not None and t != cfg.model.timesteps:
+            extra.update(search)
         _train_level(here, cfg, level, masks, level_start_state(out, cfg, level), cfg.train.epochs,
-                     datasets, extra={"balance": stats} if stats else None, progress=progress)
+                     datasets, extra=extra, progress=progress, timesteps=t)
     return out
+
+
+def _read_search(out: Path) -> dict | None:
+    path = paths.level_dir(out, 0) / "search.json"
+    return io.load_json(path) if path.exists() else None
 
 
 def _complete(out: Path, cfg: RunConfig) -> bool:
@@ -350,5 +550,8 @@ def load_model(out: Path, level: int) -> nn.Module:
     """The trained network of a level, in eval mode on CPU."""
     cfg = from_dict(io.load_json(paths.config_path(out)))
     model = build_model(cfg)
-    model.load_state_dict(load_state(paths.checkpoint_path(paths.level_dir(out, level)))["model"])
+    here = paths.level_dir(out, level)
+    model.load_state_dict(load_state(paths.checkpoint_path(here))["model"])
+    if paths.metrics_path(here).exists():  # the T this level trained with (early-time ticket)
+        model.timesteps = io.load_json(paths.metrics_path(here)).get("timesteps", model.timesteps)
     return model.eval()

@@ -64,17 +64,35 @@ def epoch_seed(seed: int, level: int, epoch: int) -> int:
     return (seed * 1_000_003 + level * 10_007 + epoch) % (2**63)
 
 
+def augmentation_seed(seed: int, rank_: int | None = None) -> int:
+    """Seed of one rank's augmentation draws: ``seed`` on rank 0 (so single-process runs keep their
+    numbers), offset per rank otherwise, so DDP ranks crop, flip and cut out independently."""
+    r = rank() if rank_ is None else rank_
+    return (seed + r * 1_000_000_007) % (2**63)
+
+
 # ----------------------------------------------------------------------------- loaders
 def train_loader(ds: Dataset, cfg: TrainConfig, num_workers: int, seed: int) -> DataLoader:
-    """Shuffled loader whose order is fixed by ``seed`` (re-created every epoch)."""
-    gen = torch.Generator().manual_seed(seed)
+    """Shuffled loader whose order is fixed by ``seed`` (re-created every epoch).
+
+    Under DDP the shard order comes from ``seed`` (common to all ranks, so shards stay disjoint);
+    the generator that seeds the loader's workers is per rank (``augmentation_seed``)."""
     if distributed():
+        gen = torch.Generator().manual_seed(augmentation_seed(seed))
         sampler = DistributedSampler(ds, shuffle=True, seed=seed % (2**31), drop_last=False)
         batch = max(1, cfg.batch_size // dist.get_world_size())
     else:
+        gen = torch.Generator().manual_seed(seed)
         sampler, batch = RandomSampler(ds, generator=gen), cfg.batch_size
     return DataLoader(ds, batch_size=batch, sampler=sampler, num_workers=num_workers,
                       generator=gen, persistent_workers=False, drop_last=False)
+
+
+def epoch_loader(ds: Dataset, cfg: TrainConfig, num_workers: int, seed: int) -> DataLoader:
+    """One epoch's loader, with the global generator (augmentation in the main process) seeded
+    per rank by ``augmentation_seed(seed)``."""
+    torch.manual_seed(augmentation_seed(seed))
+    return train_loader(ds, cfg, num_workers, seed)
 
 
 # Images per evaluation batch. Evaluation keeps no graph, so large batches cost only activation
@@ -249,6 +267,46 @@ def evaluate(model: nn.Module, loader, device: torch.device,
     return out
 
 
+# Released find_ET_ticket: candidate T values and the acceptance bound on the normalised KL
+# (RuokaiYin/u-Ticket, train_snn_earlyT_laterewindlth_ut.py; see shared notes/released_code.md).
+ET_CANDIDATES = (2, 3)
+ET_BOUND = 1.5
+ET_IMAGES = 1000      # one batch of up to this many training images
+
+
+@torch.no_grad()
+def et_kl(model: nn.Module, images: torch.Tensor, reference_t: int,
+          candidates: tuple[int, ...] = ET_CANDIDATES) -> dict[int, float]:
+    """Normalised KL of each candidate T against ``reference_t`` (the released early-time rule).
+
+    Outputs are summed over time and divided by T; each candidate's value is
+    ``1e4 * KLDivLoss(mean)(log_softmax(candidate), softmax(reference))``, then every value is
+    divided by the largest. The model runs in eval mode (BN statistics untouched) and keeps its
+    ``timesteps``. ``images [N, C, H, W]``.
+    """
+    net = _unwrap(model)
+    was_training, old_t = net.training, net.timesteps
+    net.eval()
+    try:
+        def mean_out(t: int) -> torch.Tensor:
+            net.timesteps = t
+            return net(images).sum(0) / t                                   # [N, K]
+        ref = F.softmax(mean_out(reference_t), dim=-1)
+        # KLDivLoss(reduction="mean"): the sum over every element divided by their number (N * K)
+        raw = {t: 1e4 * float(F.kl_div(F.log_softmax(mean_out(t), -1), ref, reduction="sum"))
+               / ref.numel() for t in candidates}
+    finally:
+        net.timesteps = old_t
+        net.train(was_training)
+    top = max(raw.values())
+    return {t: (v / top if top > 0 else 0.0) for t, v in raw.items()}
+
+
+def et_choice(normalised: dict[int, float], fallback: int, bound: float = ET_BOUND) -> int:
+    """The first candidate (in order) whose normalised KL is below ``bound``, else ``fallback``."""
+    return next((t for t, v in normalised.items() if v < bound), fallback)
+
+
 # ----------------------------------------------------------------------------- a round of training
 def prepare(model: nn.Module, cfg: TrainConfig, device: torch.device) -> nn.Module:
     """Move to device, optional channels_last / DDP.  Returns the model to call."""
@@ -287,9 +345,7 @@ def fit(model: nn.Module, train_ds: Dataset, cfg: TrainConfig, epochs: int, leve
     with masked_gradients(net, masks):
         for epoch in tqdm(range(start, epochs), desc=f"level {level}", initial=start, total=epochs,
                           disable=not (progress and is_main()), leave=False):
-            seed = epoch_seed(cfg.seed, level, epoch)
-            torch.manual_seed(seed)  # augmentation draws from the global generator
-            loader = train_loader(train_ds, cfg, num_workers, seed)
+            loader = epoch_loader(train_ds, cfg, num_workers, epoch_seed(cfg.seed, level, epoch))
             stats = train_epoch(net, loader, opt, sched, device, masks, cfg.label_smoothing,
                                 cfg.channels_last, desc=f"epoch {epoch + 1}/{epochs}",
                                 progress=progress, amp=cfg.amp)

@@ -437,6 +437,9 @@ SWITCHES: dict[str, dict[str, Any]] = {
     "carry": {"label": "(c) balanced mask not carried", "key": "balance.carry",
               "paper": True, "code": False, "kind": "training",
               "note": "the next round prunes the unbalanced mask; recovered weights do not carry over"},
+    "et": {"label": "(f) early-time ticket", "key": "prune.search_timesteps",
+           "paper": None, "code": "et", "kind": "training",
+           "note": "search rounds at the T chosen by find_ET_ticket (always 2); the last level at T=4"},
     "weighting": {"label": "(d) unweighted network utilization", "key": "weighting",
                   "paper": "params", "code": "mean", "kind": "analysis",
                   "note": "layers averaged with equal weight instead of by parameter count"},
@@ -470,13 +473,16 @@ def _level_summary(run: Path, level: int, **options: Any) -> dict:
     m = io.load_json(paths.metrics_path(paths.level_dir(run, level)))
     n_pe = run_config(run).balance.n_pe
     net = hardware_report(run, level, **{"n_pe": n_pe, **options})["network"]
+    seconds = sum(io.load_json(paths.metrics_path(paths.level_dir(run, k)))["seconds"]
+                  for k in range(level + 1))
     return {"accuracy": m["test_accuracy"], "sparsity": m["sparsity"],
-            "spike sparsity": m["spike_sparsity"], "utilization": net["utilization"]}
+            "spike sparsity": m["spike_sparsity"], "utilization": net["utilization"],
+            "seconds": seconds, "timesteps": m.get("timesteps")}
 
 
 def switch_levels(baseline: Path, runs: Mapping[str, Path], levels: int | None = None) -> pd.DataFrame:
     """Long table per setting (paper = ``baseline``, and each switch) and level < ``levels``:
-    accuracy, sparsity, spike sparsity, utilization."""
+    accuracy, sparsity, spike sparsity, utilization, cumulative seconds, timesteps."""
     rows = []
     sources = {"paper behaviour": baseline, **{SWITCHES[k]["label"]: r for k, r in runs.items()}}
     for setting, run in sources.items():
@@ -493,7 +499,8 @@ def switch_table(baseline: Path, lth: Path, runs: Mapping[str, Path], level: int
     Training switches compare the switch's u-Ticket run with ``baseline`` (the paper behaviour,
     same configuration otherwise); analysis switches recompute the utilization of the LTH run
     ``lth`` and of ``baseline`` with the code's option. Columns: switch, config key, run, then
-    paper / code / difference (code - paper) for accuracy, sparsity, spike sparsity, utilization.
+    paper / code / difference (code - paper) for accuracy, sparsity, spike sparsity, utilization
+    and seconds (training time of levels 0..level together: the cost of the search).
     """
     rows = []
     base = _level_summary(baseline, level)
@@ -510,7 +517,7 @@ def switch_table(baseline: Path, lth: Path, runs: Mapping[str, Path], level: int
                 pairs.append((label, p, c))
         for label, p, c in pairs:
             row = {"switch": s["label"], "config key": s["key"], "run": label}
-            for metric in ("accuracy", "sparsity", "spike sparsity", "utilization"):
+            for metric in ("accuracy", "sparsity", "spike sparsity", "utilization", "seconds"):
                 row[f"{metric} paper"] = p[metric]
                 row[f"{metric} code"] = c[metric]
                 row[f"{metric} diff"] = c[metric] - p[metric]

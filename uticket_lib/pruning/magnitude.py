@@ -4,6 +4,10 @@ Each call removes exactly ``round(fraction * survivors)`` of the surviving weigh
 smallest |w|, either over all masked tensors together ("global", the released code's choice) or
 tensor by tensor ("layer"). ``round`` is Python's (halves to even). Ties at the threshold are
 broken by position: dict order of the masks, then flat index, earlier positions pruned first.
+
+``prune_released`` is the released code's global percentile prune instead (switch
+``balance.carry = False``): a threshold over the non-zero *trained* weights, applied to a mask that
+may differ from the one the weights were trained under.
 """
 from __future__ import annotations
 
@@ -30,6 +34,33 @@ def prune(weights: Mapping[str, Tensor], masks: Mapping[str, Tensor], fraction: 
     out: Masks = {}
     for names in groups:
         out.update(_prune_group([weights[n] for n in names], [masks[n] for n in names], names, fraction))
+    return out
+
+
+def prune_released(weights: Mapping[str, Tensor], masks: Mapping[str, Tensor],
+                   fraction: float) -> Masks:
+    """The released code's global ``prune_by_percentile``, as new float32 masks.
+
+    ``alive`` = every non-zero entry of ``weights[n]`` over all names ``n`` in ``masks`` (whatever
+    ``masks`` says: in the released u-Ticket loop the weights were trained under the balanced mask
+    while ``masks`` is the previous round's unbalanced one). The threshold is the entry at index
+    ``floor(len(alive) * (100 * fraction) / 100)`` of ``sort(|alive|)`` (the code takes a percent);
+    the new mask is 0 where ``|w| < thr`` and ``masks[n]`` elsewhere. So the number removed is not
+    ``round(fraction * survivors)``: positions already 0 in ``masks`` stay 0, positions with a zero
+    trained weight always fall below ``thr``, and recovered weights (1 in the weights, 0 in the
+    stale mask) raise the threshold without being counted.
+    """
+    _validate(weights, masks, fraction, "global")
+    mags = {n: weights[n].detach().to("cpu", torch.float64).abs() for n in masks}
+    alive = torch.cat([m[m != 0] for m in mags.values()])
+    if alive.numel() == 0:
+        return {n: masks[n].detach().to(torch.float32).clone() for n in masks}
+    index = int(np.floor(alive.numel() * (100.0 * float(fraction)) / 100.0))
+    thr = float(alive.sort().values[min(index, alive.numel() - 1)])
+    out: Masks = {}
+    for n, m in masks.items():
+        keep = m.detach().to("cpu", torch.float32) * (mags[n] >= thr).to(torch.float32)
+        out[n] = keep.to(m.device)
     return out
 
 
