@@ -77,17 +77,30 @@ class BalanceConfig:
 
 
 @dataclass(frozen=True)
+class QuantConfig:
+    """Weight quantization (seed 002; ``uticket_lib.quant``). ``bits=None``: float, the section is unhashed."""
+    bits: int | None = None            # None = float weights; 2 (ternary) .. 16
+    mode: str = "cumulative"           # "isolation" (dense network only) | "cumulative" (each level's
+                                       # trained ticket quantized, then fine-tuned) | "joint" (every
+                                       # round trains with the quantizer on from the rewind point)
+    layers: str = "all"                # "all" conv + linear layers (seed 002) | "covered" (u-Ticket's)
+    epochs: int = 1                    # QAT fine-tuning epochs per level (isolation, cumulative)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
     prune: PruneConfig = PruneConfig()
     balance: BalanceConfig = BalanceConfig()
+    quant: QuantConfig = QuantConfig()
 
     @property
     def name(self) -> str:
         """Human-readable prefix of the run directory."""
-        return f"{self.model.arch}_{self.data.dataset}_{self.balance.method}"
+        base = f"{self.model.arch}_{self.data.dataset}_{self.balance.method}"
+        return base if self.quant.bits is None else f"{base}_q{self.quant.bits}{self.quant.mode[:3]}"
 
     def hash(self) -> str:
         return stable_hash(science_dict(self))
@@ -96,6 +109,7 @@ class RunConfig:
         """Hash of what determines level 0 (dense training): LTH and u-Ticket runs share it."""
         d = science_dict(self)
         d.pop("balance", None)
+        d.pop("quant", None)     # level 0 always trains float weights
         prune = {k: v for k, v in d.pop("prune", {}).items() if k == "rewind_epoch"}
         if prune:  # only the rewind point is recorded during dense training
             d["prune"] = prune
@@ -121,6 +135,8 @@ def science_dict(cfg: RunConfig) -> dict:
         }
         if f.name == "balance" and cfg.balance.method == "lth":
             d = {}  # balancing knobs do not touch an LTH run
+        if f.name == "quant" and cfg.quant.bits is None:
+            d = {}  # quantization knobs do not touch a float run
         if d:
             out[f.name] = d
     return out
@@ -172,6 +188,7 @@ def from_dict(d: dict) -> RunConfig:
     """Inverse of ``RunConfig.to_dict`` (used to read ``config.json`` back)."""
     types = {f.name: f.type for f in fields(RunConfig)}
     classes = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
-               "prune": PruneConfig, "balance": BalanceConfig}
+               "prune": PruneConfig, "balance": BalanceConfig,
+               "quant": QuantConfig}
     assert set(types) == set(classes)
     return RunConfig(**{k: classes[k](**v) for k, v in d.items()})

@@ -23,7 +23,8 @@ from torch.utils.data import Dataset
 
 from . import data as datalib
 from . import io, models, paths
-from .config import RunConfig, from_dict
+from . import quant as quantlib
+from .config import QuantConfig, RunConfig, from_dict
 from .pruning.balance import balance as balance_masks
 from .pruning import magnitude
 from .pruning import mask as masklib
@@ -94,15 +95,25 @@ def load_state(path: Path) -> dict:
 def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Masks,
                  start_state: dict, epochs: int, datasets: tuple[Dataset, Dataset],
                  rewind_to: Path | None = None, extra: dict | None = None,
-                 progress: bool = True) -> dict:
-    """Train one level (resuming from ``partial.pt`` if present) and write its artifacts."""
+                 progress: bool = True, quant: QuantConfig | None = None) -> dict:
+    """Train one level (resuming from ``partial.pt`` if present) and write its artifacts.
+
+    With ``quant`` the model computes with quantized weights (quantizers initialised from
+    ``start_state``'s surviving weights); its checkpoint then also holds every layer's ``wq.a/c``.
+    """
     if paths.metrics_path(level_dir).exists():
         return io.load_json(paths.metrics_path(level_dir))
     device = device_for(cfg.train)
     model = build_model(cfg)
     partial = paths.partial_path(level_dir)
     resume = load_state(partial) if partial.exists() else None
-    model.load_state_dict(resume["model"] if resume else start_state)
+    if quant is not None:
+        model.load_state_dict(_float_state(start_state))
+        quantlib.attach(model, quant.bits, quant.layers, masks)
+        if resume:
+            model.load_state_dict(resume["model"])
+    else:
+        model.load_state_dict(resume["model"] if resume else start_state)
     dev_masks = {n: m.to(device) for n, m in masks.items()}
     masklib.apply(model.to(device), dev_masks)
     history: list[dict] = list(resume["history"]) if resume else []
@@ -131,6 +142,8 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
         test = _evaluate(model, test_ds, cfg, device)
         metrics = _metrics(level, epochs, masks, model, test, history, time.perf_counter() - t0,
                            extra or {})
+        if quant is not None:
+            metrics["quant"] = {**(extra or {}).get("quant", {}), **_quant_stats(model, masks, quant)}
         io.save_torch({"model": _cpu_state(model)}, paths.checkpoint_path(level_dir))
         io.save_json(metrics, paths.metrics_path(level_dir))
         partial.unlink(missing_ok=True)
@@ -171,6 +184,24 @@ def _metrics(level: int, epochs: int, masks: masklib.Masks, model: nn.Module, te
         "history": history,
         **extra,
     }
+
+
+def _float_state(state: dict) -> dict:
+    """A state dict without quantizer parameters (``<layer>.wq.a`` / ``.wq.c``)."""
+    tag = f".{quantlib.quantizer.QUANT_ATTR}."
+    return {k: v for k, v in state.items() if tag not in k}
+
+
+def _quant_stats(model: nn.Module, masks: masklib.Masks, quant: QuantConfig) -> dict:
+    """Bits, mode, quantizer parameters and the zeros quantization adds to the mask."""
+    qp = quantlib.qparams(model)
+    weights = {n: p.detach().cpu() for n, p in model.named_parameters() if n in masks}
+    cpu_masks = {n: m.cpu() for n, m in masks.items()}
+    eff = quantlib.effective_masks(weights, cpu_masks, qp)
+    return {"bits": quant.bits, "mode": quant.mode, "layers": quant.layers, "qparams": qp,
+            "zero_share": quantlib.zero_share(weights, qp),
+            "effective_sparsity": masklib.sparsity(eff),
+            "effective_nonzero_weights": int(sum(int(m.sum()) for m in eff.values()))}
 
 
 # ----------------------------------------------------------------------------- masks of a level
@@ -240,6 +271,9 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
         progress: bool = True) -> Path:
     """Execute (or resume, or skip) every level of ``cfg``; return the run directory."""
     validate(cfg)
+    validate_quant(cfg)
+    if cfg.quant.bits is not None and cfg.quant.mode != "joint":
+        return _run_quantized_after(cfg, datasets, root, progress)
     out = run_dir(cfg, root)
     _write_config(out, cfg)
     if _complete(out, cfg):
@@ -247,13 +281,78 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
     datasets = datasets or load_datasets(cfg)
     _ensure_dense(cfg, out, datasets, root, progress)
     model = build_model(cfg)
+    joint = cfg.quant if cfg.quant.bits is not None else None   # joint: QAT in every round >= 1
     for level in range(1, cfg.prune.levels):
         here = paths.level_dir(out, level)
         if paths.metrics_path(here).exists():
             continue
         masks, stats = level_mask(out, cfg, level, model)
+        extra = {"balance": stats} if stats else {}
+        if joint:
+            extra["quant"] = {"start": "rewind point"}
         _train_level(here, cfg, level, masks, level_start_state(out, cfg, level), cfg.train.epochs,
-                     datasets, extra={"balance": stats} if stats else None, progress=progress)
+                     datasets, extra=extra or None, progress=progress, quant=joint)
+    return out
+
+
+QUANT_MODES = ("isolation", "cumulative", "joint")
+
+
+def validate_quant(cfg: RunConfig) -> None:
+    """The ``quant`` section: bits None or 2..16, a known mode and layer set, epochs >= 1."""
+    q = cfg.quant
+    if q.bits is None:
+        return
+    try:
+        quantlib.quantizer.check_bits(q.bits)
+    except quantlib.QuantError as e:
+        raise RunConfigError(f"quant.bits: {e}") from None
+    checks = [(q.mode in QUANT_MODES, f"quant.mode must be one of {', '.join(QUANT_MODES)}, got {q.mode!r}"),
+              (q.layers in quantlib.quantizer.LAYER_SETS,
+               f"quant.layers must be 'all' or 'covered', got {q.layers!r}"),
+              (isinstance(q.epochs, int) and q.epochs >= 1, f"quant.epochs must be an integer >= 1, got {q.epochs!r}")]
+    for ok, message in checks:
+        if not ok:
+            raise RunConfigError(message)
+
+
+def quant_levels(cfg: RunConfig) -> int:
+    """Levels of a run: isolation quantizes the dense network only (level 0)."""
+    return 1 if cfg.quant.bits is not None and cfg.quant.mode == "isolation" else cfg.prune.levels
+
+
+def float_config(cfg: RunConfig) -> RunConfig:
+    """The float run a quantized isolation / cumulative run starts from (same hash as without quant)."""
+    f = cfg.replace(**{"quant.bits": None})
+    return f.replace(**{"prune.levels": 1}) if cfg.quant.mode == "isolation" else f
+
+
+def _run_quantized_after(cfg: RunConfig, datasets, root: Path | None, progress: bool) -> Path:
+    """Isolation / cumulative: run (or reuse) the float run, then quantize and fine-tune each level's
+    trained network (``quant.epochs`` of QAT under the level's mask) into this run's level folder."""
+    out = run_dir(cfg, root)
+    _write_config(out, cfg)
+    n = quant_levels(cfg)
+    if all(paths.metrics_path(paths.level_dir(out, k)).exists() for k in range(n)):
+        return out
+    datasets = datasets or load_datasets(cfg)
+    src = run(float_config(cfg), datasets, root, progress)
+    for level in range(n):
+        here, there = paths.level_dir(out, level), paths.level_dir(src, level)
+        if paths.metrics_path(here).exists():
+            continue
+        if is_main():
+            for name in (paths.mask_path(there).name, "balance.json"):
+                if (there / name).exists():
+                    _copy(there / name, here / name)
+        barrier()
+        masks = masklib.load(paths.mask_path(there))
+        float_metrics = io.load_json(paths.metrics_path(there))
+        extra = {"quant": {"float_test_accuracy": float_metrics["test_accuracy"], "from_run": src.name}}
+        if "balance" in float_metrics:
+            extra["balance"] = float_metrics["balance"]
+        _train_level(here, cfg, level, masks, load_state(paths.checkpoint_path(there))["model"],
+                     cfg.quant.epochs, datasets, extra=extra, progress=progress, quant=cfg.quant)
     return out
 
 
@@ -338,5 +437,8 @@ def load_model(out: Path, level: int) -> nn.Module:
     """The trained network of a level, in eval mode on CPU."""
     cfg = from_dict(io.load_json(paths.config_path(out)))
     model = build_model(cfg)
-    model.load_state_dict(load_state(paths.checkpoint_path(paths.level_dir(out, level)))["model"])
+    state = load_state(paths.checkpoint_path(paths.level_dir(out, level)))["model"]
+    if len(_float_state(state)) != len(state):     # a quantized level: attach, then load a and c
+        quantlib.attach(model, cfg.quant.bits, cfg.quant.layers)
+    model.load_state_dict(state)
     return model.eval()

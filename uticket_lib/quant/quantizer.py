@@ -142,7 +142,7 @@ def quantizers(model: nn.Module) -> dict[str, Quantizer]:
 
 def qparams(model: nn.Module) -> dict[str, dict]:
     """{weight name: {"a", "c", "bits"}} (plain floats) of every quantized layer."""
-    return {n: {"a": float(q.a), "c": float(q.c), "bits": q.bits} for n, q in quantizers(model).items()}
+    return {n: {"a": float(q.a.detach()), "c": float(q.c.detach()), "bits": q.bits} for n, q in quantizers(model).items()}
 
 
 @torch.no_grad()
