@@ -13,6 +13,7 @@ the LTH and u-Ticket runs of the same configuration.
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from torch.utils.data import Dataset
 from . import data as datalib
 from . import io, models, paths
 from . import quant as quantlib
-from .config import QuantConfig, RunConfig, from_dict
+from .config import QuantConfig, RunConfig, from_dict, stable_hash
 from .pruning.balance import balance as balance_masks
 from .pruning import magnitude
 from .pruning import mask as masklib
@@ -441,4 +442,44 @@ def load_model(out: Path, level: int) -> nn.Module:
     if len(_float_state(state)) != len(state):     # a quantized level: attach, then load a and c
         quantlib.attach(model, cfg.quant.bits, cfg.quant.layers)
     model.load_state_dict(state)
+    return model.eval()
+
+
+# ----------------------------------------------------------------------------- quantizing one level
+def quant_level_dir(out: Path, level: int, quant: QuantConfig) -> Path:
+    """``level_k/quant_<hash>/``: one level of a float run, quantized and fine-tuned."""
+    return paths.level_dir(out, level) / f"quant_{stable_hash(dataclasses.asdict(quant))}"
+
+
+def quantize_level(out: Path, level: int, bits: int, epochs: int = 1, layers: str = "all",
+                   datasets: tuple[Dataset, Dataset] | None = None, progress: bool = False) -> Path:
+    """Quantize one trained level of a float run and fine-tune it (cumulative mode, one level).
+
+    Cheaper than a whole ``quant.mode=cumulative`` run when only some levels matter. The result
+    (checkpoint with ``wq.a/c``, metrics with a ``quant`` entry) lands in ``quant_level_dir`` inside
+    the level folder; a finished one is reused, an interrupted one resumes.
+    """
+    cfg = from_dict(io.load_json(paths.config_path(out)))
+    qcfg = cfg.replace(**{"quant.bits": bits, "quant.mode": "cumulative", "quant.layers": layers,
+                          "quant.epochs": epochs})
+    validate_quant(qcfg)
+    here = quant_level_dir(out, level, qcfg.quant)
+    if not paths.metrics_path(here).exists():
+        there = paths.level_dir(out, level)
+        float_metrics = io.load_json(paths.metrics_path(there))
+        _train_level(here, qcfg, level, load_masks(out, level),
+                     load_state(paths.checkpoint_path(there))["model"], epochs,
+                     datasets or load_datasets(cfg),
+                     extra={"quant": {"float_test_accuracy": float_metrics["test_accuracy"]}},
+                     progress=progress, quant=qcfg.quant)
+    return here
+
+
+def load_quantized(out: Path, here: Path) -> nn.Module:
+    """The network of a ``quantize_level`` folder (or a quantized run's level), eval mode, CPU."""
+    cfg = from_dict(io.load_json(paths.config_path(out)))
+    q = io.load_json(paths.metrics_path(here))["quant"]
+    model = build_model(cfg)
+    quantlib.attach(model, q["bits"], q["layers"])
+    model.load_state_dict(load_state(paths.checkpoint_path(here))["model"])
     return model.eval()
