@@ -283,3 +283,51 @@ def test_per_layer_bits_and_bad_bits():
     for bad, match in ((1, "weight_bits must be an integer in"), ({"nope": 4}, "unknown layer name")):
         with pytest.raises(hardware.HardwareInputError, match=match):
             hardware.report(masks, layers, n_pe=4, weight_bits=bad)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _strip(x, drop=("seconds", "train_images_per_s", "images_per_s")):
+    if isinstance(x, dict):
+        return {k: _strip(v) for k, v in x.items() if k not in drop}
+    if isinstance(x, list):
+        return [_strip(v) for v in x]
+    return x
+
+
+def test_interrupted_joint_level_resumes_to_identical_metrics(tiny_data, tmp_path, monkeypatch):
+    cfg = tiny_config("lth", **{"quant.bits": 2, "quant.mode": "joint", "prune.levels": 2, "train.epochs": 2})
+    ref = lottery.run(cfg, datasets=tiny_data, root=tmp_path / "a", progress=False)
+    real, seen = lottery.fit, {"epochs": 0}
+
+    def dying(*a, on_epoch_end=None, **k):
+        def cb(epoch, stats, state):
+            on_epoch_end(epoch, stats, state)
+            seen["epochs"] += 1
+            if seen["epochs"] == 3:          # 2 dense epochs, then mid-way through quantized level 1
+                raise _Interrupt
+        return real(*a, on_epoch_end=cb, **k)
+
+    monkeypatch.setattr(lottery, "fit", dying)
+    with pytest.raises(_Interrupt):
+        lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
+    out = lottery.run_dir(cfg, tmp_path / "b")
+    assert paths.partial_path(paths.level_dir(out, 1)).exists()
+    monkeypatch.setattr(lottery, "fit", real)
+    out = lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
+    assert _strip(lottery.levels(ref)) == _strip(lottery.levels(out))
+
+
+def test_quantize_level_is_cached_in_the_level_folder(tiny_data, runs_root, monkeypatch):
+    cfg = tiny_config("uticket")
+    out = lottery.run(cfg, datasets=tiny_data, progress=False)
+    here = lottery.quantize_level(out, 2, 3, datasets=tiny_data)
+    assert here.parent == paths.level_dir(out, 2) and paths.metrics_path(here).exists()
+    model = lottery.load_quantized(out, here)
+    assert {p["bits"] for p in quant.qparams(model).values()} == {3}
+    assert lottery.levels(out)[-1]["level"] == 2                                  # level list unchanged
+    calls = []
+    monkeypatch.setattr(lottery, "fit", lambda *a, **k: calls.append(1))
+    assert lottery.quantize_level(out, 2, 3, datasets=tiny_data) == here and calls == []
