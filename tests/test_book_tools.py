@@ -29,7 +29,8 @@ def _load(name: str):
 rn = _load("run_notebooks")
 ch = _load("check_html")
 CHAPTERS = ["01_neurons", "02_lottery", "03_imbalance", "04_uticket", "05_cycles", "06_energy",
-            "07_pe_scaling", "08_system", "09_paper_vs_code", "10_reordering", "12_timesteps"]
+            "07_pe_scaling", "08_system", "09_paper_vs_code", "10_reordering", "11_quantization",
+            "12_timesteps"]
 
 
 # ----------------------------------------------------------------------------- run_notebooks

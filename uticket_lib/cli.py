@@ -81,7 +81,7 @@ def cmd_hw(args: argparse.Namespace) -> int:
                              input_planes=planes,
                              energy=args.energy, spike_sparsity=args.spike_sparsity, avg=args.avg,
                              weighting=args.weighting, include_linear=args.include_linear,
-                             reorder=args.reorder)
+                             reorder=args.reorder, weight_bits=_bits_arg(args.bits))
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return 0
@@ -94,6 +94,12 @@ def cmd_hw(args: argparse.Namespace) -> int:
           f"{n['utilization']:>6.3f}  energy {n['energy']:.4g}")
     print(f"neuron evaluations {n['neuron_evaluations']:.4g}  synaptic updates {n['synaptic_updates']:.4g}")
     return 0
+
+
+def _bits_arg(bits: int) -> int:
+    if not 2 <= bits <= 16:
+        raise ValueError(f"--bits must be an integer in [2, 16] (2 = ternary, 16 = today's model), got {bits}")
+    return bits
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -159,6 +165,9 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--include-linear", action="store_true")
     h.add_argument("--reorder", choices=["identity", "sorted"], default=None,
                    help="compile-time filter reordering before mapping")
+    h.add_argument("--bits", type=int, default=16,
+                   help="weight bit width b (2 = ternary .. 16): scales scratchpad reads, AND energy and "
+                        "stored weights; give the effective masks of a quantized network")
     h.add_argument("--json", action="store_true")
     h.set_defaults(fn=cmd_hw)
 

@@ -110,17 +110,30 @@ class BalanceConfig:
 
 
 @dataclass(frozen=True)
+class QuantConfig:
+    """Weight quantization (seed 002; ``uticket_lib.quant``). ``bits=None``: float, the section is unhashed."""
+    bits: int | None = None            # None = float weights; 2 (ternary) .. 16
+    mode: str = "cumulative"           # "isolation" (dense network only) | "cumulative" (each level's
+                                       # trained ticket quantized, then fine-tuned) | "joint" (every
+                                       # round trains with the quantizer on from the rewind point)
+    layers: str = "all"                # "all" conv + linear layers (seed 002) | "covered" (u-Ticket's)
+    epochs: int = 1                    # QAT fine-tuning epochs per level (isolation, cumulative)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
     prune: PruneConfig = PruneConfig()
     balance: BalanceConfig = BalanceConfig()
+    quant: QuantConfig = QuantConfig()
 
     @property
     def name(self) -> str:
         """Human-readable prefix of the run directory."""
-        return f"{self.model.arch}_{self.data.dataset}_{self.balance.method}"
+        base = f"{self.model.arch}_{self.data.dataset}_{self.balance.method}"
+        return base if self.quant.bits is None else f"{base}_q{self.quant.bits}{self.quant.mode[:3]}"
 
     def hash(self) -> str:
         return stable_hash(science_dict(self))
@@ -129,6 +142,7 @@ class RunConfig:
         """Hash of what determines level 0 (dense training): LTH and u-Ticket runs share it."""
         d = science_dict(self)
         d.pop("balance", None)
+        d.pop("quant", None)     # level 0 always trains float weights
         prune = {k: v for k, v in d.pop("prune", {}).items()
                  if k in ("rewind_epoch", "search_timesteps")}
         if prune:  # the rewind point and the search T are all level 0 depends on of `prune`
@@ -159,6 +173,8 @@ def science_dict(cfg: RunConfig) -> dict:
             d.pop("time_join", None)  # the join acts only between stages of a time plan
         if f.name == "prune" and cfg.prune.search_timesteps is not None:
             d["levels"] = cfg.prune.levels  # the last level trains at full T: levels decide which
+        if f.name == "quant" and cfg.quant.bits is None:
+            d = {}  # quantization knobs do not touch a float run
         if d:
             out[f.name] = d
     return out
@@ -220,7 +236,8 @@ def from_dict(d: dict) -> RunConfig:
     """Inverse of ``RunConfig.to_dict`` (used to read ``config.json`` back)."""
     types = {f.name: f.type for f in fields(RunConfig)}
     classes = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig,
-               "prune": PruneConfig, "balance": BalanceConfig}
+               "prune": PruneConfig, "balance": BalanceConfig,
+               "quant": QuantConfig}
     assert set(types) == set(classes)
     return RunConfig(**{k: classes[k](**{n: x for n, x in v.items() if (k, n) not in REMOVED_LOCAL})
                         for k, v in d.items()})

@@ -13,6 +13,7 @@ the LTH and u-Ticket runs of the same configuration.
 """
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 import weakref
@@ -24,7 +25,8 @@ from torch.utils.data import Dataset, Subset
 
 from . import data as datalib
 from . import io, models, paths
-from .config import RunConfig, from_dict
+from . import quant as quantlib
+from .config import QuantConfig, RunConfig, from_dict, stable_hash
 from .pruning.balance import balance as balance_masks
 from .pruning import magnitude
 from .pruning import mask as masklib
@@ -63,7 +65,7 @@ def _device_ok(device) -> bool:
 
 def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
     """(field, ok, what it must be) for every field of the configuration."""
-    m, d, t, p, b = cfg.model, cfg.data, cfg.train, cfg.prune, cfg.balance
+    m, d, t, p, b, q = cfg.model, cfg.data, cfg.train, cfg.prune, cfg.balance, cfg.quant
     opt_pos = lambda v: v is None or (_is_int(v) and v >= 1)  # noqa: E731
     st = p.search_timesteps
     vs = d.val_split
@@ -117,6 +119,12 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
         ("balance.reference", _is_str(b.reference) and b.reference in ("block", "layer"), "'block' or 'layer'"),
         ("balance.carry", isinstance(b.carry, bool), "true or false"),
         ("balance.seed", _is_int(b.seed) and b.seed >= 0, "an integer >= 0"),
+        ("quant.bits", q.bits is None or (_is_int(q.bits) and 2 <= q.bits <= 16),
+         "none (float) or an integer in [2, 16]"),
+        ("quant.mode", _is_str(q.mode) and q.mode in QUANT_MODES, f"one of: {', '.join(QUANT_MODES)}"),
+        ("quant.layers", _is_str(q.layers) and q.layers in quantlib.quantizer.LAYER_SETS,
+         f"one of: {', '.join(quantlib.quantizer.LAYER_SETS)}"),
+        ("quant.epochs", _is_int(q.epochs) and q.epochs >= 1, "an integer >= 1"),
     ]
 
 
@@ -199,12 +207,15 @@ def load_state(path: Path) -> dict:
 def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Masks,
                  start_state: dict, epochs: int, datasets: tuple[Dataset, ...],
                  rewind_to: Path | None = None, extra: dict | None = None,
-                 progress: bool = True, timesteps: int | None = None) -> dict:
+                 progress: bool = True, timesteps: int | None = None,
+                 quant: QuantConfig | None = None) -> dict:
     """Train one level (resuming from ``partial.pt`` if present) and write its artifacts.
 
     ``timesteps``: T the level trains and is evaluated with (default ``model.timesteps``). Level 0
     (``rewind_to`` given) with ``prune.search_timesteps`` set switches to the search T at the
     rewind epoch (``_search_record``; kept in ``search.json`` so a resumed level finds it again).
+    With ``quant`` the model computes with quantized weights (quantizers initialised from
+    ``start_state``'s surviving weights); its checkpoint then also holds every layer's ``wq.a/c``.
     """
     if paths.metrics_path(level_dir).exists():
         return io.load_json(paths.metrics_path(level_dir))
@@ -213,7 +224,13 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
     model.timesteps = timesteps or cfg.model.timesteps
     partial = paths.partial_path(level_dir)
     resume = load_state(partial) if partial.exists() else None
-    model.load_state_dict(resume["model"] if resume else start_state)
+    if quant is not None:
+        model.load_state_dict(_float_state(start_state))
+        quantlib.attach(model, quant.bits, quant.layers, masks)
+        if resume:
+            model.load_state_dict(resume["model"])
+    else:
+        model.load_state_dict(resume["model"] if resume else start_state)
     dev_masks = {n: m.to(device) for n, m in masks.items()}
     masklib.apply(model.to(device), dev_masks)
     history: list[dict] = list(resume["history"]) if resume else []
@@ -259,6 +276,8 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
         val = _evaluate(model, val_ds, cfg, device) if val_ds is not None else None
         metrics = _metrics(level, epochs, masks, model, test, history, time.perf_counter() - t0,
                            extra, val)
+        if quant is not None:
+            metrics["quant"] = {**extra.get("quant", {}), **_quant_stats(model, masks, quant)}
         io.save_torch({"model": _cpu_state(model)}, paths.checkpoint_path(level_dir))
         io.save_json(metrics, paths.metrics_path(level_dir))
         partial.unlink(missing_ok=True)
@@ -346,6 +365,24 @@ def _metrics(level: int, epochs: int, masks: masklib.Masks, model: nn.Module, te
         "history": history,
         **extra,
     }
+
+
+def _float_state(state: dict) -> dict:
+    """A state dict without quantizer parameters (``<layer>.wq.a`` / ``.wq.c``)."""
+    tag = f".{quantlib.quantizer.QUANT_ATTR}."
+    return {k: v for k, v in state.items() if tag not in k}
+
+
+def _quant_stats(model: nn.Module, masks: masklib.Masks, quant: QuantConfig) -> dict:
+    """Bits, mode, quantizer parameters and the zeros quantization adds to the mask."""
+    qp = quantlib.qparams(model)
+    weights = {n: p.detach().cpu() for n, p in model.named_parameters() if n in masks}
+    cpu_masks = {n: m.cpu() for n, m in masks.items()}
+    eff = quantlib.effective_masks(weights, cpu_masks, qp)
+    return {"bits": quant.bits, "mode": quant.mode, "layers": quant.layers, "qparams": qp,
+            "zero_share": quantlib.zero_share(weights, qp),
+            "effective_sparsity": masklib.sparsity(eff),
+            "effective_nonzero_weights": int(sum(int(m.sum()) for m in eff.values()))}
 
 
 # ----------------------------------------------------------------------------- masks of a level
@@ -439,6 +476,8 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
         progress: bool = True) -> Path:
     """Execute (or resume, or skip) every level of ``cfg``; return the run directory."""
     validate(cfg)
+    if cfg.quant.bits is not None and cfg.quant.mode != "joint":
+        return _run_quantized_after(cfg, datasets, root, progress)
     out = run_dir(cfg, root)
     _write_config(out, cfg)
     if _complete(out, cfg):
@@ -450,6 +489,7 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
     _ensure_dense(cfg, out, datasets, root, progress)
     model = build_model(cfg)
     search = _read_search(out)
+    joint = cfg.quant if cfg.quant.bits is not None else None   # joint: QAT in every round >= 1
     for level in range(1, cfg.prune.levels):
         here = paths.level_dir(out, level)
         if paths.metrics_path(here).exists():
@@ -459,8 +499,53 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
         t = level_timesteps(cfg, level, search)
         if search is not None and t != cfg.model.timesteps:
             extra.update(search)
+        if joint:
+            extra["quant"] = {"start": "rewind point"}
         _train_level(here, cfg, level, masks, level_start_state(out, cfg, level), cfg.train.epochs,
-                     datasets, extra=extra, progress=progress, timesteps=t)
+                     datasets, extra=extra, progress=progress, timesteps=t, quant=joint)
+    return out
+
+
+QUANT_MODES = ("isolation", "cumulative", "joint")
+
+
+def quant_levels(cfg: RunConfig) -> int:
+    """Levels of a run: isolation quantizes the dense network only (level 0)."""
+    return 1 if cfg.quant.bits is not None and cfg.quant.mode == "isolation" else cfg.prune.levels
+
+
+def float_config(cfg: RunConfig) -> RunConfig:
+    """The float run a quantized isolation / cumulative run starts from (same hash as without quant)."""
+    f = cfg.replace(**{"quant.bits": None})
+    return f.replace(**{"prune.levels": 1}) if cfg.quant.mode == "isolation" else f
+
+
+def _run_quantized_after(cfg: RunConfig, datasets, root: Path | None, progress: bool) -> Path:
+    """Isolation / cumulative: run (or reuse) the float run, then quantize and fine-tune each level's
+    trained network (``quant.epochs`` of QAT under the level's mask) into this run's level folder."""
+    out = run_dir(cfg, root)
+    _write_config(out, cfg)
+    n = quant_levels(cfg)
+    if all(paths.metrics_path(paths.level_dir(out, k)).exists() for k in range(n)):
+        return out
+    datasets = datasets or load_datasets(cfg)
+    src = run(float_config(cfg), datasets, root, progress)
+    for level in range(n):
+        here, there = paths.level_dir(out, level), paths.level_dir(src, level)
+        if paths.metrics_path(here).exists():
+            continue
+        if is_main():
+            for name in (paths.mask_path(there).name, "balance.json"):
+                if (there / name).exists():
+                    _copy(there / name, here / name)
+        barrier()
+        masks = masklib.load(paths.mask_path(there))
+        float_metrics = io.load_json(paths.metrics_path(there))
+        extra = {"quant": {"float_test_accuracy": float_metrics["test_accuracy"], "from_run": src.name}}
+        if "balance" in float_metrics:
+            extra["balance"] = float_metrics["balance"]
+        _train_level(here, cfg, level, masks, load_state(paths.checkpoint_path(there))["model"],
+                     cfg.quant.epochs, datasets, extra=extra, progress=progress, quant=cfg.quant)
     return out
 
 
@@ -551,7 +636,50 @@ def load_model(out: Path, level: int) -> nn.Module:
     cfg = from_dict(io.load_json(paths.config_path(out)))
     model = build_model(cfg)
     here = paths.level_dir(out, level)
-    model.load_state_dict(load_state(paths.checkpoint_path(here))["model"])
+    state = load_state(paths.checkpoint_path(here))["model"]
+    if len(_float_state(state)) != len(state):     # a quantized level: attach, then load a and c
+        quantlib.attach(model, cfg.quant.bits, cfg.quant.layers)
+    model.load_state_dict(state)
     if paths.metrics_path(here).exists():  # the T this level trained with (early-time ticket)
         model.timesteps = io.load_json(paths.metrics_path(here)).get("timesteps", model.timesteps)
+    return model.eval()
+
+
+# ----------------------------------------------------------------------------- quantizing one level
+def quant_level_dir(out: Path, level: int, quant: QuantConfig) -> Path:
+    """``level_k/quant_<hash>/``: one level of a float run, quantized and fine-tuned."""
+    return paths.level_dir(out, level) / f"quant_{stable_hash(dataclasses.asdict(quant))}"
+
+
+def quantize_level(out: Path, level: int, bits: int, epochs: int = 1, layers: str = "all",
+                   datasets: tuple[Dataset, Dataset] | None = None, progress: bool = False) -> Path:
+    """Quantize one trained level of a float run and fine-tune it (cumulative mode, one level).
+
+    Cheaper than a whole ``quant.mode=cumulative`` run when only some levels matter. The result
+    (checkpoint with ``wq.a/c``, metrics with a ``quant`` entry) lands in ``quant_level_dir`` inside
+    the level folder; a finished one is reused, an interrupted one resumes.
+    """
+    cfg = from_dict(io.load_json(paths.config_path(out)))
+    qcfg = cfg.replace(**{"quant.bits": bits, "quant.mode": "cumulative", "quant.layers": layers,
+                          "quant.epochs": epochs})
+    validate(qcfg)
+    here = quant_level_dir(out, level, qcfg.quant)
+    if not paths.metrics_path(here).exists():
+        there = paths.level_dir(out, level)
+        float_metrics = io.load_json(paths.metrics_path(there))
+        _train_level(here, qcfg, level, load_masks(out, level),
+                     load_state(paths.checkpoint_path(there))["model"], epochs,
+                     datasets or load_datasets(cfg),
+                     extra={"quant": {"float_test_accuracy": float_metrics["test_accuracy"]}},
+                     progress=progress, quant=qcfg.quant)
+    return here
+
+
+def load_quantized(out: Path, here: Path) -> nn.Module:
+    """The network of a ``quantize_level`` folder (or a quantized run's level), eval mode, CPU."""
+    cfg = from_dict(io.load_json(paths.config_path(out)))
+    q = io.load_json(paths.metrics_path(here))["quant"]
+    model = build_model(cfg)
+    quantlib.attach(model, q["bits"], q["layers"])
+    model.load_state_dict(load_state(paths.checkpoint_path(here))["model"])
     return model.eval()

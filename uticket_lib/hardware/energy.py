@@ -162,3 +162,60 @@ def fit_leak_ratio(pairs: list[tuple[dict, dict, float]]) -> float:
                   for l, u, t in pairs])
     b = np.array([(u["work"] + u["idle"]) - (1 - t / 100) * (l["work"] + l["idle"]) for l, u, t in pairs])
     return float(-(a * b).sum() / (b * b).sum())
+
+
+# ----------------------------------------------------------------------------- weight bit width
+# With b-bit weights (seed 002's quantization) two parts of a work cycle's dynamic energy shrink:
+# the scratchpad read (b instead of 16 bits) and the AND gates (b instead of 16); the 24-bit
+# accumulator (ADD24 + REG24) and the LIF update do not (a spike gates a weight into a 24-bit sum).
+# Leakage is kept as at 16 bits (the scratchpad keeps its 1024 x 16-bit size). Scaled linearly in b,
+# as SATA_Sim's per-width unit powers (e.g. AND8 vs AND16) and Horowitz 2014's SRAM read per bit are.
+BASE_WEIGHT_BITS = 16
+AND16_32NM = Constant(0.0123, "pJ/work cycle",
+                      "assumption: the AND16 share of the 32 nm MAC dynamic energy (0.246 pJ = AND16 + ADD24 "
+                      "+ REG24); 16 two-input ANDs against ~24 x 12 gate toggles of a 24-bit add + register "
+                      "give ~5 %; our notes list only the sum (SATA_Sim unit powers)")
+
+
+def bit_fraction(model: str | EnergyModel) -> Constant:
+    """Share of E_d that scales with the weight bit width (scratchpad read + AND).
+
+    Components presets: (AND + mem_dyn) / (mac_dyn + mem_dyn) of their own split (Horowitz: AND
+    neglected). paper_calibrated (no split): the bottom_up_32nm share, a derived assumption.
+    """
+    m = preset(model)
+    c = m.components if m.components is not None else PRESETS["bottom_up_32nm"].components
+    and16 = 0.0 if m.name == "horowitz_45nm" else AND16_32NM.value
+    f = (and16 + c.mem_dyn.value) / (c.mac_dyn.value + c.mem_dyn.value)
+    how = ("derived: (AND16 + scratchpad read) / (MAC + scratchpad read dynamic) of " +
+           (m.name if m.components is not None else "bottom_up_32nm (paper_calibrated has no split)"))
+    return Constant(f, "share of E_d", how)
+
+
+def at_bits(model: str | EnergyModel, bits: int) -> EnergyModel:
+    """The preset with b-bit weights: E_d (and mac_dyn / mem_dyn) scaled, leakage and LIF unchanged.
+
+    E_d(b) = E_d * (1 - f + f * b / 16), f = ``bit_fraction``. At b = 16 returns the preset itself.
+    """
+    m = preset(model)
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= BASE_WEIGHT_BITS:
+        raise ValueError(f"weight bits must be an integer in [1, {BASE_WEIGHT_BITS}], got {bits!r}")
+    if bits == BASE_WEIGHT_BITS:
+        return m
+    s = bits / BASE_WEIGHT_BITS
+    f = bit_fraction(m)
+    tag = f"; scaled to {bits}-bit weights"
+    e_dyn = Constant(m.e_dyn.value * (1 - f.value + f.value * s), m.e_dyn.unit,
+                     f"{m.e_dyn.source}{tag}: x (1 - f + f b/16), f = {f.value:.3f} ({f.source})")
+    comps = None
+    if m.components is not None:
+        c = m.components
+        and16 = 0.0 if m.name == "horowitz_45nm" else AND16_32NM.value
+        comps = Components(
+            mac_dyn=Constant(c.mac_dyn.value - and16 * (1 - s), c.mac_dyn.unit,
+                             f"{c.mac_dyn.source}{tag}: AND part x b/16 ({AND16_32NM.source})"),
+            mem_dyn=Constant(c.mem_dyn.value * s, c.mem_dyn.unit, f"{c.mem_dyn.source}{tag}: read x b/16"),
+            lif_dyn=c.lif_dyn, mac_leak=c.mac_leak, lif_leak=c.lif_leak, mem_leak=c.mem_leak)
+        e_dyn = Constant(comps.mac_dyn.value + comps.mem_dyn.value, m.e_dyn.unit,
+                         f"derived: mac_dyn + mem_dyn{tag}")
+    return EnergyModel(f"{m.name}@{bits}b", e_dyn, m.e_leak, m.unit, m.source + tag, comps)

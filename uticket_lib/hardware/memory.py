@@ -41,18 +41,26 @@ def _csr_bits(maps: int, h: int, w: int, timesteps: int, active: float) -> float
     return nz * (timesteps + col_bits) + maps * (h + 1) * ceil(log2(h * w + 1))
 
 
-def weights(mask: torch.Tensor, layer: Layer) -> dict:
-    """Dense vs WSP weight bits and the scratchpad check (does every filter's WSP form fit one PE?)."""
+def weights(mask: torch.Tensor, layer: Layer, weight_bits: int = WORD_BITS) -> dict:
+    """Dense vs WSP weight bits and the scratchpad check (does every filter's WSP form fit one PE?).
+
+    ``weight_bits`` b: each stored value takes b bits (dense: every weight; WSP: every non-zero),
+    packed into the 16-bit words the traffic is counted in. A b-bit value is the signed level index
+    round(n clip(w/a)) in two's complement; ternary (b = 2) is stored as 2-bit codes {-1, 0, +1}
+    (a 1-bit sign would do, since the WSP bitmask already marks the non-zeros, but is not assumed).
+    The per-layer scale c (one 16-bit word per layer) is neglected.
+    """
     per_filter_nnz = filter_loads(mask)                                                  # [K]
-    per_filter = layer.n_weights // layer.out_channels + WORD_BITS * per_filter_nnz      # [K] bits
-    return {"dense_bits": layer.n_weights * WORD_BITS, "wsp_bits": int(per_filter.sum()),
+    per_filter = layer.n_weights // layer.out_channels + weight_bits * per_filter_nnz    # [K] bits
+    return {"dense_bits": layer.n_weights * weight_bits, "wsp_bits": int(per_filter.sum()),
             "spad_max_filter_bits": int(per_filter.max()),
             "spad_overflow_filters": int((per_filter > SPAD_BITS.value).sum()),
             "spad_fits": bool((per_filter <= SPAD_BITS.value).all())}
 
 
 def layer_memory(mask: torch.Tensor, layer: Layer, n_pe: int, timesteps: int,
-                 in_active: float, out_active: float, in_steps: int | None = None) -> dict:
+                 in_active: float, out_active: float, in_steps: int | None = None,
+                 weight_bits: int = WORD_BITS) -> dict:
     """Traffic of one layer in 16-bit words (sparse and dense) and its energy in pJ.
 
     in_steps: value bits per input activation (default T; a time plan passes T_l x bit-planes of
@@ -60,7 +68,7 @@ def layer_memory(mask: torch.Tensor, layer: Layer, n_pe: int, timesteps: int,
     in_active / out_active: share of input / output activations with at least one spike
     (measured from recorded inputs, or ``active_fraction`` of a spike sparsity).
     """
-    wb = weights(mask, layer)
+    wb = weights(mask, layer, weight_bits)
     (H, W), (Ho, Wo) = layer.in_hw, layer.out_hw
     C, K, T = layer.in_channels, layer.out_channels, timesteps
     if layer.role == "encoder":

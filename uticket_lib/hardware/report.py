@@ -91,11 +91,24 @@ def _const(c: E.Constant) -> dict:
     return asdict(c)
 
 
-def _layer(l, mask, cov, args, S, act, net_act, inputs, model):
+def _bits_of(weight_bits, names) -> dict:
+    """{layer name: b} from an int or a per-layer dict (missing layers: 16 bits)."""
+    per = weight_bits if isinstance(weight_bits, dict) else {n: weight_bits for n in names}
+    unknown = sorted(set(per) - set(names))
+    if unknown:
+        raise HardwareInputError(f"weight_bits: unknown layer name(s) {', '.join(unknown[:5])}")
+    for n, b in per.items():
+        if isinstance(b, bool) or not isinstance(b, int) or not 2 <= b <= M.WORD_BITS:
+            raise HardwareInputError(f"weight_bits must be an integer in [2, 16] (2 = ternary), got {b!r} for {n}")
+    return {n: per.get(n, M.WORD_BITS) for n in names}
+
+
+def _layer(l, mask, cov, args, S, act, net_act, inputs, model, bits=M.WORD_BITS):
     """One row of report()['layers']."""
     n_pe, mode, Ts, planes, avg, sync, order, mem, per_layer, net_s = args
     T, P = Ts[l.name], planes[l.name]
     TP = T * P                       # cycles: one per (weight, input bit) over T_l steps x bit-planes
+    model = E.at_bits(model, bits)
     nnz = int(mask.sum())
     row = {"name": l.name, "role": l.role, "kind": l.kind, "covered": l.name in cov,
            "weight_shape": list(l.weight_shape), "n_weights": l.n_weights, "nnz": nnz,
@@ -118,7 +131,7 @@ def _layer(l, mask, cov, args, S, act, net_act, inputs, model):
         row.update(st, latency_s=E.latency_seconds(st["latency"]), dynamic=dyn,
                    energy=E.eq3(st["work"], st["idle"], S[l.name], model, dyn),
                    energy_breakdown=E.breakdown(st["work"], st["idle"], S[l.name], row["lif_updates"], model, dyn))
-        pj = model if model.unit == "pJ" else E.preset("bottom_up_32nm")   # PE energy for the system split
+        pj = model if model.unit == "pJ" else E.at_bits("bottom_up_32nm", bits)  # PE energy, system split
         br = E.breakdown(st["work"], st["idle"], S[l.name], row["lif_updates"], pj, dyn)
         row["_pe_pj"] = sum(br.values()) if br else E.eq3(st["work"], st["idle"], S[l.name], pj, dyn)
     row["synaptic_updates"] = row.get("dynamic")   # event-mode count: (non-zero weight, set input bit) pairs
@@ -126,7 +139,10 @@ def _layer(l, mask, cov, args, S, act, net_act, inputs, model):
     row["neuron_evaluations"] = E.lif_updates(replace(l, role="conv") if l.role == "encoder" else l, T)
     if mem:
         out_act = net_act if net_act is not None else M.active_fraction(net_s, T)
-        row["memory"] = M.layer_memory(mask, l, n_pe, T, act[l.name], out_act, in_steps=TP)
+        row["memory"] = M.layer_memory(mask, l, n_pe, T, act[l.name], out_act, in_steps=TP,
+                                       weight_bits=bits)
+    if bits != M.WORD_BITS:
+        row["weight_bits"] = bits
     return row
 
 
@@ -160,7 +176,7 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
            energy="paper_calibrated", spike_sparsity=None, avg: str = "mean", weighting: str = "params",
            include_linear: bool = False, reorder: str | None = None, inputs: dict | None = None,
            sync: str = "position", covered: list[str] | None = None, memory: bool = True,
-           input_planes: dict | None = None) -> dict:
+           input_planes: dict | None = None, weight_bits: int | dict = 16) -> dict:
     """Workload (Eq. 2), cycles (Table II), energy (Eq. 3, Fig. 8) and memory (Fig. 9) of masked layers.
 
     masks: {weight name: 0/1 tensor of the layer's weight shape}; layers: from ``geometry.trace``.
@@ -178,6 +194,10 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
     once per step), Eq. 3's S is then the share of zero bits over all planes. Rows carry
     ``synaptic_updates`` (= Eq. 3's dynamic count) and the network ``neuron_evaluations`` (sum of
     LIF neurons x T_l over all layers).
+    weight_bits: b of every layer (int) or {name: b} (others 16); pass the effective masks of a
+    quantized network (zeros made by quantization are skipped work). b < 16 scales the dynamic
+    energy (scratchpad read + AND: ``energy.at_bits``) and the stored weights (``memory.weights``);
+    at 16 the report is exactly the float one (no extra keys).
     Returns {"settings", "constants", "layers": [per-layer rows], "network": {totals}}; every layer
     gets a row, the network sums only covered layers. Raises HardwareInputError on bad input.
     """
@@ -208,8 +228,10 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
     S, act, net_s, net_act, source = _spikes(layers, cov, spike_sparsity, inputs, timesteps, Ts)
     per_layer = isinstance(timesteps, dict) or planes is not None
     args = (n_pe, mode, Ts, planes or dict.fromkeys(names, 1), avg, sync, reorder, memory, per_layer, net_s)
+    bits = _bits_of(weight_bits, names)
     with torch.no_grad():
-        rows = [_layer(l, masks[l.name], cov, args, S, act, net_act, inputs, model) for l in layers]
+        rows = [_layer(l, masks[l.name], cov, args, S, act, net_act, inputs, model, bits[l.name])
+                for l in layers]
     net = _network(rows, cov, weighting, model, net_s, memory)
     settings = {"n_pe": n_pe, "mode": mode, "timesteps": timesteps if isinstance(timesteps, int) else dict(Ts),
                 "energy": model.name,
@@ -226,4 +248,12 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
                  {k: _const(v) for k, v in vars(model.components).items()},
                  "dram": _const(M.DRAM_PJ), "glb": _const(M.GLB_PJ), "spad": _const(M.SPAD_PJ),
                  "spad_capacity": _const(M.SPAD_BITS)}
+    if any(b != M.WORD_BITS for b in bits.values()):
+        settings["weight_bits"] = weight_bits if not isinstance(weight_bits, dict) else dict(weight_bits)
+        b0 = min(bits.values())
+        constants["weight_bits"] = {"e_dyn_at_min_bits": _const(E.at_bits(model, b0).e_dyn),
+                                    "min_bits": b0, "bit_fraction": _const(E.bit_fraction(model)),
+                                    "and16_32nm": _const(E.AND16_32NM),
+                                    "storage": "b-bit two's-complement level index per stored value "
+                                               "(ternary: 2-bit codes); WSP bitmask unchanged"}
     return {"settings": settings, "constants": constants, "layers": rows, "network": net}

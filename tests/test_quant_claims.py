@@ -1,0 +1,111 @@
+"""Chapter 11's claims: each reproduction claim passes on a good summary and fails on a mutated one."""
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import pytest
+
+from uticket_lib import profiles
+from uticket_lib.analysis import quant as aq
+
+
+def _point(name, kind, acc, energy, latency=1.0, sparsity=0.0, bits=16):
+    return {"point": name, "kind": kind, "accuracy": acc, "energy": energy, "latency": latency,
+            "sparsity": sparsity, "bits": bits, "test_images": 10000, "zero_share": 0.0}
+
+
+def _summary():
+    dense = _point("dense", "float", 0.90, 100.0)
+    iso = {2: {**_point("d2", "isolation", 0.899, 40.0, bits=2), "zero_share": 0.6},
+           4: {**_point("d4", "isolation", 0.901, 60.0, bits=4), "zero_share": 0.15},
+           8: {**_point("d8", "isolation", 0.90, 80.0, bits=8), "zero_share": 0.01}}
+    init = pd.Series({2: 0.5, 3: 0.3, 4: 0.14, 6: 0.03, 8: 0.01})
+    ticket = _point("lth16", "pruned", 0.89, 50.0, latency=2.0, sparsity=0.8)
+    front = pd.DataFrame([dense, *iso.values(), ticket, _point("cum", "cumulative", 0.895, 10.0, bits=2),
+                          _point("joint", "joint", 0.88, 12.0, bits=2)])
+    front["pareto"] = aq.pareto(front)
+    return {"float": dense, "iso": iso, "zeros": aq.zero_frame(iso, init), "ticket": ticket,
+            "ternary": iso[2], "util": {"uticket16": 1.0, "quantized": 0.8, "rebalanced": 1.0, "survives": True},
+            "reduction": {2: 20.0, 16: 30.0}, "front": front}
+
+
+def _verdicts(s):
+    return {c.statement: c.verdict for c in aq.claims(s)}
+
+
+def test_good_summary_passes_everything():
+    v = _verdicts(_summary())
+    assert len(v) == 8 and set(v.values()) == {"PASS"}
+
+
+def _mutate_accuracy(s):
+    s["iso"][2]["accuracy"] = 0.85
+
+
+def _mutate_accuracy4(s):
+    s["iso"][4]["accuracy"] = 0.85
+
+
+def _mutate_zeros(s):
+    s["iso"][4]["zero_share"] = 0.7
+    s["zeros"] = aq.zero_frame(s["iso"], pd.Series({2: 0.5}))
+
+
+def _mutate_energy(s):
+    s["ticket"]["energy"] = 30.0
+
+
+def _mutate_balance(s):
+    s["util"]["quantized"] = 0.995
+
+
+def _mutate_rebalance(s):
+    s["util"]["survives"] = False
+
+
+def _mutate_reduction(s):
+    s["reduction"][2] = -3.0
+
+
+def _mutate_front(s):
+    f = s["front"]
+    f.loc[f["kind"].isin(["cumulative", "joint"]), "energy"] = 1000.0
+    f["pareto"] = aq.pareto(f)
+
+
+@pytest.mark.parametrize("mutate,statement", [
+    (_mutate_accuracy, "2-bit QAT of the dense network stays within"),
+    (_mutate_accuracy4, "4-bit QAT of the dense network stays within"),
+    (_mutate_zeros, "the share of weights quantization sets to zero falls"),
+    (_mutate_energy, "the pruned ticket (16 bit) costs more PE energy"),
+    (_mutate_balance, "ternary quantization breaks"),
+    (_mutate_rebalance, "re-balancing after quantization restores"),
+    (_mutate_reduction, "u-Ticket still reduces PE energy"),
+    (_mutate_front, "a pruned-and-quantized point lies on"),
+])
+def test_each_claim_can_fail(mutate, statement):
+    s = copy.deepcopy(_summary())
+    mutate(s)
+    v = _verdicts(s)
+    hit = [k for k in v if k.startswith(statement)]
+    assert len(hit) == 1 and v[hit[0]] == "FAIL"
+    assert sum(x == "FAIL" for x in v.values()) == 1           # only the mutated claim flips
+
+
+def test_accuracy_claim_inconclusive_on_few_images():
+    s = _summary()
+    s["iso"][2]["accuracy"], s["iso"][2]["test_images"], s["float"]["test_images"] = 0.895, 100, 100
+    assert _verdicts(s)["2-bit QAT of the dense network stays within 1 point of float"] == "INCONCLUSIVE"
+
+
+def test_pareto_hand_case():
+    f = pd.DataFrame({"energy": [1.0, 2.0, 2.0, 3.0], "accuracy": [0.5, 0.9, 0.8, 0.9]})
+    assert aq.pareto(f).tolist() == [True, True, False, False]
+
+
+def test_joint_overrides_reach_the_profile_sparsity():
+    cfg = profiles.get("cpu")
+    o = aq.joint_overrides(cfg, rounds=2)
+    assert o["prune.levels"] == 3
+    assert (1 - o["prune.fraction"]) ** 2 == pytest.approx((1 - cfg.prune.fraction) ** 6, rel=1e-3)
