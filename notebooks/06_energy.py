@@ -27,7 +27,7 @@ SEED = 0
 WIDTH = None
 LEVELS = None
 EPOCHS = None
-ENERGY = "paper_calibrated"     # Eq. 3 constants: paper_calibrated | bottom_up_32nm | horowitz_45nm
+ENERGY = "paper_calibrated"     # Eq. 3 constants: paper_calibrated | bottom_up_32nm
 
 # %%
 import pandas as pd
@@ -83,10 +83,12 @@ fig = hplot.calibration_scatter(cal)
 # %% [markdown]
 # ## The constants
 #
-# Three presets, none of them published: `paper_calibrated` (the fit above, in units of $E_d$),
+# Two presets, none of them published: `paper_calibrated` (the fit above, in units of $E_d$) and
 # `bottom_up_32nm` (unit energies of the paper's PE components from a 32 nm synthesis and a CACTI
-# scratchpad, the accelerator family of {cite}`yin2023sata`), and `horowitz_45nm` (dynamic
-# energies from {cite}`horowitz2014energy`, leakage assumed). Every value with its unit and source:
+# scratchpad, the accelerator family of {cite}`yin2023sata`). Dynamic energies from
+# {cite}`horowitz2014energy` are not a preset: that source gives no leakage, and borrowing the
+# calibrated ratio would make it a copy of the first preset rather than an independent check.
+# Every value with its unit and source:
 
 # %%
 presets = hw.presets_frame()

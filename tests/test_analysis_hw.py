@@ -55,7 +55,7 @@ def test_calibration_reproduces_paper():
 
 def test_presets_frame_has_units_and_sources():
     f = hw.presets_frame()
-    assert set(f.index.get_level_values(0)) == {"paper_calibrated", "bottom_up_32nm", "horowitz_45nm"}
+    assert set(f.index.get_level_values(0)) == {"paper_calibrated", "bottom_up_32nm"}
     assert (f["unit"].str.len() > 0).all() and (f["source"].str.len() > 0).all()
     assert f.loc[("paper_calibrated", "E_l / E_d"), "value"] == pytest.approx(0.2105)
 
@@ -107,7 +107,7 @@ def test_energy_tables(runs):
     br = hw.breakdown_frame(runs["vgg16"])
     assert br.loc["total", "LTH"] == pytest.approx(br.loc[list(hw.COMPONENTS), "LTH"].sum())
     sens = hw.preset_sensitivity(runs)
-    assert list(sens.index) == ["paper_calibrated", "bottom_up_32nm", "horowitz_45nm"]
+    assert list(sens.index) == ["paper_calibrated", "bottom_up_32nm"]
     c = hw.constants_frame(hw.hardware_report(runs["vgg16"]["lth"], energy="bottom_up_32nm"))
     assert {"e_dyn", "e_leak", "mac_dyn", "dram"} <= set(c.index) and (c["unit"].str.len() > 0).all()
 

@@ -128,7 +128,8 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
         resume=resume, on_epoch_end=on_epoch_end, progress=progress)
     metrics = {}
     if is_main():
-        test = _evaluate(model, test_ds, cfg, device)
+        test = _evaluate(model, test_ds, cfg, device, return_correct=True)
+        io.save_torch(test.pop("correct").to(torch.uint8), paths.predictions_path(level_dir))
         metrics = _metrics(level, epochs, masks, model, test, history, time.perf_counter() - t0,
                            extra or {})
         io.save_torch({"model": _cpu_state(model)}, paths.checkpoint_path(level_dir))
@@ -138,9 +139,10 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
     return metrics if is_main() else io.load_json(paths.metrics_path(level_dir))
 
 
-def _evaluate(model: nn.Module, test_ds: Dataset, cfg: RunConfig, device: torch.device) -> dict:
+def _evaluate(model: nn.Module, test_ds: Dataset, cfg: RunConfig, device: torch.device,
+              return_correct: bool = False) -> dict:
     loader = eval_loader(test_ds, max(cfg.train.batch_size, 256), cfg.data.num_workers)
-    return evaluate(model, loader, device, per_layer=True)
+    return evaluate(model, loader, device, per_layer=True, return_correct=return_correct)
 
 
 def _cpu_state(model: nn.Module) -> dict:

@@ -168,8 +168,11 @@ def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.
 # ----------------------------------------------------------------------------- evaluation
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
-             progress: bool = False, per_layer: bool = False) -> dict:
+             progress: bool = False, per_layer: bool = False, return_correct: bool = False) -> dict:
     """Accuracy, loss and firing statistics over a whole loader.
+
+    With ``return_correct`` the result also holds ``correct``: a bool tensor [images], in loader
+    order, True where the prediction was right (paired accuracy intervals need it per image).
 
     ``firing_rate`` = spikes / (neurons x timesteps x images), weighted by neuron count, over every
     LIF layer; ``spike_sparsity`` = 1 - firing_rate (Table I's "spike sparsity").
@@ -188,12 +191,16 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
     handles = [m.register_forward_hook(hook(n)) for n, m in neurons.neuron_modules(net).items()]
     seen = correct = 0
     loss_sum = 0.0
+    per_image: list[torch.Tensor] = []
     try:
         for x, y in tqdm(loader, desc="eval", leave=False, disable=not progress):
             x, y = x.to(device), y.to(device)
             logits = net(x)
             loss_sum += spike_loss(logits, y).item() * y.numel()
-            correct += (predict(logits) == y).sum().item()
+            hit = predict(logits) == y
+            correct += hit.sum().item()
+            if return_correct:
+                per_image.append(hit.detach().cpu())
             seen += y.numel()
     finally:
         for h in handles:
@@ -203,6 +210,8 @@ def evaluate(model: nn.Module, loader: DataLoader, device: torch.device,
     rate = spikes / slots if slots else 0.0
     out = {"accuracy": correct / max(seen, 1), "loss": loss_sum / max(seen, 1),
            "firing_rate": rate, "spike_sparsity": 1.0 - rate, "images": seen}
+    if return_correct:
+        out["correct"] = torch.cat(per_image) if per_image else torch.zeros(0, dtype=torch.bool)
     if per_layer:
         out["layer_firing_rate"] = {n: c[0] / c[1] for n, c in counts.items() if c[1]}
     return out
