@@ -55,3 +55,28 @@ def test_claims_render_marker_kinds_and_verdicts(tmp_path, monkeypatch):
 
 def test_glue_outside_a_kernel_returns_the_value():
     assert analysis.glue("x", 1.25, "{:.1f}") == 1.25
+
+
+def test_hardware_cache_key_follows_mask_content_and_model_source(tmp_path, monkeypatch):
+    import shutil
+
+    import torch
+
+    from uticket_lib import hardware
+    from uticket_lib.analysis import runs
+    from uticket_lib.pruning import mask as masklib
+    m = tmp_path / "mask.pt"
+    masklib.save({"w": torch.ones(4, 2, 3, 3)}, m)
+    opts = {"n_pe": 4, "mode": "output"}
+    k0 = runs.hardware_key(m, opts)
+    assert runs.hardware_key(m, opts) == k0                               # deterministic
+    masklib.save({"w": torch.zeros(4, 2, 3, 3)}, m)                        # same name, new content
+    assert runs.hardware_key(m, opts) != k0
+    assert runs.hardware_key(m, {**opts, "n_pe": 8}) != runs.hardware_key(m, opts)
+    # a copy of the hardware sources: editing any file changes the model version, hence the key
+    src = tmp_path / "hardware"
+    shutil.copytree(next(iter(hardware.__path__)), src, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(hardware, "__file__", str(src / "__init__.py"))
+    k1 = runs.hardware_key(m, opts)
+    (src / "energy.py").write_text((src / "energy.py").read_text() + "\n# a changed constant\n")
+    assert runs.hardware_key(m, opts) != k1
