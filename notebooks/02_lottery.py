@@ -99,8 +99,8 @@ display(levels[["arch", "level", "sparsity", "expected_sparsity", "test_accuracy
 # %% [markdown]
 # `analysis.pair` trains (or reads back from `runs/`) the LTH run and the matching u-Ticket run of
 # each network; both share the dense level 0. This chapter looks at LTH only; chapter 4 compares the
-# two. Accuracy is the final-epoch accuracy on the test split (a seeded subset of the Fashion-MNIST
-# test set under the cpu and smoke profiles); spike sparsity is the fraction of neuron-timesteps
+# two. Accuracy is the final-epoch accuracy on the test split (the whole Fashion-MNIST test set of
+# 10,000 images; a seeded subset only under the smoke profile); spike sparsity is the fraction of neuron-timesteps
 # without a spike over the whole test split, as in the paper's Table I.
 
 # %%

@@ -1,4 +1,4 @@
-"""analysis.hw and plotting.hardware on tiny synthetic runs (CPU, seconds)."""
+"""analysis.hwframes / paper_compare / claims and plotting.hardware on tiny synthetic runs (CPU, seconds)."""
 from __future__ import annotations
 
 import math

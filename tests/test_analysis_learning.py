@@ -1,4 +1,4 @@
-"""analysis.learning and plotting.learning: the helpers behind chapters 1-4 and 9.
+"""analysis.runs / toys / masks / switches / claims and plotting.learning (chapters 1-4 and 9).
 
 Tiny synthetic runs (width 1/16, 48 images, 3 levels, 4 PEs), trained once per module.
 """

@@ -1,5 +1,5 @@
 """Figures of the hardware chapters (5-8, 10). Every function takes a DataFrame from
-``analysis.hw`` and returns a matplotlib figure."""
+``analysis.hwframes`` (and ``analysis.paper_compare``) and returns a matplotlib figure."""
 from __future__ import annotations
 
 import numpy as np
