@@ -13,6 +13,7 @@ import torch
 
 from .. import hardware, io, lottery, models, paper, paths, profiles
 from ..pruning import balance as balancelib
+from ..pruning import magnitude
 from ..pruning import mask as masklib
 from .runs import config, hardware_report, layers, level_of, levels_frame
 
@@ -180,12 +181,9 @@ def synthetic_masks(layers: list, sparsity: float, seed: int = 0) -> dict:
     scale check of the cycle reconstruction).
     """
     g = torch.Generator().manual_seed(seed)
-    mags = {l.name: torch.randn(l.weight_shape, generator=g).abs() / (l.n_weights / l.out_channels) ** 0.5
-            for l in layers}
-    flat = torch.cat([m.flatten() for m in mags.values()])
-    keep = round((1 - sparsity) * flat.numel())
-    threshold = torch.topk(flat, keep, sorted=False).values.min()
-    return {n: (m >= threshold).float() for n, m in mags.items()}
+    weights = {l.name: torch.randn(l.weight_shape, generator=g) / (l.n_weights / l.out_channels) ** 0.5
+               for l in layers}
+    return magnitude.prune(weights, {n: torch.ones_like(w) for n, w in weights.items()}, sparsity, "global")
 
 
 def synthetic_paper_vgg(n_pe: int = 16, seed: int = 0) -> dict:
