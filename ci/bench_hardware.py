@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from uticket_lib.hardware import Layer, layer_workload, report
-from uticket_lib.analysis.hw import synthetic_masks
+from uticket_lib.analysis.masks import synthetic_masks
 from uticket_lib.io import save_json
 
 SPARSITY = 1 - 0.75 ** 14

@@ -39,7 +39,9 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 CLAIM_MARKER = "Claims checked (profile"
 CLAIM_RE = re.compile(r"Claims checked \(profile[:=]?\s*([A-Za-z0-9_.-]+)")
-VERDICT_RE = re.compile(r"\b(PASS|FAIL)\b")
+VERDICT_RE = re.compile(r"\b(PASS|FAIL|INCONCLUSIVE)\b")
+KINDS = ("reproduction", "calibration", "invariant")
+VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 TRACEBACK_TEXT = "Traceback (most recent call last)"
 ERROR_LINE_RE = re.compile(r"^\s*(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception):", re.M)
 REMOTE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.I)
@@ -181,19 +183,49 @@ def check_claims(page: Page, rel: str, profile: str | None) -> tuple[list[str], 
     """Claim-check block present (marker then PASS/FAIL), with the expected profile."""
     text = page.visible
     markers = list(CLAIM_RE.finditer(text))
-    counts = {"blocks": len(markers), "PASS": 0, "FAIL": 0}
+    counts = {"blocks": len(markers), **dict.fromkeys(VERDICTS, 0)}
     if not markers:
         return [f"{rel}: no claim-check block (text {CLAIM_MARKER!r}...)"], counts
     verdicts = VERDICT_RE.findall(text[markers[0].start():])
-    counts["PASS"], counts["FAIL"] = verdicts.count("PASS"), verdicts.count("FAIL")
+    for v in VERDICTS:
+        counts[v] = verdicts.count(v)
     problems = []
     if not verdicts:
-        problems.append(f"{rel}: claim-check block without any PASS or FAIL")
+        problems.append(f"{rel}: claim-check block without any PASS, FAIL or INCONCLUSIVE")
     if profile:
         wrong = sorted({m.group(1) for m in markers} - {profile})
         if wrong:
             problems.append(f"{rel}: claims checked under profile {wrong}, expected {profile!r}")
     return problems, counts
+
+
+def claim_counts(directory: Path) -> tuple[dict, list[str]]:
+    """{kind: {verdict: n}} over the chapters' claims JSON (``book/executed/claims/*.json``), and the
+    problems found (unreadable files, unknown kinds or verdicts)."""
+    counts = {k: dict.fromkeys(VERDICTS, 0) for k in KINDS}
+    problems = []
+    for path in sorted(Path(directory).glob("*.json")) if Path(directory).is_dir() else []:
+        try:
+            items = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path.name}: unreadable claims file: {exc}")
+            continue
+        for c in items:
+            kind, verdict = c.get("kind"), c.get("verdict")
+            if kind not in counts or verdict not in VERDICTS:
+                problems.append(f"{path.name}: claim {c.get('statement', '?')!r} has kind {kind!r} / verdict "
+                                f"{verdict!r}; expected one of {KINDS} / {VERDICTS}")
+                continue
+            counts[kind][verdict] += 1
+    return counts, problems
+
+
+def format_claim_counts(counts: dict) -> str:
+    """One line: reproduction PASS / FAIL / INCONCLUSIVE, then calibration and invariants apart."""
+    r, c, i = (counts[k] for k in KINDS)
+    return (f"reproduction {r['PASS']} PASS / {r['FAIL']} FAIL / {r['INCONCLUSIVE']} INCONCLUSIVE; "
+            f"calibration {sum(c.values())} (fits, not counted); "
+            f"implementation checks {sum(i.values())} ({i['FAIL']} FAIL)")
 
 
 def check_notebook(path: Path, rel: str) -> list[str]:
@@ -229,7 +261,7 @@ def check(html_root: Path, toc: Path, profile: str | None = None, executed: Path
           chapter_prefix: str = CHAPTER_PREFIX) -> tuple[list[str], dict]:
     """All problems of a built book, and a summary dict (pages, images, claim verdicts)."""
     problems: list[str] = []
-    summary = {"pages": 0, "images": 0, "chapters": 0, "claim_blocks": 0, "PASS": 0, "FAIL": 0}
+    summary = {"pages": 0, "images": 0, "chapters": 0, "claim_blocks": 0, **dict.fromkeys(VERDICTS, 0)}
     if not (html_root / "index.html").is_file():
         problems.append(f"{html_root / 'index.html'} missing (was the book built?)")
     root_doc, files = toc_docs(toc) if toc.is_file() else (None, [])
@@ -253,9 +285,11 @@ def check(html_root: Path, toc: Path, profile: str | None = None, executed: Path
             found, counts = check_claims(page, rel, profile)
             problems += found
             summary["claim_blocks"] += counts["blocks"]
-            summary["PASS"] += counts["PASS"]
-            summary["FAIL"] += counts["FAIL"]
+            for v in VERDICTS:
+                summary[v] += counts[v]
     if executed is not None and executed.is_dir():
+        summary["claims"], found = claim_counts(executed / "claims")
+        problems += found
         for nb in sorted(executed.glob("*.ipynb")):
             if not nb.name.startswith("."):
                 problems += check_notebook(nb, f"{executed.name}/{nb.name}")
@@ -276,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     executed = args.executed or args.root / "book" / "executed"
     problems, s = check(html, toc, args.profile, executed)
     print(f"check_html: {s['pages']} pages, {s['images']} images, {s['chapters']} chapters, "
-          f"{s['claim_blocks']} claim blocks ({s['PASS']} PASS, {s['FAIL']} FAIL)")
+          f"{s['claim_blocks']} claim blocks ({s['PASS']} PASS, {s['FAIL']} FAIL, {s['INCONCLUSIVE']} INCONCLUSIVE)")
+    if "claims" in s:
+        print(f"check_html: claims by kind: {format_claim_counts(s['claims'])}")
     if problems:
         print(f"check_html: {len(problems)} problem(s):", file=sys.stderr)
         for p in problems:

@@ -40,6 +40,9 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_html import claim_counts, format_claim_counts  # noqa: E402  (ci/ is not a package)
+
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ("smoke", "cpu", "paper")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -376,6 +379,16 @@ def render_status(status: dict) -> str:
         finished = n.get("finished", "")[5:16].replace("T", " ")  # 'MM-DD HH:MM' of an ISO date
         lines.append(f"| {name} | {label.get(n.get('status'), n.get('status'))} | {n.get('profile', '')} "
                      f"| {fmt_seconds(n.get('seconds', 0.0))} | {_cell(params) or '–'} | {finished} |")
+    claims = status.get("claims")
+    if claims:
+        r = claims["reproduction"]
+        lines += ["", "## Claims", "",
+                  "Counted from `book/executed/claims/*.json`. Only reproduction claims (a statement of the "
+                  "paper tested on numbers this build measured) count as evidence; calibrations are fits to "
+                  "the paper's own numbers and implementation checks hold by construction.", "",
+                  "| Kind | PASS | FAIL | INCONCLUSIVE |", "|---|---:|---:|---:|"]
+        lines += [f"| {k} | {v['PASS']} | {v['FAIL']} | {v['INCONCLUSIVE']} |" for k, v in claims.items()]
+        lines += ["", f"**Reproduction:** {r['PASS']} PASS, {r['FAIL']} FAIL, {r['INCONCLUSIVE']} INCONCLUSIVE."]
     lines += ["", f"**Total notebook time:** {fmt_seconds(status.get('total_seconds', 0.0))} "
               f"(sum over chapters; last invocation {fmt_seconds(status.get('run_seconds', 0.0))}).", ""]
     bad = {k: n for k, n in nbs.items() if n.get("status") != "ok"}
@@ -404,6 +417,7 @@ def write_status(out: Path, results: list[Result], run_seconds: float, root: Pat
     env = {"date": _now(), "commit": git_commit(root), "run_seconds": round(run_seconds, 2),
            "versions": versions(), "machine": machine()}
     status = merge_status(previous, results, env)
+    status["claims"], _ = claim_counts(out / "claims")
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(status, indent=2) + "\n")
     (out / STATUS_PAGE).write_text(render_status(status))
@@ -437,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(res)
     status = write_status(args.out, results, time.perf_counter() - t0, args.root)
     bad = [r for r in results if r.status != "ok"]
+    print(f"run_notebooks: claims: {format_claim_counts(status['claims'])}", flush=True)
     print(f"run_notebooks: {len(results) - len(bad)} ok, {len(bad)} not ok, "
           f"{fmt_seconds(time.perf_counter() - t0)} (status page: {_rel(args.out / STATUS_PAGE, args.root)}, "
           f"all chapters: {fmt_seconds(status['total_seconds'])})", flush=True)

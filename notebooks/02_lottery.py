@@ -35,7 +35,7 @@ import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis, profiles
-from uticket_lib.analysis import learning
+from uticket_lib.analysis import claims, paper_compare, runs
 from uticket_lib.plotting import learning as plots
 
 pd.set_option("display.precision", 3)
@@ -91,36 +91,42 @@ analysis.glue("ch2_paper_expected", profiles.expected_sparsity(paper_cfg), "{:.2
 
 # %%
 pairs = analysis.pairs(PROFILE, arch_list, DATASET, overrides)
-lth_runs = {arch: {"lth": runs["lth"]} for arch, runs in pairs.items()}
-levels = learning.method_levels(lth_runs, methods=("lth",))
+lth_runs = {arch: {"lth": p["lth"]} for arch, p in pairs.items()}
+levels = runs.method_levels(lth_runs, methods=("lth",))
 display(levels[["arch", "level", "sparsity", "expected_sparsity", "test_accuracy", "spike_sparsity",
                 "seconds"]].set_index(["arch", "level"]).round(4))
 
 # %% [markdown]
 # `analysis.pair` trains (or reads back from `runs/`) the LTH run and the matching u-Ticket run of
 # each network; both share the dense level 0. This chapter looks at LTH only; chapter 4 compares the
-# two. Accuracy is the final-epoch accuracy on the test split (a seeded subset of the Fashion-MNIST
-# test set under the cpu and smoke profiles); spike sparsity is the fraction of neuron-timesteps
+# two. Accuracy is the final-epoch accuracy on the test split (the whole Fashion-MNIST test set of
+# 10,000 images; a seeded subset only under the smoke profile); spike sparsity is the fraction of neuron-timesteps
 # without a spike over the whole test split, as in the paper's Table I.
 
 # %%
 plots.levels(levels, metrics=("sparsity", "test_accuracy", "spike_sparsity"));
 
 # %%
-summary = learning.ticket_summary(levels, "lth")
+summary = runs.ticket_summary(levels, "lth")
 display(summary.round(4))
 first = summary.iloc[0]
 analysis.glue("ch2_arch0", analysis.ARCH_LABELS[summary.index[0]])
 analysis.glue("ch2_arch0_dense_acc", first["dense accuracy"], "{:.1%}")
 analysis.glue("ch2_arch0_final_acc", first["test_accuracy"], "{:.1%}")
 analysis.glue("ch2_arch0_final_sparsity", first["sparsity"], "{:.1%}")
-analysis.glue("ch2_arch0_final_spike", first["spike_sparsity"], "{:.1%}");
+analysis.glue("ch2_arch0_final_spike", first["spike_sparsity"], "{:.1%}")
+accuracy = {arch: runs.paired_accuracy(p["lth"], p["lth"], runs.last_level(p["lth"]), 0) for arch, p in pairs.items()}
+analysis.glue("ch2_accuracy_all", "; ".join(
+    f"{analysis.ARCH_LABELS.get(a, a)}: dense {r['dense accuracy']:.1%}, ticket {r['test_accuracy']:.1%} "
+    f"at {r['sparsity']:.1%} sparsity" for a, r in summary.iterrows()));
 
 # %% [markdown]
-# The table above is the final level of each network next to its dense accuracy. For
-# {glue:md}`ch2_arch0`, the dense network reaches {glue:md}`ch2_arch0_dense_acc` and the final
-# ticket, at {glue:md}`ch2_arch0_final_sparsity` weight sparsity, {glue:md}`ch2_arch0_final_acc`,
-# with {glue:md}`ch2_arch0_final_spike` of its neuron-timesteps silent. The measured
+# The table above is the final level of each network next to its dense accuracy
+# ({glue:md}`ch2_accuracy_all`). For {glue:md}`ch2_arch0`, the final ticket keeps
+# {glue:md}`ch2_arch0_final_spike` of its neuron-timesteps silent. A ticket far *above* its dense
+# network is not a success of pruning: it means the dense network was under-trained at this profile's
+# epoch budget (each later level trains again from the rewind point, so the ticket sees more epochs in
+# total), and the claim below then fails on purpose. The measured
 # sparsity follows $1-(1-p)^k$ exactly for LTH, because each round removes exactly
 # `round(p x survivors)` weights.
 #
@@ -134,7 +140,7 @@ analysis.glue("ch2_arch0_final_spike", first["spike_sparsity"], "{:.1%}");
 # directly comparable (by construction); the accuracies show how far a CPU budget gets.
 
 # %%
-table = learning.table_i(lth_runs, DATASET, methods=("lth",))
+table = paper_compare.table_i(lth_runs, DATASET, methods=("lth",))
 display(table)
 
 # %% [markdown]
@@ -145,11 +151,11 @@ display(table)
 # ## Claims checked
 #
 # The paper's statements about its LTH baseline, turned into checks on this build's runs (profile
-# {glue:md}`ch2_profile`). "Similar accuracy" is read as: the final ticket loses at most 2
-# accuracy points against the dense network of the same run (the paper's VGG-16 and ResNet-19 LTH
-# tickets lose about that much or less against their dense networks). With only a few epochs per
-# round, a very sparse ticket may not recover, so this check can fail at small profiles.
+# {glue:md}`ch2_profile`). The final sparsity follows from the pruning schedule, so it is an
+# implementation check. "Similar accuracy" is read as: the paired 95 % interval of the ticket's
+# accuracy minus the dense network's, over the same test images, lies within 2 points either way;
+# it is INCONCLUSIVE when the interval straddles a bound (the test subset of a small profile gives
+# intervals of several points).
 
 # %%
-claims = learning.lottery_claims(levels, max_drop=2.0)
-analysis.show_claims(claims, PROFILE);
+chapter_claims = claims.show(claims.lottery(summary, accuracy, bound=2.0), PROFILE, "02_lottery");

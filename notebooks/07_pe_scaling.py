@@ -33,7 +33,7 @@ N_PES = "2,4,8,16,32,64"       # PE counts of the sweep (comma-separated; the fi
 import pandas as pd
 
 from uticket_lib import analysis, paper
-from uticket_lib.analysis import hw
+from uticket_lib.analysis import claims, hwframes, paper_compare
 from uticket_lib.plotting import hardware as hplot
 
 pd.set_option("display.precision", 3)
@@ -62,15 +62,15 @@ analysis.glue("c7_last", n_pes[-1]);
 # (value, unit, source):
 
 # %%
-hw.constants_frame(hw.hardware_report(next(iter(runs.values()))["lth"], energy=ENERGY), keys=["e_dyn", "e_leak"])
+hwframes.constants_frame(analysis.hardware_report(next(iter(runs.values()))["lth"], energy=ENERGY), keys=["e_dyn", "e_leak"])
 
 # %%
-sweeps = {analysis.ARCH_LABELS.get(a, a): {
-    "u-Ticket": hw.pe_sweep(p["uticket"], n_pes=n_pes, energy=ENERGY),
-    "LTH": hw.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY),
-    "LTH rebalanced": hw.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY, rebalance=True)}
+sweeps = {a: {
+    "u-Ticket": hwframes.pe_sweep(p["uticket"], n_pes=n_pes, energy=ENERGY),
+    "LTH": hwframes.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY),
+    "LTH rebalanced": hwframes.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY, rebalance=True)}
     for a, p in runs.items()}
-tables = {a: hw.table_iii(s) for a, s in sweeps.items()}
+tables = {analysis.ARCH_LABELS.get(a, a): paper_compare.table_iii(s) for a, s in sweeps.items()}
 pd.concat(tables).round(3)
 
 # %%
@@ -124,5 +124,6 @@ analysis.glue("c7_e_span_max", 100 * max(e_span.values()), "{:.1f}");
 # expected to FAIL on the smoke and cpu profiles: that is a property of the width, not of u-Ticket.
 
 # %%
-claims = analysis.show_claims(
-    [c for a, s in sweeps.items() for c in hw.claims_pe(s, "LTH", "LTH rebalanced", label=a)], PROFILE)
+chapter_claims = claims.show(
+    [c for a, s in sweeps.items() for c in claims.pe_scaling(s, "LTH", "LTH rebalanced", label=analysis.ARCH_LABELS.get(a, a))],
+    PROFILE, "07_pe_scaling");

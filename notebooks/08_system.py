@@ -35,7 +35,7 @@ EPOCHS = None
 import pandas as pd
 
 from uticket_lib import analysis, paper
-from uticket_lib.analysis import hw
+from uticket_lib.analysis import claims, hwframes
 from uticket_lib.plotting import hardware as hplot
 
 pd.set_option("display.precision", 3)
@@ -43,7 +43,7 @@ pd.set_option("display.max_colwidth", 200)
 runs = analysis.pairs(PROFILE, ARCHS, DATASET, analysis.overrides(
     seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS))
 first = next(iter(runs))
-rep = hw.hardware_report(runs[first]["lth"])
+rep = analysis.hardware_report(runs[first]["lth"])
 
 # %% [markdown]
 # ## The memory model
@@ -58,7 +58,7 @@ rep = hw.hardware_report(runs[first]["lth"])
 # scratchpad size:
 
 # %%
-hw.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"])
+hwframes.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"])
 
 # %% [markdown]
 # The PE array's energy in this chapter uses the `bottom_up_32nm` preset (pJ, chapter 6), since
@@ -66,7 +66,7 @@ hw.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"])
 # depends on them:
 
 # %%
-hw.constants_frame(hw.hardware_report(runs[first]["lth"], energy="bottom_up_32nm"),
+hwframes.constants_frame(analysis.hardware_report(runs[first]["lth"], energy="bottom_up_32nm"),
                    keys=["e_dyn", "e_leak", "components"])
 #
 # ## Traffic per layer (Fig. 9)
@@ -74,7 +74,7 @@ hw.constants_frame(hw.hardware_report(runs[first]["lth"], energy="bottom_up_32nm
 # The final LTH mask of each architecture, per covered layer:
 
 # %%
-mems = {analysis.ARCH_LABELS.get(a, a): hw.memory_frame(p["lth"]) for a, p in runs.items()}
+mems = {analysis.ARCH_LABELS.get(a, a): hwframes.memory_frame(p["lth"]) for a, p in runs.items()}
 pd.concat(mems).round(2)
 
 # %%
@@ -86,7 +86,7 @@ figs = [hplot.memory_bars(f, title=f"{a}, LTH") for a, f in mems.items()]
 # DRAM and GLB words relative to the dense network, over the pruning levels of the LTH runs:
 
 # %%
-mvs = {analysis.ARCH_LABELS.get(a, a): hw.memory_vs_sparsity(p["lth"]) for a, p in runs.items()}
+mvs = {analysis.ARCH_LABELS.get(a, a): hwframes.memory_vs_sparsity(p["lth"]) for a, p in runs.items()}
 pd.concat(mvs).round(3)
 
 # %%
@@ -103,7 +103,7 @@ fig = hplot.memory_vs_sparsity(mvs)
 # deep layer does not, which is one more reason the design targets very sparse networks.
 
 # %%
-sf = hw.system_frame(runs)
+sf = hwframes.system_frame(runs)
 sf[["weight sparsity", "spad fits", "overflowing filters"]]
 
 # %% [markdown]
@@ -141,4 +141,4 @@ analysis.glue("c8_paper_saving", paper.TEXT["system_energy_saving_pct"][0], "{:.
 # moderately sparse, so memory dominates and the share claim may FAIL.
 
 # %%
-claims = analysis.show_claims(hw.claims_system(runs), PROFILE)
+chapter_claims = claims.show(claims.system(hwframes.final_reports(runs)), PROFILE, "08_system");

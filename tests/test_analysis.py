@@ -35,13 +35,48 @@ def test_pairs_runs_both_methods_and_caches_hardware(runs_root, monkeypatch):
     assert list(frame.index) == [0, 1] and frame.loc[1, "utilization"] > 0.999
 
 
-def test_claims_render_marker_and_verdicts():
-    claims = [analysis.claim("a holds", 0.5, True, "Table I"),
-              analysis.claim("b holds", "x<y", False)]
-    html = analysis.claims_html(claims, "smoke")
-    assert f"{analysis.CLAIM_MARKER} smoke)" in html
-    assert html.count("PASS") == 1 and html.count("FAIL") == 1 and "0.500" in html
+def test_claims_render_marker_kinds_and_verdicts(tmp_path, monkeypatch):
+    from uticket_lib.analysis import claims
+    cs = [claims.Claim("a holds", "reproduction", "Table I", "1.0", "0.5", "0.1", "PASS"),
+          claims.Claim("b holds", "calibration", "Fig. 7(a)", "2", "2", "0.5 pp", "FAIL"),
+          claims.Claim("c holds", "invariant", "ours", claims.NOT_IN_PAPER, "x", "exact", "INCONCLUSIVE")]
+    html = claims.to_html(cs, "smoke")
+    assert f"{claims.CLAIM_MARKER} smoke)" in html
+    assert html.count(">PASS<") == 1 and html.count(">FAIL<") == 1 and "Implementation checks" in html
+    assert html.index("c holds") > html.index("Implementation checks")          # invariants apart
+    monkeypatch.setenv("UTICKET_CLAIMS_DIR", str(tmp_path))
+    path = claims.write_json(cs, "99_test")
+    import json
+    data = json.loads(path.read_text())
+    assert [d["kind"] for d in data] == ["reproduction", "calibration", "invariant"]
+    assert set(data[0]) == {"statement", "kind", "source", "paper", "measured", "tolerance", "verdict"}
+    assert claims.counts(cs)["reproduction"] == {"PASS": 1, "FAIL": 0, "INCONCLUSIVE": 0}
 
 
 def test_glue_outside_a_kernel_returns_the_value():
     assert analysis.glue("x", 1.25, "{:.1f}") == 1.25
+
+
+def test_hardware_cache_key_follows_mask_content_and_model_source(tmp_path, monkeypatch):
+    import shutil
+
+    import torch
+
+    from uticket_lib import hardware
+    from uticket_lib.analysis import runs
+    from uticket_lib.pruning import mask as masklib
+    m = tmp_path / "mask.pt"
+    masklib.save({"w": torch.ones(4, 2, 3, 3)}, m)
+    opts = {"n_pe": 4, "mode": "output"}
+    k0 = runs.hardware_key(m, opts)
+    assert runs.hardware_key(m, opts) == k0                               # deterministic
+    masklib.save({"w": torch.zeros(4, 2, 3, 3)}, m)                        # same name, new content
+    assert runs.hardware_key(m, opts) != k0
+    assert runs.hardware_key(m, {**opts, "n_pe": 8}) != runs.hardware_key(m, opts)
+    # a copy of the hardware sources: editing any file changes the model version, hence the key
+    src = tmp_path / "hardware"
+    shutil.copytree(next(iter(hardware.__path__)), src, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(hardware, "__file__", str(src / "__init__.py"))
+    k1 = runs.hardware_key(m, opts)
+    (src / "energy.py").write_text((src / "energy.py").read_text() + "\n# a changed constant\n")
+    assert runs.hardware_key(m, opts) != k1

@@ -1,4 +1,4 @@
-"""analysis.learning and plotting.learning: the helpers behind chapters 1-4 and 9.
+"""analysis.runs / toys / masks / switches / claims and plotting.learning (chapters 1-4 and 9).
 
 Tiny synthetic runs (width 1/16, 48 images, 3 levels, 4 PEs), trained once per module.
 """
@@ -15,7 +15,8 @@ import torch
 matplotlib.use("Agg")
 
 from uticket_lib import analysis, hardware, lottery, paper, profiles  # noqa: E402
-from uticket_lib.analysis import learning as L  # noqa: E402
+from uticket_lib.analysis import claims, masks, paper_compare, switches, toys
+from uticket_lib.analysis import runs as runlib  # noqa: E402
 from uticket_lib.plotting import learning as P  # noqa: E402
 from uticket_lib.pruning import balance as balancelib  # noqa: E402
 from uticket_lib.pruning import mask as masklib  # noqa: E402
@@ -41,7 +42,7 @@ def data():
 
 # ----------------------------------------------------------------------------- chapter 1
 def test_lif_library_matches_hand_computation():
-    table = L.lif_table(L.toy_current(16))
+    table = toys.lif_table(toys.toy_current(16))
     assert table["match"].all()
     # sub-threshold quarter never fires, the strong quarter fires every step, silence never fires
     assert table["spike (library)"].iloc[:4].sum() == 0
@@ -52,13 +53,13 @@ def test_lif_library_matches_hand_computation():
 
 
 def test_lif_reference_hard_reset():
-    ref = L.lif_reference([2.0, 0.0])
+    ref = toys.lif_reference([2.0, 0.0])
     assert ref["spike"].tolist() == [1.0, 0.0]
     assert ref["membrane"].tolist() == [0.0, 0.0]   # reset to 0, then no input
 
 
 def test_surrogate_gradient_is_atan():
-    f = L.surrogate_frame(points=101)
+    f = toys.surrogate_frame(points=101)
     assert (f["autograd"] - f["formula"]).abs().max() < 1e-5
     assert f["formula"].max() == pytest.approx(1.0)        # alpha / 2 at the threshold
     assert set(f["heaviside"].unique()) == {0.0, 1.0}
@@ -66,10 +67,10 @@ def test_surrogate_gradient_is_atan():
 
 
 def test_layer_table_and_param_counts():
-    t = L.layer_table("vgg16", width=0.25)
+    t = toys.layer_table("vgg16", width=0.25)
     assert len(t) == 14 and t["covered"].sum() == 12        # 13 convs, one of them the encoder; 1 linear
     assert t.iloc[0]["role"] == "encoder" and not t.iloc[0]["covered"]
-    counts = L.param_counts(["resnet19"], [0.125], in_channels=1)
+    counts = toys.param_counts(["resnet19"], [0.125], in_channels=1)
     row = counts.iloc[0]
     model = lottery.build_model(profiles.get("smoke", "resnet19", overrides={"model.width": 0.125}))
     assert row["weights (conv+linear)"] == sum(p.numel() for p in masklib.prunable(model).values())
@@ -80,12 +81,12 @@ def test_layer_table_and_param_counts():
 # ----------------------------------------------------------------------------- chapter 2
 def test_method_levels_and_table_i(runs):
     pairs = {"vgg16": runs}
-    f = L.method_levels(pairs)
+    f = runlib.method_levels(pairs)
     assert set(f["method"]) == {"lth", "uticket"} and len(f) == 6
     lth = f[f["method"] == "lth"]
     assert lth["sparsity"].is_monotonic_increasing
     assert lth["sparsity"].to_numpy() == pytest.approx(lth["expected_sparsity"].to_numpy(), abs=0.01)
-    t = L.table_i(pairs)
+    t = paper_compare.table_i(pairs)
     assert list(t.columns)[:2] == ["level", "accuracy %"]
     assert t.loc[("VGG-16", "LTH"), "paper (FMNIST) accuracy %"] == paper.TABLE_I[("vgg16", "fmnist", "lth")]["acc"]
     assert 0 <= t.loc[("VGG-16", "u-Ticket"), "weight sparsity %"] <= 100
@@ -93,27 +94,27 @@ def test_method_levels_and_table_i(runs):
 
 # ----------------------------------------------------------------------------- chapter 3
 def test_toy_masks_balance_to_full_utilization():
-    masks = L.toy_masks()
-    assert hardware.filter_loads(masks["imbalanced"]).tolist() == list(L.TOY_LOADS)
+    masks = toys.toy_masks()
+    assert hardware.filter_loads(masks["imbalanced"]).tolist() == list(toys.TOY_LOADS)
     assert hardware.filter_loads(masks["balanced"]).tolist() == [4, 4, 4, 4]
-    w = L.toy_workload(masks)
+    w = toys.toy_workload(masks)
     assert w.loc["balanced", "utilization"] == pytest.approx(1.0)
     assert w.loc["imbalanced", "utilization"] < 0.6
     assert (w["work + idle"] == w["n_PE x latency"]).all()
     # Eq. 2 by hand on the imbalanced loads 7, 2, 4, 3
     assert w.loc["imbalanced", "utilization"] == pytest.approx(1 - (7 - 4) / 7 * 4 / 3)
-    bars = L.pe_loads_frame(masks)
+    bars = toys.pe_loads_frame(masks)
     assert len(bars) == 8 and bars["load"].sum() == 32
 
 
 def test_random_and_magnitude_masks_keep_per_layer_counts(runs):
     trained = lottery.load_masks(runs["lth"], 2)
-    rnd = L.random_masks(trained, seed=0)
+    rnd = masks.random_masks(trained, seed=0)
     assert all(int(rnd[n].sum()) == int(trained[n].sum()) for n in trained)
-    assert all(torch.equal(rnd[n], L.random_masks(trained, seed=0)[n]) for n in trained)
-    assert any(not torch.equal(rnd[n], L.random_masks(trained, seed=1)[n]) for n in trained)
+    assert all(torch.equal(rnd[n], masks.random_masks(trained, seed=0)[n]) for n in trained)
+    assert any(not torch.equal(rnd[n], masks.random_masks(trained, seed=1)[n]) for n in trained)
     w = {n: torch.arange(m.numel(), dtype=torch.float32).view(m.shape) for n, m in trained.items()}
-    mag = L.magnitude_masks(w, trained)
+    mag = masks.magnitude_masks(w, trained)
     for n, m in trained.items():
         keep = int(m.sum())
         assert int(mag[n].sum()) == keep
@@ -121,14 +122,14 @@ def test_random_and_magnitude_masks_keep_per_layer_counts(runs):
 
 
 def test_mask_origins_and_utilization(runs):
-    f = L.mask_origins(runs["lth"], n_pe=N_PE)
+    f = masks.mask_origins(runs["lth"], n_pe=N_PE)
     assert list(f.index) == [0, 1, 2]
     assert f.loc[0, ["trained (LTH)", "random", "untrained magnitude"]].tolist() == pytest.approx([1, 1, 1])
     assert ((f[["trained (LTH)", "random", "untrained magnitude"]] <= 1 + 1e-9).all()).all()
     # the trained column equals the cached hardware report's network utilization
     rep = analysis.hardware_report(runs["lth"], 2, n_pe=N_PE)
     assert f.loc[2, "trained (LTH)"] == pytest.approx(rep["network"]["utilization"])
-    layers = L.origin_layers(runs["lth"], n_pe=N_PE)
+    layers = masks.origin_layers(runs["lth"], n_pe=N_PE)
     assert len(layers) == len(hardware.covered_layers(analysis.layers(runs["lth"])))
 
 
@@ -136,7 +137,7 @@ def test_mask_origins_and_utilization(runs):
 def test_balance_walkthrough_invariants():
     g = torch.Generator().manual_seed(3)
     mask = (torch.rand(10, 3, 3, 3, generator=g) < 0.3).float()
-    t = L.balance_walkthrough(mask, n_pe=4)
+    t = masks.balance_walkthrough(mask, n_pe=4)
     assert len(t) == 10 and t["block"].max() == 2
     assert (t["load after"] == t["target"]).all()
     assert (t["load after"] - t["load before"] == t["recovered"] - t["removed"]).all()
@@ -147,11 +148,11 @@ def test_balance_walkthrough_invariants():
 
 def test_uticket_layers_fully_utilized_and_cost(runs):
     lth_masks = lottery.load_masks(runs["lth"], 2)
-    name = L.walkthrough_layer(lth_masks, analysis.layers(runs["lth"]), n_pe=N_PE)
+    name = masks.walkthrough_layer(lth_masks, analysis.layers(runs["lth"]), n_pe=N_PE)
     assert name in hardware.covered_layers(analysis.layers(runs["lth"]))
-    u = L.covered_layer_utilization(runs["uticket"], n_pe=N_PE)
+    u = masks.covered_layer_utilization(runs["uticket"], n_pe=N_PE)
     assert (u["utilization"] > 0.999).all()
-    cost = L.balance_cost(runs["uticket"], repeats=1)
+    cost = masks.balance_cost(runs["uticket"], repeats=1)
     assert cost["balance_seconds"] > 0 and cost["level_seconds"] > 0
     assert cost["percent_of_level"] == pytest.approx(100 * cost["balance_seconds"] / cost["level_seconds"])
     assert cost["paper_percent"] == 0.11
@@ -160,8 +161,8 @@ def test_uticket_layers_fully_utilized_and_cost(runs):
 # ----------------------------------------------------------------------------- chapter 9
 def test_switch_configs_change_one_key():
     base = {"model.width": 0.0625, "balance.n_pe": N_PE}
-    cfgs = L.switch_configs("smoke", overrides=base, levels=2)
-    assert set(cfgs) == set(L.training_switches()) == {"weight_decay", "rewind", "carry", "et"}
+    cfgs = switches.switch_configs("smoke", overrides=base, levels=2)
+    assert set(cfgs) == set(switches.training_switches()) == {"weight_decay", "rewind", "carry", "et"}
     ref = profiles.get("smoke", "vgg16", "fmnist", "uticket", base)
     assert cfgs["carry"].balance.carry is False and cfgs["carry"].dense_hash() == ref.dense_hash()
     assert cfgs["et"].prune.search_timesteps == "et" and cfgs["et"].dense_hash() != ref.dense_hash()
@@ -172,10 +173,10 @@ def test_switch_configs_change_one_key():
 def test_switch_table(runs, data, tmp_path):
     base = {"model.width": 0.0625, "train.batch_size": 16, "train.epochs_dense": 2, "train.epochs": 1,
             "prune.fraction": 0.5, "prune.rewind_epoch": 1, "balance.n_pe": N_PE}
-    cfgs = L.switch_configs("smoke", overrides=base, levels=2)
+    cfgs = switches.switch_configs("smoke", overrides=base, levels=2)
     cfgs = {"carry": cfgs["carry"]}
     switched = {k: lottery.run(c, datasets=data, root=runs["lth"].parent, progress=False) for k, c in cfgs.items()}
-    t = L.switch_table(runs["uticket"], runs["lth"], switched, level=1)
+    t = switches.switch_table(runs["uticket"], runs["lth"], switched, level=1)
     assert ("(c) balanced mask not carried", "u-Ticket") in t.index
     assert ("(d) unweighted network utilization", "LTH") in t.index
     # analysis-only switches leave accuracy and sparsity alone
@@ -187,19 +188,19 @@ def test_switch_table(runs, data, tmp_path):
     total = sum(m.numel() for m in lottery.load_masks(runs["uticket"], 0).values())
     assert abs(c["sparsity diff"]) <= 1.0 / total + 1e-12
     assert c["seconds paper"] > 0 and c["seconds code"] > 0
-    lv = L.switch_levels(runs["uticket"], switched, levels=2)
+    lv = switches.switch_levels(runs["uticket"], switched, levels=2)
     assert set(lv["setting"]) == {"paper behaviour", "(c) balanced mask not carried"}
     assert lv["level"].max() == 1
 
 
 # ----------------------------------------------------------------------------- figures
 def test_figures_build(runs):
-    figs = [P.lif(L.lif_table(L.toy_current())), P.surrogate(L.surrogate_frame(points=21)),
-            P.levels(L.method_levels({"vgg16": runs}), metrics=("test_accuracy", "sparsity")),
-            P.pe_loads(L.pe_loads_frame(L.toy_masks()), L.toy_workload(L.toy_masks())),
+    figs = [P.lif(toys.lif_table(toys.toy_current())), P.surrogate(toys.surrogate_frame(points=21)),
+            P.levels(runlib.method_levels({"vgg16": runs}), metrics=("test_accuracy", "sparsity")),
+            P.pe_loads(toys.pe_loads_frame(toys.toy_masks()), toys.toy_workload(toys.toy_masks())),
             P.utilization_levels({"VGG-16 LTH": analysis.utilization_frame(runs["lth"], n_pe=N_PE)}),
-            P.origins(L.mask_origins(runs["lth"], n_pe=N_PE), L.origin_layers(runs["lth"], n_pe=N_PE)),
-            P.walkthrough(L.balance_walkthrough(lottery.load_masks(runs["lth"], 2)["features.1.conv.weight"]
+            P.origins(masks.mask_origins(runs["lth"], n_pe=N_PE), masks.origin_layers(runs["lth"], n_pe=N_PE)),
+            P.walkthrough(masks.balance_walkthrough(lottery.load_masks(runs["lth"], 2)["features.1.conv.weight"]
                                                 if "features.1.conv.weight" in lottery.load_masks(runs["lth"], 2)
                                                 else list(lottery.load_masks(runs["lth"], 2).values())[1], n_pe=N_PE))]
     for fig in figs:
@@ -211,45 +212,55 @@ def test_figures_build(runs):
 # ----------------------------------------------------------------------------- claims
 def test_claim_builders(runs):
     pairs = {"vgg16": runs}
-    frame = L.method_levels(pairs, utilization=True)
-    s = L.ticket_summary(frame, "lth")
+    frame = runlib.method_levels(pairs, utilization=True)
+    s = runlib.ticket_summary(frame, "lth")
     assert s.loc["vgg16", "level"] == 2
     assert s.loc["vgg16", "accuracy drop (points)"] == pytest.approx(
         100 * (s.loc["vgg16", "dense accuracy"] - s.loc["vgg16", "test_accuracy"]))
-    lc = L.lottery_claims(frame, max_drop=100.0, min_sparsity=0.0)
-    assert len(lc) == 3 and all(c.passed for c in lc)          # exact schedule, loose tolerances
-    assert not L.lottery_claims(frame, min_sparsity=0.99)[2].passed   # 75 % < 99 %
-    covered = {"vgg16": L.covered_layer_utilization(runs["uticket"], n_pe=N_PE)}
-    cost = pd.DataFrame({"vgg16": L.balance_cost(runs["uticket"], repeats=1)}).T
-    uc = L.uticket_claims(frame, covered, cost, max_cost_pct=1e9)
+    # every level of a fresh run stores its per-image correctness; the paired difference agrees
+    acc = {"vgg16": runlib.paired_accuracy(runs["lth"], runs["lth"], 2, 0)}
+    d = acc["vgg16"]
+    assert d.n == 24 and d.diff == pytest.approx(s.loc["vgg16", "test_accuracy"] - s.loc["vgg16", "dense accuracy"])
+    lc = claims.lottery(s, acc, bound=2.0)
+    assert [c.kind for c in lc] == ["invariant", "reproduction"] and lc[0].verdict == "PASS"
+    assert claims.lottery(s, {"vgg16": None})[1].verdict == "INCONCLUSIVE"     # old run: no predictions
+    covered = {"vgg16": masks.covered_layer_utilization(runs["uticket"], n_pe=N_PE)}
+    cost = pd.DataFrame({"vgg16": masks.balance_cost(runs["uticket"], repeats=1)}).T
+    uc = claims.uticket(runlib.final_rows(frame), covered, cost, {"vgg16": None}, max_cost_pct=1e9)
     by = {c.statement: c for c in uc}
-    assert by["VGG-16 u-Ticket utilization >= 0.99 in every covered layer"].passed
-    assert any("balancing costs" in k and c.passed for k, c in by.items())
-    ut = L.utilization_table(frame)
+    assert by["VGG-16 u-Ticket utilization >= 0.99 in every covered layer"].verdict == "PASS"
+    assert by["VGG-16 u-Ticket utilization >= 0.99 in every covered layer"].kind == "invariant"
+    assert any("balancing costs" in k and c.verdict == "PASS" for k, c in by.items())
+    ut = paper_compare.utilization_table(frame)
     assert ut.loc[("VGG-16", "u-Ticket"), "utilization"] == pytest.approx(1.0, abs=1e-3)
     assert ut.loc[("VGG-16", "LTH"), "paper (FMNIST) utilization"] == 0.57
     counts = pd.DataFrame([{"arch": "vgg16", "width": 1.0, "weights (conv+linear)": 14_720_000},
                            {"arch": "resnet19", "width": 1.0, "weights (conv+linear)": 11_000_000}])
-    wc = L.weight_count_claims(counts)
-    assert [c.passed for c in wc] == [True, False]
+    lif = toys.lif_table(toys.toy_current(16))
+    nc = claims.neurons(lif, toys.surrogate_frame(), counts)
+    assert [c.verdict for c in nc] == ["PASS", "PASS", "PASS", "FAIL"]
+    assert {c.kind for c in nc} == {"invariant"}
 
 
 def test_imbalance_claims(runs):
-    toy = L.toy_workload(L.toy_masks())
-    util = {"VGG-16 LTH": analysis.utilization_frame(runs["lth"], n_pe=N_PE)}
-    origins = L.mask_origins(runs["lth"], n_pe=N_PE)
-    cl = L.imbalance_claims(toy, util, origins)
-    assert len(cl) == 5 and cl[0].passed
-    # the check is what it says: trained vs random at the last level
-    assert cl[3].passed == (origins.iloc[-1]["trained (LTH)"] < origins.iloc[-1]["random"])
+    toy = toys.toy_workload(toys.toy_masks())
+    util = {"vgg16": analysis.utilization_frame(runs["lth"], n_pe=N_PE)["utilization"]}
+    draws = {"vgg16": masks.random_utilizations(runs["lth"], n_pe=N_PE, draws=3)}
+    assert len(draws["vgg16"]) == 3 and len(set(draws["vgg16"])) > 1          # different seeds, different masks
+    cl = claims.imbalance(toy, util, draws)
+    assert len(cl) == 4 and cl[0].verdict == "PASS" and cl[0].kind == "invariant"
+    last, first = util["vgg16"].iloc[-1], util["vgg16"].iloc[1]
+    assert cl[1].verdict == claims.verdict(last < first < 1)
+    # a draw range straddling the bound is INCONCLUSIVE, not PASS or FAIL
+    assert claims.imbalance(toy, {}, {"vgg16": [0.7, 0.9]})[1].verdict == "INCONCLUSIVE"
 
 
 def test_analysis_switch_table_and_claims(runs):
-    t = L.analysis_switch_table({"vgg16": runs})
+    t = switches.analysis_switch_table({"vgg16": runs})
     assert t.loc[("VGG-16", "u-Ticket"), "avg=ceil"] == pytest.approx(1.0)
     assert t.loc[("VGG-16", "u-Ticket"), "weighting=mean"] == pytest.approx(1.0)
     # ceil(T_avg) >= T_avg: the code's average never lowers utilization
     assert t.loc[("VGG-16", "LTH"), "avg=ceil"] >= t.loc[("VGG-16", "LTH"), "avg=mean"] - 1e-12
     empty = pd.DataFrame(columns=["accuracy diff"]).set_index(pd.MultiIndex.from_tuples([], names=["switch", "run"]))
-    cl = L.switch_claims(empty, t, max_weighting=1.0, max_avg=1.0)
-    assert len(cl) == 2 and all(c.passed for c in cl)
+    cl = claims.switches(empty, t, {}, max_weighting=1.0, max_avg=1.0)
+    assert len(cl) == 2 and all(c.verdict == "PASS" for c in cl)

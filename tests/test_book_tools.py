@@ -127,6 +127,16 @@ def test_merge_status_keeps_previous_notebooks():
     json.dumps(status)  # JSON-ready
 
 
+def test_status_page_counts_reproduction_claims_apart():
+    status = _fake_status()
+    status["claims"] = {"reproduction": {"PASS": 5, "FAIL": 2, "INCONCLUSIVE": 3},
+                        "calibration": {"PASS": 1, "FAIL": 0, "INCONCLUSIVE": 0},
+                        "invariant": {"PASS": 12, "FAIL": 0, "INCONCLUSIVE": 0}}
+    page = rn.render_status(status)
+    assert "**Reproduction:** 5 PASS, 2 FAIL, 3 INCONCLUSIVE." in page
+    assert "| calibration | 1 | 0 | 0 |" in page and "| invariant | 12 | 0 | 0 |" in page
+
+
 def test_render_status_page():
     page = rn.render_status(_fake_status())
     assert page.startswith("# Build status\n")
@@ -263,7 +273,7 @@ def test_missing_claim_block_fails(tmp_path):
 def test_claim_block_without_verdict_fails(tmp_path):
     page = chapter_html().replace(">PASS<", ">?<").replace(">FAIL<", ">?<")
     problems, _ = run_check(tmp_path, {"01_neurons": page})
-    assert problems == ["book/executed/01_neurons.html: claim-check block without any PASS or FAIL"]
+    assert problems == ["book/executed/01_neurons.html: claim-check block without any PASS, FAIL or INCONCLUSIVE"]
 
 
 def test_claims_of_another_profile_fail(tmp_path):
@@ -443,8 +453,28 @@ def test_pipeline_end_to_end(tmp_path, monkeypatch):
 
 
 def test_claim_marker_matches_the_library():
-    from uticket_lib import analysis
-    assert ch.CLAIM_MARKER == analysis.CLAIM_MARKER
-    page = ch.parse(analysis.claims_html([analysis.claim("x", 1, True)], "smoke"))
+    from uticket_lib.analysis import claims
+    assert ch.CLAIM_MARKER == claims.CLAIM_MARKER
+    cs = [claims.Claim("x", "reproduction", "Table I", "1", "1", "exact", "INCONCLUSIVE"),
+          claims.Claim("y", "invariant", "ours", "-", "1", "exact", "PASS")]
+    page = ch.parse(claims.to_html(cs, "smoke"))
     problems, counts = ch.check_claims(page, "p.html", "smoke")
-    assert problems == [] and counts
+    assert problems == [] and counts["INCONCLUSIVE"] == 1 and counts["PASS"] == 1
+
+
+def test_claim_counts_by_kind_from_json(tmp_path):
+    import json
+    d = tmp_path / "claims"
+    d.mkdir()
+    rows = [{"statement": "a", "kind": "reproduction", "verdict": "PASS"},
+            {"statement": "b", "kind": "reproduction", "verdict": "INCONCLUSIVE"},
+            {"statement": "c", "kind": "calibration", "verdict": "PASS"},
+            {"statement": "d", "kind": "invariant", "verdict": "FAIL"}]
+    (d / "01_x.json").write_text(json.dumps(rows))
+    (d / "02_y.json").write_text(json.dumps([{"statement": "e", "kind": "guess", "verdict": "PASS"}]))
+    counts, problems = ch.claim_counts(d)
+    assert counts["reproduction"] == {"PASS": 1, "FAIL": 0, "INCONCLUSIVE": 1}
+    assert counts["calibration"]["PASS"] == 1 and counts["invariant"]["FAIL"] == 1
+    assert len(problems) == 1 and "guess" in problems[0]
+    line = ch.format_claim_counts(counts)
+    assert line.startswith("reproduction 1 PASS / 0 FAIL / 1 INCONCLUSIVE") and "calibration 1" in line

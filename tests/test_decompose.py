@@ -72,7 +72,7 @@ def test_ceil_work_increase_by_hand():
 
 def test_ceiling_adds_under_one_weight_per_filter():
     layers = hardware.trace(models.build("vgg16", in_channels=1, width=0.125), (1, 1, 32, 32))
-    from uticket_lib.analysis.hw import synthetic_masks
+    from uticket_lib.analysis.masks import synthetic_masks
     masks = synthetic_masks(layers, 0.95)
     out = D.ceil_work_increase(masks, layers, n_pe=16, timesteps=1)
     cov = hardware.covered_layers(layers)

@@ -54,8 +54,10 @@ def test_every_constant_has_unit_and_source():
         consts += [p.e_dyn, p.e_leak] + (list(vars(p.components).values()) if p.components else [])
     for c in consts:
         assert c.unit and c.source
-    leak = PRESETS["horowitz_45nm"].components.mac_leak
-    assert "assumption" in leak.source
+    # every preset's leakage comes from the preset's own source, never borrowed from another preset
+    assert "horowitz_45nm" not in PRESETS
+    for p in PRESETS.values():
+        assert "0.2105 x E_d" not in p.e_leak.source
 
 
 def test_paper_table_ii_identity_and_assumption_label():

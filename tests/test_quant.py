@@ -256,7 +256,7 @@ def test_cli_hw_bits_16_equals_default(tmp_path, capsys):
     assert err.count("\n") == 0 and "--bits must be an integer in [2, 16]" in err
 
 
-@pytest.mark.parametrize("energy", ["paper_calibrated", "bottom_up_32nm", "horowitz_45nm"])
+@pytest.mark.parametrize("energy", ["paper_calibrated", "bottom_up_32nm"])
 def test_energy_and_memory_fall_with_bits(energy):
     masks, layers = _masks_and_layers()
     reps = [hardware.report(masks, layers, n_pe=4, energy=energy, spike_sparsity=0.8, weight_bits=b)

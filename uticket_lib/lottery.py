@@ -272,7 +272,8 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
         resume=resume, on_epoch_end=on_epoch_end, progress=progress)
     metrics = {}
     if is_main():
-        test = _evaluate(model, test_ds, cfg, device)
+        test = _evaluate(model, test_ds, cfg, device, return_correct=True)
+        io.save_torch(test.pop("correct").to(torch.uint8), paths.predictions_path(level_dir))
         val = _evaluate(model, val_ds, cfg, device) if val_ds is not None else None
         metrics = _metrics(level, epochs, masks, model, test, history, time.perf_counter() - t0,
                            extra, val)
@@ -323,11 +324,13 @@ def level_timesteps(cfg: RunConfig, level: int, search: dict | None) -> int:
     return int(search["search_timesteps"])
 
 
-def _evaluate(model: nn.Module, test_ds: Dataset, cfg: RunConfig, device: torch.device) -> dict:
+def _evaluate(model: nn.Module, test_ds: Dataset, cfg: RunConfig, device: torch.device,
+              return_correct: bool = False) -> dict:
     if test_ds not in _MATERIALIZED:
         _MATERIALIZED[test_ds] = datalib.materialize(test_ds)
     loader = eval_loader(_MATERIALIZED[test_ds])
-    return evaluate(model, loader, device, per_layer=True, amp=cfg.train.amp)
+    return evaluate(model, loader, device, per_layer=True, amp=cfg.train.amp,
+                    return_correct=return_correct)
 
 
 def _cpu_state(model: nn.Module) -> dict:

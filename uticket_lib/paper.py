@@ -86,15 +86,32 @@ TEXT = {
 }
 
 
+NOT_IN_PAPER = "not in the paper"
+
+
+def lookup(table: dict, key, field: str | None = None):
+    """``table[key][field]`` (or ``table[key]``), None where the paper has no such entry or prints
+    none (garbled). Never raises for a missing key: callers show ``NOT_IN_PAPER`` for None."""
+    row = table.get(key)
+    if row is None:
+        return None
+    return row if field is None else row.get(field)
+
+
+def text(value, fmt: str = "{}") -> str:
+    """A paper value for display: ``fmt.format(value)``, or ``NOT_IN_PAPER`` for None."""
+    return NOT_IN_PAPER if value is None else fmt.format(value)
+
+
 def spike_sparsity(arch: str, dataset: str, method: str, assumed: bool = True) -> float | None:
     """Table I spike sparsity as a fraction (0..1); garbled entries from ``ASSUMED`` if ``assumed``."""
-    v = TABLE_I[(arch, dataset, method)]["spike_sparsity"]
+    v = lookup(TABLE_I, (arch, dataset, method), "spike_sparsity")
     if v is None and assumed:
         v = ASSUMED.get((arch, dataset, method), {}).get("spike_sparsity")
     return None if v is None else v / 100.0
 
 
 def cycles(arch: str, dataset: str, method: str) -> dict:
-    """Table II work / idle / latency in PE cycles (not 1e8), utilization unchanged."""
-    row = TABLE_II[(arch, dataset, method)]
+    """Table II work / idle / latency in PE cycles (not 1e8), utilization unchanged; {} if not in the paper."""
+    row = TABLE_II.get((arch, dataset, method), {})
     return {k: (v * TABLE_II_SCALE if k != "utilization" else v) for k, v in row.items()}

@@ -57,6 +57,12 @@ def metrics_path(level: Path) -> Path:
     return level / "metrics.json"
 
 
+def predictions_path(level: Path) -> Path:
+    """Per-image correctness of the level's final test evaluation (uint8 [test images], 1 = right,
+    in test-set order); written before metrics.json. Older runs may lack it."""
+    return level / "predictions.pt"
+
+
 def partial_path(level: Path) -> Path:
     """Mid-level training state (epoch, model, optimizer, scheduler), removed when the level ends."""
     return level / "partial.pt"

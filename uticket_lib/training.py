@@ -219,12 +219,15 @@ def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.
 
 # ----------------------------------------------------------------------------- evaluation
 @torch.inference_mode()
-def evaluate(model: nn.Module, loader, device: torch.device,
-             progress: bool = False, per_layer: bool = False, amp: bool = False) -> dict:
+def evaluate(model: nn.Module, loader, device: torch.device, progress: bool = False,
+             per_layer: bool = False, amp: bool = False, return_correct: bool = False) -> dict:
     """Accuracy, loss and firing statistics over a whole loader (any iterable of ``(x, y)``).
 
     Runs under ``inference_mode`` and feeds channels-last input to a channels-last model. Use large
     batches (``eval_loader``'s default) and a materialised test set (``data.materialize``).
+
+    With ``return_correct`` the result also holds ``correct``: a bool tensor [images], in loader
+    order, True where the prediction was right (paired accuracy intervals need it per image).
 
     ``firing_rate`` = spikes / (neurons x timesteps x images), weighted by neuron count, over every
     LIF layer; ``spike_sparsity`` = 1 - firing_rate (Table I's "spike sparsity").
@@ -244,6 +247,7 @@ def evaluate(model: nn.Module, loader, device: torch.device,
     seen = correct = 0
     loss_sum = 0.0
     cl = uses_channels_last(net)
+    per_image: list[torch.Tensor] = []
     try:
         for x, y in tqdm(loader, desc="eval", leave=False, disable=not progress):
             x, y = x.to(device), y.to(device)
@@ -252,7 +256,10 @@ def evaluate(model: nn.Module, loader, device: torch.device,
             with autocast(device, amp):
                 logits = net(x).float()
             loss_sum += spike_loss(logits, y).item() * y.numel()
-            correct += (predict(logits) == y).sum().item()
+            hit = predict(logits) == y
+            correct += hit.sum().item()
+            if return_correct:
+                per_image.append(hit.detach().cpu())
             seen += y.numel()
     finally:
         for h in handles:
@@ -262,6 +269,8 @@ def evaluate(model: nn.Module, loader, device: torch.device,
     rate = spikes / slots if slots else 0.0
     out = {"accuracy": correct / max(seen, 1), "loss": loss_sum / max(seen, 1),
            "firing_rate": rate, "spike_sparsity": 1.0 - rate, "images": seen}
+    if return_correct:
+        out["correct"] = torch.cat(per_image) if per_image else torch.zeros(0, dtype=torch.bool)
     if per_layer:
         out["layer_firing_rate"] = {n: c[0] / c[1] for n, c in counts.items() if c[1]}
     return out

@@ -137,9 +137,9 @@ def ceil_work_increase(masks: Mapping[str, torch.Tensor], layers: list, n_pe: in
 
 def width_effect(widths=(1.0, 0.5, 0.25), sparsity: float = 0.98, arch: str = "vgg16",
                  in_channels: int = 1, n_pe: int = 16, timesteps: int = 4, seed: int = 0) -> pd.DataFrame:
-    """For synthetic tickets (``analysis.hw.synthetic_masks``) of ``arch`` at each width and
+    """For synthetic tickets (``analysis.masks.synthetic_masks``) of ``arch`` at each width and
     ``sparsity``: weights per filter, LTH cycle utilization, and the work the ceiling adds."""
-    from .hw import synthetic_masks  # chapter 5's synthetic ticket
+    from .masks import synthetic_masks  # chapter 5's synthetic ticket
     rows = []
     for w in widths:
         layers = hardware.trace(models.build(arch, in_channels=in_channels, width=w),

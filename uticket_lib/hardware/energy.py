@@ -56,23 +56,8 @@ _B32 = Components(
     mem_leak=Constant(0.0023, "pJ/PE-cycle", "1024x16-bit scratchpad; " + _SATA),
 )
 
-# Horowitz, "Computing's energy problem", ISSCC 2014, 45 nm: 8-bit int add 0.03 pJ, 32-bit int add
-# 0.1 pJ, 64-bit read from an 8 KB SRAM 10 pJ. Dynamic energies only; leakage is our assumption.
-_H = "Horowitz ISSCC 2014 (45 nm)"
-_ADD24 = 0.03 + (24 - 8) / (32 - 8) * (0.1 - 0.03)        # 0.0767 pJ, linear in adder width
-_R_ASSUMED = 0.2105                                        # E_l / E_d of the paper_calibrated preset
-_LEAK_SPLIT = (0.0725 / 0.2808, 0.206 / 0.2808, 0.0023 / 0.2808)  # MAC / LIF / MEM shares, 32 nm
-_H45_LEAK = ("assumption: total leakage = 0.2105 x E_d (the paper_calibrated ratio), split MAC/LIF/MEM "
-             "as in the 32 nm preset; Horowitz gives no leakage")
-_H45 = Components(
-    mac_dyn=Constant(_ADD24, "pJ/work cycle", f"derived: 24-bit accumulate interpolated between {_H} "
-                     "8-bit (0.03 pJ) and 32-bit (0.1 pJ) int add; AND gates neglected"),
-    mem_dyn=Constant(10.0 / 4, "pJ/work cycle", f"derived: {_H} 64-bit read from an 8 KB SRAM (10 pJ) / 4 "
-                     "for 16 bits (an upper bound: the scratchpad is 2 KB)"),
-    lif_dyn=Constant(2 * _ADD24, "pJ/LIF update", f"derived: 24-bit add + 24-bit compare, each as a 24-bit add ({_H})"),
-    **{f"{c}_leak": Constant((_ADD24 + 2.5) * _R_ASSUMED * s, "pJ/PE-cycle", _H45_LEAK)
-       for c, s in zip(("mac", "lif", "mem"), _LEAK_SPLIT)},
-)
+# Horowitz's 45 nm energies (ISSCC 2014) give dynamic energies only; a preset built on them would have
+# to borrow its leakage from the paper_calibrated ratio, so it would not be independent. Not a preset.
 
 
 def _from(name: str, c: Components, source: str) -> EnergyModel:
@@ -89,7 +74,6 @@ PRESETS = {
         Constant(0.2105, "E_d/PE-cycle", "derived: least-squares fit of Eq. 3 to Tables I-II and Fig. 7(a)"),
         "E_d", "derived: Eq. 3 with E_l/E_d fitted to the paper's six Fig. 7(a) reductions"),
     "bottom_up_32nm": _from("bottom_up_32nm", _B32, "derived: " + _SATA),
-    "horowitz_45nm": _from("horowitz_45nm", _H45, "derived: " + _H + " dynamic energies; leakage assumed"),
 }
 
 
@@ -180,13 +164,12 @@ AND16_32NM = Constant(0.0123, "pJ/work cycle",
 def bit_fraction(model: str | EnergyModel) -> Constant:
     """Share of E_d that scales with the weight bit width (scratchpad read + AND).
 
-    Components presets: (AND + mem_dyn) / (mac_dyn + mem_dyn) of their own split (Horowitz: AND
-    neglected). paper_calibrated (no split): the bottom_up_32nm share, a derived assumption.
+    Components presets: (AND + mem_dyn) / (mac_dyn + mem_dyn) of their own split.
+    paper_calibrated (no split): the bottom_up_32nm share, a derived assumption.
     """
     m = preset(model)
     c = m.components if m.components is not None else PRESETS["bottom_up_32nm"].components
-    and16 = 0.0 if m.name == "horowitz_45nm" else AND16_32NM.value
-    f = (and16 + c.mem_dyn.value) / (c.mac_dyn.value + c.mem_dyn.value)
+    f = (AND16_32NM.value + c.mem_dyn.value) / (c.mac_dyn.value + c.mem_dyn.value)
     how = ("derived: (AND16 + scratchpad read) / (MAC + scratchpad read dynamic) of " +
            (m.name if m.components is not None else "bottom_up_32nm (paper_calibrated has no split)"))
     return Constant(f, "share of E_d", how)
@@ -210,7 +193,7 @@ def at_bits(model: str | EnergyModel, bits: int) -> EnergyModel:
     comps = None
     if m.components is not None:
         c = m.components
-        and16 = 0.0 if m.name == "horowitz_45nm" else AND16_32NM.value
+        and16 = AND16_32NM.value
         comps = Components(
             mac_dyn=Constant(c.mac_dyn.value - and16 * (1 - s), c.mac_dyn.unit,
                              f"{c.mac_dyn.source}{tag}: AND part x b/16 ({AND16_32NM.source})"),

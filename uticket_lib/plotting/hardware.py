@@ -1,5 +1,5 @@
 """Figures of the hardware chapters (5-8, 10). Every function takes a DataFrame from
-``analysis.hw`` and returns a matplotlib figure."""
+``analysis.hwframes`` (and ``analysis.paper_compare``) and returns a matplotlib figure."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,17 +7,13 @@ import pandas as pd
 
 from . import METHOD_COLORS, METHOD_LABELS, figure
 
-_LABEL_TO_KEY = {v: k for k, v in METHOD_LABELS.items()}
-
-
-def _color(label: str) -> str:
-    return METHOD_COLORS.get(_LABEL_TO_KEY.get(label, label), "#666666")
+from ..analysis.labels import name as _name
 
 
 def layer_bars(frame: pd.DataFrame, title: str = ""):
     """Fig. 6: per covered layer, work / idle / latency (cycles) and utilization of LTH vs u-Ticket.
 
-    frame: ``analysis.hw.layer_frame``.
+    frame: ``analysis.hwframes.layer_frame``.
     """
     fig, axes = figure(ncols=2, nrows=2, width=5.2, height=2.8)
     names = frame[frame.method == "lth"]["layer"].tolist()
@@ -37,14 +33,14 @@ def layer_bars(frame: pd.DataFrame, title: str = ""):
 
 
 def energy_bars(frame: pd.DataFrame):
-    """Fig. 7(a): Eq. 3 energy of LTH and u-Ticket per arch (frame: ``hw.energy_frame``), with the
+    """Fig. 7(a): Eq. 3 energy of LTH and u-Ticket per arch (frame: ``hwframes.energy_frame``), with the
     reduction written above each pair and the paper's reduction in brackets."""
     fig, axes = figure(width=5.5)
     ax = axes[0, 0]
     x = np.arange(len(frame))
     paper_col = [c for c in frame.columns if c.startswith("paper reduction")][0]
-    for i, (col, label) in enumerate((("energy LTH", "LTH"), ("energy u-Ticket", "u-Ticket"))):
-        ax.bar(x + (i - 0.5) * 0.4, frame[col], 0.4, color=_color(label), label=label)
+    for i, (col, key) in enumerate((("energy LTH", "lth"), ("energy u-Ticket", "uticket"))):
+        ax.bar(x + (i - 0.5) * 0.4, frame[col], 0.4, color=METHOD_COLORS[key], label=METHOD_LABELS[key])
     for xi, (_, r) in zip(x, frame.iterrows()):
         ax.text(xi, r["energy LTH"] * 1.02, f"-{r['reduction %']:.1f} % (paper -{r[paper_col]:.1f} %)",
                 ha="center", va="bottom", fontsize=8)
@@ -57,7 +53,7 @@ def energy_bars(frame: pd.DataFrame):
 
 def energy_vs_sparsity(frames: dict[str, pd.DataFrame]):
     """Fig. 7(b): energy reduction of u-Ticket vs LTH against LTH weight sparsity, one line per arch
-    (frames: {arch label: ``hw.energy_vs_sparsity``})."""
+    (frames: {arch label: ``hwframes.energy_vs_sparsity``})."""
     fig, axes = figure(width=5.0)
     ax = axes[0, 0]
     for (name, f), marker in zip(frames.items(), "os^v"):
@@ -70,7 +66,7 @@ def energy_vs_sparsity(frames: dict[str, pd.DataFrame]):
 
 def breakdown_bars(frames: dict[str, pd.DataFrame]):
     """Fig. 8: stacked PE energy components of LTH and u-Ticket per arch
-    (frames: {arch label: ``hw.breakdown_frame``}), in pJ."""
+    (frames: {arch label: ``hwframes.breakdown_frame``}), in pJ."""
     fig, axes = figure(ncols=len(frames), width=3.6, height=3.4)
     comps = ["mac_dyn", "mem_dyn", "lif_dyn", "mac_leak", "lif_leak", "mem_leak"]
     colors = ["#1f78b4", "#33a02c", "#e31a1c", "#a6cee3", "#fb9a99", "#b2df8a"]
@@ -89,7 +85,7 @@ def breakdown_bars(frames: dict[str, pd.DataFrame]):
 
 def pe_sweep(table: pd.DataFrame):
     """Table III as a figure: normalised latency (log-log) and energy against n_PE for every sweep
-    in ``hw.table_iii`` (columns 'latency NAME' / 'energy NAME')."""
+    in ``paper_compare.table_iii`` (columns 'latency NAME' / 'energy NAME')."""
     fig, axes = figure(ncols=2, width=4.4)
     names = [c.removeprefix("latency ") for c in table.columns if c.startswith("latency ")]
     for name, marker in zip(names, "os^vDx"):
@@ -109,7 +105,7 @@ def pe_sweep(table: pd.DataFrame):
 
 
 def memory_bars(frame: pd.DataFrame, title: str = ""):
-    """Fig. 9, per layer (frame: ``hw.memory_frame``): weight and spike bits, dense vs compressed
+    """Fig. 9, per layer (frame: ``hwframes.memory_frame``): weight and spike bits, dense vs compressed
     (log scale), and the DRAM / GLB / scratchpad energy of every covered layer."""
     fig, axes = figure(ncols=2, width=5.0, height=3.2)
     x = np.arange(len(frame))
@@ -137,7 +133,7 @@ def memory_bars(frame: pd.DataFrame, title: str = ""):
 
 def system_bars(frame: pd.DataFrame):
     """Fig. 9(b): stacked system energy (DRAM, GLB, scratchpad, PE array) per arch and method
-    (frame: ``hw.system_frame``), normalised to each arch's LTH total."""
+    (frame: ``hwframes.system_frame``), normalised to each arch's LTH total."""
     fig, axes = figure(width=5.5)
     ax = axes[0, 0]
     labels, bottom = [], np.zeros(len(frame))
@@ -156,7 +152,7 @@ def system_bars(frame: pd.DataFrame):
 
 def memory_vs_sparsity(frames: dict[str, pd.DataFrame]):
     """Fig. 9(a): DRAM and GLB words normalised to dense against weight sparsity, per run
-    (frames: {label: ``hw.memory_vs_sparsity``})."""
+    (frames: {label: ``hwframes.memory_vs_sparsity``})."""
     fig, axes = figure(width=5.0)
     ax = axes[0, 0]
     for (name, f), marker in zip(frames.items(), "os^v"):
@@ -171,22 +167,22 @@ def memory_vs_sparsity(frames: dict[str, pd.DataFrame]):
 
 def reordering_bars(frames: dict[str, pd.DataFrame]):
     """Latency and energy of the four schedules per arch, normalised to plain LTH
-    (frames: {arch label: ``hw.reordering_frame``})."""
+    (frames: {arch: ``hwframes.reordering_frame``}; keys become labels here)."""
     fig, axes = figure(ncols=2, width=4.6)
     colors = ["#d95f02", "#fdae6b", "#1b9e77", "#a1d99b"]
     for ax, key in zip(axes.flat, ("latency", "energy")):
         for j, (name, f) in enumerate(frames.items()):
             v = f[key] / f[key].iloc[0]
             for i, (sched, y) in enumerate(v.items()):
-                ax.bar(j + (i - 1.5) * 0.2, y, 0.2, color=colors[i], label=sched if j == 0 else None)
-        ax.set_xticks(range(len(frames)), list(frames))
+                ax.bar(j + (i - 1.5) * 0.2, y, 0.2, color=colors[i], label=_name(sched) if j == 0 else None)
+        ax.set_xticks(range(len(frames)), [_name(a) for a in frames])
         ax.set_ylabel(f"{key} / LTH")
     axes[0, 0].legend(fontsize=7)
     return fig
 
 
 def calibration_scatter(frame: pd.DataFrame):
-    """Predicted vs paper Fig. 7(a) reductions (frame: ``hw.calibration_frame``), with y = x."""
+    """Predicted vs paper Fig. 7(a) reductions (frame: ``paper_compare.calibration_frame``), with y = x."""
     fig, axes = figure(width=4.2, height=3.6)
     ax = axes[0, 0]
     ax.scatter(frame["paper %"], frame["predicted % (fit)"], label="fitted E_l/E_d", color="#7570b3")

@@ -1,7 +1,7 @@
 """Figures of the learning chapters (1-4) and the paper-vs-code chapter (9).
 
-Every function takes the DataFrames built by ``analysis.learning`` (or the shared analysis
-helpers) and returns the matplotlib figure, which a notebook shows inline.
+Every function takes the DataFrames built by the ``analysis`` modules (``runs``, ``toys``, ``masks``,
+``switches``) and returns the matplotlib figure, which a notebook shows inline.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ METRIC_LABELS = {"test_accuracy": "test accuracy", "spike_sparsity": "spike spar
 
 def lif(frame: pd.DataFrame, v_th: float = 1.0):
     """Input current, charge / membrane potential with the threshold, and the spike train over time
-    (``analysis.learning.lif_table``)."""
+    (``analysis.toys.lif_table``)."""
     fig, axes = figure(1, 3, width=7.0, height=1.6, sharex=True)
     ax_in, ax_v, ax_s = axes[:, 0]
     t = frame.index.to_numpy()
@@ -176,7 +176,7 @@ def walkthrough(frame: pd.DataFrame, n_blocks: int = 4):
 
 def switches(frame: pd.DataFrame, metrics=("accuracy", "sparsity", "utilization")):
     """Chapter 9: each metric over the levels, the paper behaviour against each code switch
-    (``analysis.learning.switch_levels``)."""
+    (``analysis.switches.switch_levels``)."""
     fig, axes = figure(len(metrics), 1, width=3.0, height=2.8)
     colors = plt.get_cmap("tab10")
     for ax, metric in zip(axes[0], metrics):

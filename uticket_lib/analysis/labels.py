@@ -1,0 +1,35 @@
+"""Display names of the keys kept in data (``vgg16``, ``lth``, ``fmnist``).
+
+Frames built by ``analysis`` hold keys; ``label`` turns them into display names where a table is
+shown, and ``plotting`` uses ``name`` for legends and titles. Keys never come back from labels.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+METHOD_LABELS = {"lth": "LTH", "uticket": "u-Ticket"}
+ARCH_LABELS = {"vgg16": "VGG-16", "resnet19": "ResNet-19"}
+DATASET_LABELS = {"fmnist": "FMNIST", "cifar10": "CIFAR10", "svhn": "SVHN"}
+LABELS = {**METHOD_LABELS, **ARCH_LABELS, **DATASET_LABELS}
+
+
+def name(key) -> str:
+    """The display name of one key (the key itself when it has none); "lth + sorted" -> "LTH + sorted"."""
+    if not isinstance(key, str):
+        return str(key)
+    head, sep, tail = key.partition(" + ")
+    return LABELS.get(head, head) + sep + tail
+
+
+def label(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` for display: every arch / method / dataset key in the index and in the
+    ``arch``, ``method`` and ``dataset`` columns replaced by its display name."""
+    out = frame.copy()
+    for col in ("arch", "method", "dataset"):
+        if col in out.columns:
+            out[col] = out[col].map(name)
+    if isinstance(out.index, pd.MultiIndex):
+        out.index = out.index.set_levels([lv.map(name) for lv in out.index.levels])
+    else:
+        out.index = out.index.map(name)
+    return out

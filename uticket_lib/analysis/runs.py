@@ -1,0 +1,260 @@
+"""Runs on disk: running or reusing experiments, their levels, per-image predictions and the cached
+hardware report of a level (keyed by the mask's content and the hardware model's version).
+
+Every function that takes ``level=None`` means the run's last completed level (``level_of``).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+import torch
+
+from .. import data as datalib
+from .. import hardware, io, lottery, paths, profiles
+from ..config import RunConfig, from_dict, stable_hash
+from . import stats
+
+
+METHODS = lottery.METHODS
+
+
+def overrides(seed: int = 0, n_pe: int = 16, width: float | None = None, levels: int | None = None,
+              epochs: int | None = None, train_subset: int | None = None,
+              **extra: Any) -> dict[str, Any]:
+    """Config overrides from a notebook's parameters cell; ``None`` keeps the profile's value.
+
+    ``extra`` takes config keys with dots written as double underscores (``train__lr=0.05``).
+    """
+    out: dict[str, Any] = {"train.seed": seed, "balance.seed": seed, "balance.n_pe": n_pe}
+    optional = {"model.width": width, "prune.levels": levels, "train.epochs": epochs,
+                "data.train_subset": train_subset}
+    out.update({k: v for k, v in optional.items() if v is not None})
+    out.update({k.replace("__", "."): v for k, v in extra.items()})
+    return out
+
+
+def archs(text: str) -> list[str]:
+    """"vgg16,resnet19" -> ["vgg16", "resnet19"] (papermill-friendly list parameter)."""
+    return [a.strip() for a in text.split(",") if a.strip()]
+
+
+def experiment(profile: str, arch: str = "vgg16", dataset: str = "fmnist", method: str = "lth",
+               overrides: Mapping[str, Any] | None = None, progress: bool = False) -> Path:
+    """Run (or reuse from the run cache) one configuration of a profile; returns its run directory."""
+    return lottery.run(profiles.get(profile, arch, dataset, method, overrides), progress=progress)
+
+
+def pair(profile: str, arch: str = "vgg16", dataset: str = "fmnist",
+         overrides: Mapping[str, Any] | None = None, progress: bool = False) -> dict[str, Path]:
+    """The LTH baseline and the u-Ticket run of one configuration: {"lth": dir, "uticket": dir}."""
+    return {m: experiment(profile, arch, dataset, m, overrides, progress) for m in METHODS}
+
+
+def pairs(profile: str, arch_list: str | Iterable[str], dataset: str = "fmnist",
+          overrides: Mapping[str, Any] | None = None, progress: bool = False) -> dict[str, dict[str, Path]]:
+    """``pair`` for every architecture: {arch: {"lth": dir, "uticket": dir}}.
+
+    ``arch_list`` may be a notebook's comma-separated ``ARCHS`` string.
+    """
+    names = archs(arch_list) if isinstance(arch_list, str) else list(arch_list)
+    return {a: pair(profile, a, dataset, overrides, progress) for a in names}
+
+
+def config(run: Path) -> RunConfig:
+    return from_dict(io.load_json(paths.config_path(run)))
+
+
+def levels_frame(run: Path) -> pd.DataFrame:
+    """One row per completed level: sparsity, accuracy, spike sparsity, time."""
+    cols = ["level", "sparsity", "conv_sparsity", "test_accuracy", "best_test_accuracy",
+            "spike_sparsity", "firing_rate", "nonzero_weights", "train_images_per_s", "seconds"]
+    rows = lottery.levels(run)
+    return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows]).set_index("level")
+
+
+def last_level(run: Path) -> int:
+    return int(levels_frame(run).index.max())
+
+
+def level_of(run: Path, level: int | None = None) -> int:
+    """``level``, or the run's last completed level when ``level`` is None (the one place that rule lives)."""
+    return last_level(run) if level is None else int(level)
+
+
+def metrics(run: Path, level: int | None = None) -> dict:
+    """metrics.json of a level (default: the last)."""
+    return io.load_json(paths.metrics_path(paths.level_dir(run, level_of(run, level))))
+
+
+def predictions(run: Path, level: int | None = None) -> torch.Tensor | None:
+    """Per-image correctness (bool [test images]) of a level's final evaluation, or None for runs
+    written before ``level_k/predictions.pt`` existed (claims that need it are then INCONCLUSIVE)."""
+    path = paths.predictions_path(paths.level_dir(run, level_of(run, level)))
+    if not path.exists():
+        return None
+    return torch.load(path, map_location="cpu", weights_only=True).bool()
+
+
+def paired_accuracy(run_a: Path, run_b: Path, level_a: int | None = None, level_b: int | None = None):
+    """``stats.PairedDiff`` of accuracy(A) - accuracy(B) over the same test images, or None when a
+    level has no ``predictions.pt`` (older runs) or the two were evaluated on different test sets."""
+    a, b = predictions(run_a, level_a), predictions(run_b, level_b)
+    if a is None or b is None or a.numel() != b.numel():
+        return None
+    return stats.paired_difference(a, b)
+
+
+# ----------------------------------------------------------------------------- cache keys
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (the content, not its name or time)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def hardware_version() -> str:
+    """sha256 over the sources of ``uticket_lib/hardware/*.py`` (name and bytes, sorted by name):
+    any edit to the accelerator model changes it, so cached reports cannot outlive the model."""
+    h = hashlib.sha256()
+    for f in sorted(Path(hardware.__file__).parent.glob("*.py")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def hardware_key(mask_file: Path, options: dict) -> str:
+    """Cache key of a hardware report: the mask file's content, the hardware model's version and the
+    report options (n_PE, mode, T, spike sparsity, energy preset, ...)."""
+    return stable_hash({"mask_sha256": file_digest(mask_file), "hardware": hardware_version(),
+                        "options": options})
+
+
+@functools.lru_cache(maxsize=16)
+def _layers(arch: str, width: float, timesteps: int, dataset: str) -> tuple:
+    spec = datalib.DATASETS[dataset]
+    cfg = RunConfig().replace(**{"model.arch": arch, "model.width": width,
+                                 "model.timesteps": timesteps, "data.dataset": dataset})
+    return tuple(hardware.trace(lottery.build_model(cfg), (1, spec.in_channels, 32, 32)))
+
+
+def layers(run: Path) -> list:
+    """Layer geometry of a run's network (traced once per architecture and width)."""
+    c = config(run)
+    return list(_layers(c.model.arch, c.model.width, c.model.timesteps, c.data.dataset))
+
+
+def hardware_report(run: Path, level: int | None = None, **options: Any) -> dict:
+    """``hardware.report`` of one level's mask, cached as JSON in ``level_k/hw_<key>/``.
+
+    Defaults: the run's n_PE (``balance.n_pe``, 16 unless set), output-mode cycles, the run's T,
+    and Eq. 3's S = the level's measured network spike sparsity. The key (``hardware_key``) covers
+    the mask file's content, the hardware sources and the options, so a changed mask or model is
+    recomputed. Event modes need recorded inputs and are not cached here.
+    """
+    level = level_of(run, level)
+    c = config(run)
+    here = paths.level_dir(run, level)
+    m = io.load_json(paths.metrics_path(here))
+    opts = {"n_pe": c.balance.n_pe, "mode": "output", "timesteps": c.model.timesteps,
+            "spike_sparsity": m["spike_sparsity"], **options}
+    cache = paths.hardware_dir(here, hardware_key(paths.mask_path(here), opts)) / "report.json"
+    if cache.exists():
+        return io.load_json(cache)
+    result = hardware.report(lottery.load_masks(run, level), layers(run), **opts)
+    io.save_json(result, cache)
+    return result
+
+
+def utilization_frame(run: Path, **options: Any) -> pd.DataFrame:
+    """Per level: sparsity and the network's work, idle, latency, utilization and energy."""
+    rows = []
+    for lv in levels_frame(run).index:
+        net = hardware_report(run, int(lv), **options)["network"]
+        rows.append({"level": int(lv), "sparsity": net["weight_sparsity"],
+                     **{k: net[k] for k in ("work", "idle", "latency", "utilization", "energy")}})
+    return pd.DataFrame(rows).set_index("level")
+
+
+def method_levels(pairs: Mapping[str, Mapping[str, Path]], methods=("lth", "uticket"),
+                  utilization: bool = False) -> pd.DataFrame:
+    """Long table over archs, methods and levels: sparsity, accuracy, spike sparsity, seconds.
+
+    ``pairs``: {arch: {method: run dir}} (what ``analysis.pair`` returns, per arch). Adds the
+    sparsity that plain repeated pruning would reach (``expected_sparsity``: 1 - (1-p)^k) and, with
+    ``utilization``, the network utilization of Eq. 2 (16 PEs unless the run says otherwise,
+    parameter-weighted) from ``analysis.hardware_report``.
+    """
+    frames = []
+    for arch, runs in pairs.items():
+        for method in methods:
+            if method not in runs:
+                continue
+            run = runs[method]
+            cfg = config(run)
+            f = levels_frame(run).reset_index()
+            f.insert(0, "method", method)
+            f.insert(0, "arch", arch)
+            f["expected_sparsity"] = [1 - (1 - cfg.prune.fraction) ** k for k in f["level"]]
+            if utilization:
+                f["utilization"] = [hardware_report(run, int(k), n_pe=cfg.balance.n_pe)["network"]["utilization"]
+                                    for k in f["level"]]
+            frames.append(f)
+    return pd.concat(frames, ignore_index=True)
+
+
+def final_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The last level of every (arch, method) of a ``method_levels`` frame."""
+    idx = frame.groupby(["arch", "method"], sort=False)["level"].idxmax()
+    return frame.loc[idx].set_index(["arch", "method"])
+
+
+def ticket_summary(frame: pd.DataFrame, method: str = "lth") -> pd.DataFrame:
+    """Per arch, the final level of ``method`` from a ``method_levels`` frame next to the dense
+    level: level, sparsity, expected sparsity, accuracy, spike sparsity, dense accuracy and the
+    accuracy drop in points (dense - final)."""
+    f = frame[frame["method"] == method]
+    fin = final_rows(f).reset_index(level="method", drop=True)
+    dense = f[f["level"] == 0].set_index("arch")["test_accuracy"]
+    out = fin[["level", "sparsity", "expected_sparsity", "test_accuracy", "spike_sparsity"]].copy()
+    out["dense accuracy"] = dense
+    out["accuracy drop (points)"] = 100 * (out["dense accuracy"] - out["test_accuracy"])
+    return out
+
+
+Runs = Mapping[str, Mapping[str, Path]]          # {arch: {"lth": dir, "uticket": dir}}
+
+
+def dataset_of(runs: Runs) -> str:
+    """The dataset of the runs (the first run's config)."""
+    first = next(iter(next(iter(runs.values())).values()))
+    return config(first).data.dataset
+
+
+def test_images(run: Path, n: int = 8) -> torch.Tensor:
+    """The first ``n`` images of a seeded subset of the run's test set, [n, C, 32, 32]."""
+    c = config(run)
+    ds = datalib.dataset(c.data.dataset, train=False, root=c.data.root, augment=False,
+                         subset=n, subset_seed=c.data.subset_seed)
+    return torch.stack([ds[i][0] for i in range(min(n, len(ds)))])
+
+
+def record(run: Path, level: int | None = None, n_images: int = 8) -> dict:
+    """Input spike patterns of every layer of a level's trained network on ``n_images`` test images."""
+    level = level_of(run, level)
+    return hardware.record_inputs(lottery.load_model(run, level), test_images(run, n_images),
+                                  config(run).model.timesteps)
+
+
+def event_report(run: Path, level: int | None = None, mode: str = "events", inputs: dict | None = None,
+                 n_images: int = 8, **options: Any) -> dict:
+    """``hardware.report`` of a level in an event mode, from spikes recorded on a few test images."""
+    level = level_of(run, level)
+    inputs = record(run, level, n_images) if inputs is None else inputs
+    return hardware.report(lottery.load_masks(run, level), layers(run), mode=mode, inputs=inputs,
+                           timesteps=config(run).model.timesteps, memory=False, **options)

@@ -1,0 +1,92 @@
+"""Intervals for noisy numbers: paired accuracy differences and the spread over seeds.
+
+Two classifiers evaluated on the same n test images give paired outcomes. With b = images only
+the first gets right and c = images only the second gets right, the accuracy difference is
+``(b - c) / n`` (first minus second). ``paired_difference`` gives its 95 % interval by Newcombe's
+method 10 (Wilson score intervals of the two marginal proportions combined with the phi
+correlation of the pairs; Newcombe, Stat. Med. 17:2635, 1998), which stays inside [-1, 1] and
+behaves for small discordant counts, unlike the Wald interval.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+
+Z95 = 1.959963984540054   # two-sided 95 % normal quantile
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (0, 1 when n = 0)."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class PairedDiff:
+    """Accuracy of A minus accuracy of B on the same images, with its 95 % interval."""
+    n: int
+    acc_a: float
+    acc_b: float
+    diff: float          # acc_a - acc_b
+    lo: float
+    hi: float
+    only_a: int          # images A gets right and B wrong
+    only_b: int
+
+    def text(self, scale: float = 100.0, unit: str = " pts") -> str:
+        return (f"{scale * self.diff:+.2f}{unit} [{scale * self.lo:+.2f}, {scale * self.hi:+.2f}] "
+                f"(95 % CI, n = {self.n})")
+
+
+def counts(correct_a, correct_b) -> tuple[int, int, int, int]:
+    """(both right, only A, only B, both wrong) of two per-image correctness vectors."""
+    a = torch.as_tensor(correct_a).reshape(-1).bool()
+    b = torch.as_tensor(correct_b).reshape(-1).bool()
+    if a.numel() != b.numel():
+        raise ValueError(f"paired correctness vectors differ in length ({a.numel()} vs {b.numel()}); "
+                         "evaluate both classifiers on the same test images")
+    return (int((a & b).sum()), int((a & ~b).sum()), int((~a & b).sum()), int((~a & ~b).sum()))
+
+
+def newcombe(both: int, only_a: int, only_b: int, neither: int, z: float = Z95) -> tuple[float, float, float]:
+    """Newcombe's method-10 interval of p_A - p_B for paired binary outcomes: (diff, lo, hi)."""
+    n = both + only_a + only_b + neither
+    if n == 0:
+        return 0.0, -1.0, 1.0
+    ra, rb = both + only_a, both + only_b          # right by A, right by B
+    pa, pb = ra / n, rb / n
+    diff = pa - pb
+    l1, u1 = wilson(ra, n, z)
+    l2, u2 = wilson(rb, n, z)
+    # phi correlation of the 2x2 table, 0 when any margin is empty (Newcombe's convention)
+    margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    phi = (both * neither - only_a * only_b) / math.sqrt(margins) if margins > 0 else 0.0
+    dl = math.sqrt(max(0.0, (pa - l1) ** 2 - 2 * phi * (pa - l1) * (u2 - pb) + (u2 - pb) ** 2))
+    du = math.sqrt(max(0.0, (u1 - pa) ** 2 - 2 * phi * (u1 - pa) * (pb - l2) + (pb - l2) ** 2))
+    return diff, max(-1.0, diff - dl), min(1.0, diff + du)
+
+
+def paired_difference(correct_a, correct_b, z: float = Z95) -> PairedDiff:
+    """Accuracy of A minus B over the same images (bool / 0-1 vectors), 95 % Newcombe interval."""
+    both, oa, ob, neither = counts(correct_a, correct_b)
+    n = both + oa + ob + neither
+    diff, lo, hi = newcombe(both, oa, ob, neither, z)
+    return PairedDiff(n, (both + oa) / max(n, 1), (both + ob) / max(n, 1), diff, lo, hi, oa, ob)
+
+
+def spread(values: Sequence[float]) -> dict:
+    """Mean, sample standard deviation, min and max of per-seed values (std nan for one seed)."""
+    v = [float(x) for x in values]
+    if not v:
+        raise ValueError("spread of an empty list; run at least one seed")
+    mean = sum(v) / len(v)
+    std = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan")
+    return {"n": len(v), "mean": mean, "std": std, "min": min(v), "max": max(v)}
