@@ -63,8 +63,10 @@ analysis.glue("ch1_alpha", neurons.SURROGATE_ALPHA, "{:g}");
 # {cite}`fang2023spikingjelly` and a time constant $\tau$ = {glue:md}`ch1_tau`. Writing the
 # synaptic input as $x_i^t = \sum_j w_{ij} s_j^t$, one step is
 #
-# $$h^t = v^{t-1} + \frac{x^t - v^{t-1}}{\tau} = \Big(1 - \frac{1}{\tau}\Big) v^{t-1} + \frac{x^t}{\tau},
-# \qquad s^t = \Theta\big(h^t - v_{th}\big), \qquad v^t = h^t\,(1 - s^t),$$
+# $$\begin{aligned}
+# h^t &= v^{t-1} + \frac{x^t - v^{t-1}}{\tau} = \Big(1 - \frac{1}{\tau}\Big) v^{t-1} + \frac{x^t}{\tau},\\
+# s^t &= \Theta\big(h^t - v_{th}\big), \qquad v^t = h^t\,(1 - s^t),
+# \end{aligned}$$
 #
 # which is Eq. 1 with $\lambda = 1 - 1/\tau$ = {glue:md}`ch1_leak` and the input scaled by $1/\tau$
 # (a constant factor that the next batch normalisation absorbs). The threshold is

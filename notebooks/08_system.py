@@ -68,7 +68,8 @@ hw.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"])
 # %%
 hw.constants_frame(hw.hardware_report(runs[first]["lth"], energy="bottom_up_32nm"),
                    keys=["e_dyn", "e_leak", "components"])
-#
+
+# %% [markdown]
 # ## Traffic per layer (Fig. 9)
 #
 # The final LTH mask of each architecture, per covered layer:

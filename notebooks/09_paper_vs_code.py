@@ -115,8 +115,8 @@ analysis.glue("ch9_rw_acc_diff", 100 * rw["accuracy diff"], "{:+.1f}");
 # %% [markdown]
 # At level {glue:md}`ch9_level`, carrying the balanced mask (the paper) gives
 # {glue:md}`ch9_carry_sparsity_paper` weight sparsity and not carrying it (the code)
-# {glue:md}`ch9_carry_sparsity_code`; either way the final mask is balanced, so utilization stays at
-# 1. Leaving out weight decay changes the accuracy by {glue:md}`ch9_wd_acc_diff` points and not
+# {glue:md}`ch9_carry_sparsity_code`; either way the final mask is balanced, so
+# utilization stays at 1. Leaving out weight decay changes the accuracy by {glue:md}`ch9_wd_acc_diff` points and not
 # rewinding the biases by {glue:md}`ch9_rw_acc_diff` points. At small profiles these differences are
 # of the same size as the run-to-run noise of a few epochs on a data subset; a single seed cannot
 # separate the two.
