@@ -70,11 +70,13 @@ sweeps = {analysis.ARCH_LABELS.get(a, a): {
     "LTH": hw.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY),
     "LTH rebalanced": hw.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY, rebalance=True)}
     for a, p in runs.items()}
-tables = {a: hw.table_iii(s) for a, s in sweeps.items()}
+# Table III is the paper's VGG-16 sweep: its columns stand beside VGG-16 only
+paper_arch = analysis.ARCH_LABELS.get(hw.PAPER_TABLE_III_ARCH, hw.PAPER_TABLE_III_ARCH)
+tables = {a: hw.table_iii(s, with_paper=(a == paper_arch)) for a, s in sweeps.items()}
 pd.concat(tables).round(3)
 
 # %%
-figs = [hplot.pe_sweep(t) for t in tables.values()]
+figs = [hplot.pe_sweep(t, title=f"{a}: latency and energy against n_PE") for a, t in tables.items()]
 
 # %% [markdown]
 # The absolute numbers behind the first architecture's u-Ticket sweep (cycles, Eq. 3 energy in
