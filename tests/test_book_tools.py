@@ -447,3 +447,30 @@ def test_claim_marker_matches_the_library():
     page = ch.parse(analysis.claims_html([analysis.claim("x", 1, True)], "smoke"))
     problems, counts = ch.check_claims(page, "p.html", "smoke")
     assert problems == [] and counts
+
+
+@pytest.mark.slow
+def test_executed_chapter_reruns_under_plain_papermill(tmp_path, monkeypatch):
+    """The README's command: papermill on an executed chapter with -p PROFILE smoke completes.
+
+    Chapter 1 (no training) is executed once as run_notebooks does, then the executed notebook is
+    run again by the papermill command line: its parameters cell keeps its tag, so papermill
+    replaces the injected cell instead of stacking a second one."""
+    pytest.importorskip("papermill")
+    monkeypatch.setenv("UTICKET_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("UTICKET_CLAIMS_DIR", str(tmp_path / "claims"))
+    args = rn.parse_args(["--profile", "smoke", "--out", str(tmp_path / "executed"),
+                          "--failed", str(tmp_path / "failed"), "--only", "01_neurons"])
+    res = rn.execute(REPO / "notebooks" / "01_neurons.py", args)
+    assert res.status == "ok", res.error
+    executed = tmp_path / "executed" / "01_neurons.ipynb"
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "papermill", str(executed), str(out), "-p", "PROFILE", "smoke",
+                           "--cwd", str(REPO), "-k", "python3"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = json.loads(out.read_text())
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb["cells"]]
+    assert sum("parameters" in t for t in tags) == 1
+    assert sum("injected-parameters" in t for t in tags) == 1
+    assert not any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))
