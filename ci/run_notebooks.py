@@ -194,6 +194,43 @@ def to_notebook(source: Path):
     return nb
 
 
+RUN_NOTE_CLASS = "uticket-run-note"
+PROFILE_TIMES = {"smoke": "minutes on a CPU", "cpu": "the book's numbers; about 40 min for all chapters on 2 CPU cores",
+                 "paper": "the paper's settings; needs a GPU (hours)"}
+
+
+def run_note(name: str, source: str, profile: str, seconds: float) -> str:
+    """What a downloaded notebook needs to run, as a MyST admonition (see ``add_run_note``)."""
+    times = "; ".join(f"`-p PROFILE {p}`: {t}" for p, t in PROFILE_TIMES.items())
+    return (f":::{{admonition}} Run this notebook yourself\n:class: tip {RUN_NOTE_CLASS}\n"
+            f"Download it with the download button at the top of the page (`.ipynb`) or as its "
+            f"{{download}}`jupytext source <../../{source}>`. It needs the `uticket_lib` package "
+            f"(`pip install -e .` in a clone of the repository, which pins its dependencies) and, for "
+            f"training, Fashion-MNIST (Debian's `dataset-fashion-mnist`, or `UTICKET_DATA`). Run it with\n"
+            f"`papermill {name}.ipynb out.ipynb -p PROFILE smoke` from the clone's root ({times}). "
+            f"Trained networks are cached under `$UTICKET_RUNS` (default `./runs`): with this build's "
+            f"cache the chapter reruns without training; without it, it trains its runs again. This "
+            f"page was executed under profile `{profile}` in {fmt_seconds(seconds)}.\n:::\n")
+
+
+def add_run_note(nb, name: str, source: str, profile: str, seconds: float) -> None:
+    """Put the run note into the first cell, right under the chapter's title (idempotent)."""
+    import nbformat
+
+    note = run_note(name, source, profile, seconds)
+    first = nb.cells[0] if nb.cells else None
+    if first is not None and first.cell_type == "markdown":
+        text = first.source
+        if RUN_NOTE_CLASS in text:  # a rerun of an executed notebook: replace the old note
+            text = re.sub(r"\n*:::\{admonition\} Run this notebook yourself.*?\n:::\n", "\n", text, flags=re.S)
+        lines = text.split("\n")
+        head = 1 if lines and lines[0].startswith("# ") else 0
+        text = "\n".join(lines[:head] + ["", note, ""] + lines[head:])
+        first.source = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+    else:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(note))
+
+
 def stub_notebook(title: str, body: str, kind: str):
     """A one-cell notebook that stands in for a chapter that failed or is missing."""
     import nbformat
@@ -251,6 +288,9 @@ def execute(source: Path, args: argparse.Namespace) -> Result:
     res.seconds = round(time.perf_counter() - t0, 2)
     res.finished = _now()
     if res.status == "ok":
+        nb = nbformat.read(partial, as_version=4)
+        add_run_note(nb, name, _rel(source, args.root), res.profile, res.seconds)
+        nbformat.write(nb, partial)
         partial.replace(args.out / f"{name}.ipynb")
         (args.failed / f"{name}.ipynb").unlink(missing_ok=True)
         return res

@@ -474,3 +474,16 @@ def test_executed_chapter_reruns_under_plain_papermill(tmp_path, monkeypatch):
     assert sum("parameters" in t for t in tags) == 1
     assert sum("injected-parameters" in t for t in tags) == 1
     assert not any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))
+
+
+def test_run_note_goes_under_the_title_once():
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title\n\nIntro text."),
+                                         nbformat.v4.new_code_cell("x = 1")])
+    rn.add_run_note(nb, "04_uticket", "notebooks/04_uticket.py", "smoke", 12.0)
+    rn.add_run_note(nb, "04_uticket", "notebooks/04_uticket.py", "cpu", 100.0)  # rerun: replaced
+    text = nb.cells[0].source
+    assert text.startswith("# Title\n\n:::{admonition}") and text.endswith("Intro text.\n")
+    assert text.count(rn.RUN_NOTE_CLASS) == 1 and "profile `cpu` in 1 min 40 s" in text
+    assert "<../../notebooks/04_uticket.py>" in text and "papermill 04_uticket.ipynb" in text
+    assert len(nb.cells) == 2
