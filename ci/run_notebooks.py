@@ -534,6 +534,21 @@ def write_status(out: Path, results: list[Result], run_seconds: float, root: Pat
     return status
 
 
+RESULTS_PAGE = "results.md"   # included by book/intro.md
+
+
+def write_results(out: Path, notebooks: Path, parameters: dict) -> Path:
+    """The landing summary (``uticket_lib.analysis.landing``) from the chapters' claims JSON."""
+    from uticket_lib.analysis import landing
+
+    titles = {s.stem: title_of(s) for s in sorted(notebooks.glob(SOURCE_GLOB))}
+    text = landing.render(str(parameters.get("PROFILE", "cpu")), out / "claims", titles,
+                          dataset=str(parameters.get("DATASET", "fmnist")))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RESULTS_PAGE).write_text(text)
+    return out / RESULTS_PAGE
+
+
 # ----------------------------------------------------------------------------- main
 
 def main(argv: list[str] | None = None) -> int:
@@ -570,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.only:
                 results.append(res)
     status = write_status(args.out, results, time.perf_counter() - t0, args.root)
+    write_results(args.out, args.notebooks, args.parameters)
     bad = [r for r in results if r.status != "ok"]
     print(f"run_notebooks: {len(results) - len(bad)} ok, {len(bad)} not ok, "
           f"{fmt_seconds(time.perf_counter() - t0)} (status page: {_rel(args.out / STATUS_PAGE, args.root)}, "
