@@ -161,7 +161,20 @@ sens.round(3)
 # over the three presets and the architectures of this build. Its sign does not depend on the
 # constants (idle cycles only ever add leakage), but its size does: a technology with little
 # leakage would gain mostly latency, not energy.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. The saving scales with $E_l / E_d$. Predict from the constants table whether it grows or
+#    shrinks with this preset before you run it. Run `uticket book --profile smoke --only 06_energy
+#    -p ENERGY horowitz_45nm`.
+# 2. With smaller blocks LTH idles less (chapter 3): predict the change in u-Ticket's energy
+#    saving. Run `uticket book --profile smoke --only 06_energy -p N_PE 8`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # On the smoke profile the networks are tiny and barely trained, so the trend over levels may not

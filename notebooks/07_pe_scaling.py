@@ -116,7 +116,19 @@ analysis.glue("c7_e_span_max", 100 * max(e_span.values()), "{:.1f}");
 # - **Padding.** A layer with fewer filters than PEs leaves the remaining PEs empty for the whole
 #   layer. Our networks are narrower than the paper's, so at the largest PE counts the first layers
 #   cannot fill the array, and latency stops halving there even for balanced masks.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Predict the normalised latency of the rebalanced masks at 8 PEs (ideal: $2/8$) and whether the
+#    energy column moves. Run `uticket book --profile smoke --only 07_pe_scaling -p N_PES 2,4,8`.
+# 2. u-Ticket masks trained for 8 PEs: up to which PE count of the sweep do they stay balanced, and
+#    why there? Run `uticket book --profile smoke --only 07_pe_scaling -p N_PE 8`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # The halving and flat-energy claims are checked on the rebalanced LTH masks, our stand-in for the

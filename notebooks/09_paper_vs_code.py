@@ -136,7 +136,21 @@ display(analysis_table.round(4))
 # only raise $T_{avg}$ and therefore the utilization; the unweighted mean gives small layers (the
 # early convolutions and the shortcuts) as much say as the large late layers, which can move the
 # network figure either way.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Run the training switches on ResNet-19: which switch do you expect to move the accuracy most,
+#    and by more or less than VGG-16's? Run `uticket book --profile smoke --only 09_paper_vs_code
+#    -p SWITCH_ARCH resnet19`.
+# 2. With fewer levels the carried and non-carried masks differ less. Predict the sparsity
+#    difference between the paper's and the code's Algorithm 1. Run `uticket book --profile smoke
+#    --only 09_paper_vs_code -p SWITCH_LEVELS 2`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # Whether the paper's headline numbers survive each discrepancy, measured on this build (profile
