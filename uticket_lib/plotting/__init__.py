@@ -2,7 +2,12 @@
 (chapters 5-8, 10); this module holds the shared look."""
 from __future__ import annotations
 
+import base64
+import html
+import io
+
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from ..analysis import ARCH_LABELS, METHOD_LABELS  # noqa: F401  (re-exported for the plot modules)
 
@@ -22,6 +27,77 @@ def figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3
     its height by the square root of the same factor) so that the page never shrinks it."""
     plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
                          "grid.alpha": 0.3, "figure.dpi": DPI, "font.size": 9})
+    install_display()
     factor = min(1.0, MAX_WIDTH_IN / (width * ncols))
     return plt.subplots(nrows, ncols, figsize=(width * ncols * factor, height * nrows * factor ** 0.5),
                         squeeze=False, constrained_layout=True, **kw)
+
+
+# ----------------------------------------------------------------------------- display in notebooks
+def _labels(ax) -> list[str]:
+    handles, labels = ax.get_legend_handles_labels()
+    return [lb for lb in labels if lb and not lb.startswith("_")]
+
+
+def alt_text(fig: Figure) -> str:
+    """A description of a figure for readers who cannot see it: title, and per panel its axes and series."""
+    parts = []
+    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else ""
+    if title:
+        parts.append(title.rstrip(".") + ".")
+    axes = [ax for ax in fig.axes if ax.get_visible() and (ax.has_data() or ax.get_title())]
+    for i, ax in enumerate(axes, 1):
+        what = ax.get_title() or (f"{ax.get_ylabel()} against {ax.get_xlabel()}"
+                                  if ax.get_ylabel() and ax.get_xlabel() else ax.get_ylabel() or ax.get_xlabel())
+        series = _labels(ax)
+        text = (f"Panel {i}: " if len(axes) > 1 else "") + (what or "plot")
+        if series:
+            text += " (" + ", ".join(dict.fromkeys(series)) + ")"
+        parts.append(text + ".")
+    return " ".join(parts) or "Figure."
+
+
+def caption(fig: Figure) -> str:
+    """The figure's caption: ``fig.uticket_caption`` where a chapter set one, else its title and panels."""
+    given = getattr(fig, "uticket_caption", None)
+    if given:
+        return given
+    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else ""
+    panels = [ax.get_title() or (f"{ax.get_ylabel()} against {ax.get_xlabel()}" if ax.get_ylabel() else "")
+              for ax in fig.axes if ax.get_visible() and ax.has_data()]
+    panels = [p for p in dict.fromkeys(panels) if p]
+    body = "; ".join(panels)
+    return f"{title}: {body}" if title and body else (title or body or "")
+
+
+def figure_html(fig: Figure) -> str:
+    """A figure as HTML: the PNG at its own size (the page never shrinks it), real alt text and a caption."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    png = buf.getvalue()
+    width = int.from_bytes(png[16:20], "big")  # IHDR: width in pixels
+    cap = caption(fig)
+    return (f'<figure class="uticket-figure" style="margin: 0.5em 0">'
+            f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" width="{width}" '
+            f'style="max-width: 100%; height: auto" alt="{html.escape(alt_text(fig), quote=True)}"/>'
+            + (f'<figcaption style="font-size: 0.9em">{html.escape(cap)}</figcaption>' if cap else "")
+            + "</figure>")
+
+
+_INSTALLED = False
+
+
+def install_display() -> None:
+    """In IPython, show figures through ``figure_html`` (the HTML output wins over the plain PNG)."""
+    global _INSTALLED
+    if _INSTALLED:
+        return
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    ip.display_formatter.formatters["text/html"].for_type(Figure, figure_html)
+    _INSTALLED = True
