@@ -36,3 +36,14 @@ def test_figure_html_has_alt_text_caption_and_true_width():
     png = base64.b64decode(re.search(r"base64,([^\"]+)", page).group(1))
     width = int(re.search(r'width="(\d+)"', page).group(1))
     assert width == int.from_bytes(png[16:20], "big") <= plotting.MAX_WIDTH_IN * plotting.DPI
+
+
+def test_tables_print_plain_numbers():
+    from uticket_lib import analysis
+    assert analysis.plain_number(12_600_000.0) == "12,600,000"
+    assert analysis.plain_number(0.98712) == "0.987"
+    assert analysis.plain_number(-1.8e-7) == "-1.8×10⁻⁷"
+    assert analysis.plain_number(0.0) == "0.000"
+    import pandas as pd
+    html = pd.DataFrame({"cycles": [1.946e7, 2.359e6]})._repr_html_()
+    assert "19,460,000" in html and "e+" not in html
