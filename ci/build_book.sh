@@ -9,6 +9,9 @@
 # 3. jupyter-book build, strict (-W -n --keep-going), always run so the rest of the book shows;
 #    output: book/_build/html/index.html
 # 4. ci/check_html.py --profile PROFILE                          skip with CHECK_HTML=0
+# 5. ci/check_browser.py: every page in headless Chromium, screenshots in book/_build/screenshots/
+#    (says so and passes where no Chromium is installed)         skip with CHECK_BROWSER=0
+# UTICKET_REPO_URL=https://github.com/OWNER/uticket adds Binder/Colab launch buttons (off otherwise).
 # Exits non-zero if any step failed, listing the failed notebooks; prints the time of each step.
 set -uo pipefail
 cd "$(dirname "$0")/.."
