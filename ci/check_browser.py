@@ -90,7 +90,7 @@ PAGE_CHECK = r"""
   const sciRe = /^[-+]?\d(\.\d+)?e[-+]?\d+$/i;
   for (const td of main.querySelectorAll('table td, table th')) {
     const t = text(td);
-    if (/^(nan|none|<na>|nat)$/i.test(t) || /(^|\s)nan(\s|$)/i.test(t)) nan++;
+    if (/^(nan|NaN|None|<NA>|NaT)$/.test(t) || /(^|\s)(nan|NaN)(\s|$)/.test(t)) nan++;
     if (sciRe.test(t)) sci++;
     if (t === '...' || t.endsWith('...') || t === '…') cut++;
   }
@@ -159,6 +159,13 @@ def link_problems(links: list[str], html: Path) -> list[str]:
             if urllib.parse.unquote(parts.fragment) not in cache[path]:
                 out.append(f"broken link: {path.relative_to(html).as_posix()}#{parts.fragment}")
     return out
+
+
+def redirect_target(page: Path) -> str | None:
+    """The URL of a ``<meta http-equiv="Refresh">`` page (Sphinx's root index.html), else None."""
+    head = page.read_text(errors="replace")[:2000]
+    m = re.search(r'<meta\s+http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"', head, flags=re.I)
+    return m.group(1).strip() if m else None
 
 
 class Browser:
@@ -279,6 +286,11 @@ async def check_async(html: Path, shots: Path | None, binary: str) -> dict[str, 
         for page in pages(html):
             rel = page.relative_to(html).as_posix()
             problems: list[str] = []
+            target = redirect_target(page)
+            if target is not None:  # e.g. index.html -> book/intro.html: check where it points
+                results[rel] = ([] if (page.parent / target.split("#")[0]).is_file()
+                                else [f"broken redirect: {target}"])
+                continue
             try:
                 await browser.load(page.resolve().as_uri())
                 found = json.loads(await browser.evaluate(PAGE_CHECK))

@@ -73,7 +73,7 @@ sweeps = {analysis.ARCH_LABELS.get(a, a): {
 # Table III is the paper's VGG-16 sweep: its columns stand beside VGG-16 only
 paper_arch = analysis.ARCH_LABELS.get(hw.PAPER_TABLE_III_ARCH, hw.PAPER_TABLE_III_ARCH)
 tables = {a: hw.table_iii(s, with_paper=(a == paper_arch)) for a, s in sweeps.items()}
-pd.concat(tables).round(3)
+pd.concat(tables).round(3).fillna("–")  # "–": the paper's columns exist for VGG-16 only
 
 # %%
 figs = [hplot.pe_sweep(t, title=f"{a}: latency and energy against n_PE") for a, t in tables.items()]

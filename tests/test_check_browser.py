@@ -83,7 +83,7 @@ def test_deleted_mathjax_fails(tmp_path):
 
 @pytest.mark.parametrize("extra, expected", [
     ("<script>const THEBE_JS_URL = 1;</script><script>const THEBE_JS_URL = 2;</script>", "console error"),
-    ("<table><tbody><tr><td>nan</td></tr></tbody></table>", "NaN/None in 1 table cell"),
+    ("<table><tbody><tr><td>nan</td><td>none</td></tr></tbody></table>", "NaN/None in 1 table cell"),
     ("<table><tbody><tr><td>3.2e+08</td></tr></tbody></table>", "scientific notation"),
     ("<table><tbody><tr><td>...</td></tr></tbody></table>", 'cut with "..."'),
     ('<div class="cell_input"><pre>x = 1\n#\n# ## Traffic per layer (Fig. 9)\n</pre></div>',
@@ -107,3 +107,11 @@ def test_each_defect_class_is_caught(tmp_path, extra, expected):
 def test_main_without_a_build_exits_2(tmp_path, capsys):
     assert cb.main(["--html", str(tmp_path / "none")]) == 2
     assert "build the book first" in capsys.readouterr().err
+
+
+def test_redirect_page_is_followed_not_loaded(tmp_path):
+    html = build(tmp_path)
+    (html / "root.html").write_text('<meta http-equiv="Refresh" content="0; url=index.html" />')
+    (html / "bad.html").write_text('<meta http-equiv="Refresh" content="0; url=nowhere.html" />')
+    found = problems(html, tmp_path)
+    assert found == ["bad.html: broken redirect: nowhere.html"], found
