@@ -410,6 +410,8 @@ def test_pipeline_end_to_end(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     (root / "book").mkdir(parents=True)
     shutil.copy(REPO / "_config.yml", root)
+    (root / "ci").mkdir()
+    shutil.copy(REPO / "ci" / "sphinx_uticket.py", root / "ci")  # the book's local Sphinx extension
     for name in ("_toc.yml", "intro.md", "references.md", "references.bib"):
         shutil.copy(REPO / "book" / name, root / "book")
     (root / "notebooks").mkdir()
