@@ -18,7 +18,8 @@ ipykernel already pins, so no extra package). The check fails on
   wider than its scroll container with its overflow hidden;
 - a markdown heading inside a code cell (a comment line ``# ## Title``: a missing cell marker);
 - a claim table (``.uticket-claims``) without rows;
-- a link to a page or an anchor of the book that does not exist.
+- a link to a page or an anchor of the book that does not exist (downloads included), and a
+  notebook page without a link to its ``.ipynb``.
 
 A screenshot of each page's first screen goes to ``--shots`` (default book/_build/screenshots/).
 Where no Chromium binary is found the check prints one line saying so and how to install it, and
@@ -295,6 +296,9 @@ async def check_async(html: Path, shots: Path | None, binary: str) -> dict[str, 
                 await browser.load(page.resolve().as_uri())
                 found = json.loads(await browser.evaluate(PAGE_CHECK))
                 problems += found["problems"] + link_problems(found["links"], html.resolve())
+                if (html / "_sources" / rel).with_suffix(".ipynb").is_file() and \
+                        not any(u.endswith(".ipynb") for u in found["links"]):
+                    problems.append("no .ipynb download on a notebook page")
                 problems = browser.console_problems() + problems
                 if shots is not None:
                     await browser.screenshot(shots / (rel.replace("/", "__").removesuffix(".html") + ".png"))

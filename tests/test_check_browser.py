@@ -115,3 +115,14 @@ def test_redirect_page_is_followed_not_loaded(tmp_path):
     (html / "bad.html").write_text('<meta http-equiv="Refresh" content="0; url=nowhere.html" />')
     found = problems(html, tmp_path)
     assert found == ["bad.html: broken redirect: nowhere.html"], found
+
+
+def test_notebook_page_needs_its_download(tmp_path):
+    html = build(tmp_path)
+    (html / "_sources").mkdir()
+    (html / "_sources" / "chapter.ipynb").write_text("{}")
+    found = problems(html, tmp_path)
+    assert found == ["chapter.html: no .ipynb download on a notebook page"], found
+    page = html / "chapter.html"
+    page.write_text(page.read_text().replace("</article>", '<a href="_sources/chapter.ipynb">.ipynb</a></article>'))
+    assert problems(html, tmp_path) == []
