@@ -21,7 +21,7 @@ ipykernel already pins, so no extra package). The check fails on
 - a link to a page or an anchor of the book that does not exist (downloads included), and a
   notebook page without a link to its ``.ipynb``.
 
-A screenshot of each page's first screen goes to ``--shots`` (default book/_build/screenshots/).
+A screenshot of each page (whole, up to 12,000 px long) goes to ``--shots`` (default book/_build/screenshots/).
 Where no Chromium binary is found the check prints one line saying so and how to install it, and
 exits 0 (``--require`` makes it exit 2 instead). Exit 1 lists every problem as ``page: problem``.
 """
@@ -47,6 +47,7 @@ WIDTH, HEIGHT = 1280, 900
 MIN_SCALE = 0.7          # shown width / natural width below which a figure's 9 pt labels fall under ~6 px
 SKIP_PAGES = {"search.html", "genindex.html", "py-modindex.html"}
 PAGE_TIMEOUT = 30.0      # seconds for load + MathJax per page
+SHOT_MAX_HEIGHT = 12000  # px of a page's screenshot
 
 # Runs in the page once it has loaded and MathJax has finished; returns {"problems": [...], "links": [...]}.
 PAGE_CHECK = r"""
@@ -61,7 +62,8 @@ PAGE_CHECK = r"""
     const name = src.startsWith('data:') ? 'inline image' : src.split('/').pop();
     if (!img.complete || img.naturalWidth === 0) { problems.push(`figure does not load: ${name}`); continue; }
     const alt = (img.getAttribute('alt') || '').trim();
-    if (!alt || /^[0-9a-f]{16,}(\.\w+)?$/i.test(alt) || alt === src.split('/').pop())
+    const altName = alt.split('/').pop();   // Sphinx writes the image's path as its alt text
+    if (!alt || /^[0-9a-f]{16,}(\.\w+)?$/i.test(altName) || altName === src.split('/').pop())
       problems.push(`figure without alt text: ${name}`);
     const shown = img.getBoundingClientRect().width;
     if (img.naturalWidth > 200 && shown > 0 && shown / img.naturalWidth < %(min_scale)s)
@@ -265,7 +267,12 @@ class Browser:
         return list(dict.fromkeys(out))
 
     async def screenshot(self, path: Path) -> None:
-        res = await self.send("Page.captureScreenshot", format="png")
+        """The whole page down to ``SHOT_MAX_HEIGHT`` px (a long chapter is cut there)."""
+        metrics = await self.send("Page.getLayoutMetrics")
+        size = metrics.get("cssContentSize") or metrics.get("contentSize") or {}
+        height = int(min(max(size.get("height", HEIGHT), HEIGHT), SHOT_MAX_HEIGHT))
+        res = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                              clip={"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(res["data"]))
 

@@ -94,6 +94,8 @@ def test_deleted_mathjax_fails(tmp_path):
     ('<p>{glue:md}`ch1_tau`</p>', "glue placeholder"),
     ('<img src="_images/fig.png" alt="9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.png">',
      "without alt text"),
+    ('<img src="_images/fig.png" alt="../../_images/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b.png">',
+     "without alt text"),
     ('<img src="_images/fig.png" alt="a figure" style="width:120px">', "figure shrunk"),
     ('<div class="math notranslate nohighlight">\\[' + " + ".join(f"x_{{{i}}}" for i in range(400)) + "\\]</div>",
      "equation wider than the text column"),

@@ -27,10 +27,11 @@ def figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3
     its height by the square root of the same factor) so that the page never shrinks it."""
     plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
                          "grid.alpha": 0.3, "figure.dpi": DPI, "font.size": 9})
-    install_display()
     factor = min(1.0, MAX_WIDTH_IN / (width * ncols))
-    return plt.subplots(nrows, ncols, figsize=(width * ncols * factor, height * nrows * factor ** 0.5),
-                        squeeze=False, constrained_layout=True, **kw)
+    out = plt.subplots(nrows, ncols, figsize=(width * ncols * factor, height * nrows * factor ** 0.5),
+                       squeeze=False, constrained_layout=True, **kw)
+    install_display()  # after pyplot chose its backend: the inline backend resets Figure formatters
+    return out
 
 
 # ----------------------------------------------------------------------------- display in notebooks
@@ -84,14 +85,11 @@ def figure_html(fig: Figure) -> str:
             + "</figure>")
 
 
-_INSTALLED = False
-
-
 def install_display() -> None:
-    """In IPython, show figures through ``figure_html`` (the HTML output wins over the plain PNG)."""
-    global _INSTALLED
-    if _INSTALLED:
-        return
+    """In IPython, show figures through ``figure_html`` (the HTML output wins over the plain PNG).
+
+    Checked on every call: activating matplotlib's inline backend (on the first figure of a kernel)
+    removes every formatter registered for ``Figure``."""
     try:
         from IPython import get_ipython
     except ImportError:
@@ -99,5 +97,10 @@ def install_display() -> None:
     ip = get_ipython()
     if ip is None:
         return
-    ip.display_formatter.formatters["text/html"].for_type(Figure, figure_html)
-    _INSTALLED = True
+    fmt = ip.display_formatter.formatters["text/html"]
+    try:
+        current = fmt.lookup_by_type(Figure)
+    except KeyError:
+        current = None
+    if current is not figure_html:
+        fmt.for_type(Figure, figure_html)
