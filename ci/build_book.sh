@@ -9,6 +9,9 @@
 # 3. jupyter-book build, strict (-W -n --keep-going), always run so the rest of the book shows;
 #    output: book/_build/html/index.html
 # 4. ci/check_html.py --profile PROFILE                          skip with CHECK_HTML=0
+# 5. ci/check_browser.py: every page in headless Chromium, screenshots in book/_build/screenshots/
+#    (says so and passes where no Chromium is installed)         skip with CHECK_BROWSER=0
+# UTICKET_REPO_URL=https://github.com/OWNER/uticket adds Binder/Colab launch buttons (off otherwise).
 # Exits non-zero if any step failed, listing the failed notebooks; prints the time of each step.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +41,26 @@ t_nb=$(( $(now) - t0 ))
 echo "== build_book: jupyter-book build (strict)"
 t0=$(now)
 rm -rf book/_build
-"$JB" build . --config _config.yml --toc book/_toc.yml --path-output book \
+# Launch buttons (Binder, Colab) only where the repository's public URL is known: UTICKET_REPO_URL
+# (e.g. https://github.com/OWNER/uticket) adds them to a copy of _config.yml; without it the book has
+# none and works offline.
+CONFIG=_config.yml
+if [ -n "${UTICKET_REPO_URL:-}" ]; then
+  CONFIG=$(mktemp --suffix=.yml)
+  "$PY" - "$UTICKET_REPO_URL" "${UTICKET_REPO_BRANCH:-main}" "$CONFIG" <<'EOF'
+import sys
+import yaml
+url, branch, out = sys.argv[1:]
+cfg = yaml.safe_load(open("_config.yml"))
+cfg["repository"] = {"url": url, "branch": branch, "path_to_book": "."}
+cfg.setdefault("html", {})["use_repository_button"] = True
+cfg.setdefault("launch_buttons", {}).update(binderhub_url="https://mybinder.org",
+                                            colab_url="https://colab.research.google.com")
+yaml.safe_dump(cfg, open(out, "w"), sort_keys=False)
+EOF
+  echo "== build_book: launch buttons for $UTICKET_REPO_URL ($CONFIG)"
+fi
+"$JB" build . --config "$CONFIG" --toc book/_toc.yml --path-output book \
   -W -n --keep-going --all || failed+=("jupyter-book build (warnings are errors)")
 t_jb=$(( $(now) - t0 ))
 
@@ -50,8 +72,16 @@ if [ "${CHECK_HTML:-1}" != 0 ] && [ -f book/_build/html/index.html ]; then
   t_check=$(( $(now) - t0 ))
 fi
 
+t_browser=0
+if [ "${CHECK_BROWSER:-1}" != 0 ] && [ -f book/_build/html/index.html ]; then
+  echo "== build_book: opening every page in headless Chromium"
+  t0=$(now)
+  "$PY" ci/check_browser.py || failed+=("check_browser")
+  t_browser=$(( $(now) - t0 ))
+fi
+
 t_total=$(( $(now) - t_start ))
-echo "== build_book: notebooks $(fmt "$t_nb"), jupyter-book $(fmt "$t_jb"), check $(fmt "$t_check"), total $(fmt "$t_total") (profile $PROFILE)"
+echo "== build_book: notebooks $(fmt "$t_nb"), jupyter-book $(fmt "$t_jb"), check $(fmt "$t_check"), browser $(fmt "$t_browser"), total $(fmt "$t_total") (profile $PROFILE)"
 echo "== build_book: book/_build/html/index.html"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "build_book: FAILED: ${failed[*]}" >&2

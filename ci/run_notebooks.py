@@ -16,6 +16,12 @@ relative path in a chapter means the same thing everywhere. ``UTICKET_RUNS`` is 
 ``<repo>/runs`` unless it is already set, so chapters share (and cache) their training runs, and
 ``TQDM_DISABLE=1`` unless set, so progress bars do not clutter the executed notebooks.
 
+Progress: the console shows one line per finished training level (``uticket_lib.progress`` appends
+it to the file named by ``UTICKET_PROGRESS``, which this script sets per chapter and prints while the
+chapter runs), prefixed with the chapter's elapsed time and, when ``_status.json`` holds an earlier
+build with the same profile and parameters, the time left by that build's measure. The kernel's own
+log is silenced (see ``KERNEL_ARGUMENTS``), so a clean build prints no warnings.
+
 Every notebook runs even after a failure. A failing notebook, executed up to the failing cell with
 the error in it, is kept in ``book/failed/``, and the book gets a stub page for the chapter that
 says so (so the rest of the book still builds); a chapter named in ``book/_toc.yml`` with no source
@@ -35,6 +41,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -50,6 +57,13 @@ SOURCE_GLOB = "[0-9][0-9]_*.py"
 STATUS_JSON = "_status.json"
 STATUS_PAGE = "status.md"
 STUB_CLASS = "uticket-stub"  # CSS class of the admonition on a stub page (ci/check_html.py looks for it)
+# The kernel's own log (ipykernel's "Kernel is running over TCP without encryption" warning at start,
+# and "KeyboardInterrupt caught in kernel" at the end: jupyter_client interrupts the kernel with SIGINT
+# before every shutdown request, and ipykernel logs the interrupt as an error) goes to this process's
+# stderr and looks like a fault. Cell errors reach papermill through the messaging protocol, not this
+# log, so raising its level hides nothing a chapter does.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+PROGRESS_ENV = "UTICKET_PROGRESS"   # uticket_lib.progress appends one line per finished run level here
 VERSIONS = ("python", "uticket", "torch", "torchvision", "spikingjelly", "numpy", "jupyter-book",
             "sphinx", "myst-nb", "papermill", "jupytext")
 
@@ -183,6 +197,43 @@ def to_notebook(source: Path):
     return nb
 
 
+RUN_NOTE_CLASS = "uticket-run-note"
+PROFILE_TIMES = {"smoke": "minutes on a CPU", "cpu": "the book's numbers; about 40 min for all chapters on 2 CPU cores",
+                 "paper": "the paper's settings; needs a GPU (hours)"}
+
+
+def run_note(name: str, source: str, profile: str, seconds: float) -> str:
+    """What a downloaded notebook needs to run, as a MyST admonition (see ``add_run_note``)."""
+    times = "; ".join(f"`-p PROFILE {p}`: {t}" for p, t in PROFILE_TIMES.items())
+    return (f":::{{admonition}} Run this notebook yourself\n:class: tip {RUN_NOTE_CLASS}\n"
+            f"Download it with the download button at the top of the page (`.ipynb`) or as its "
+            f"{{download}}`jupytext source <../../{source}>`. It needs the `uticket_lib` package "
+            f"(`pip install -e .` in a clone of the repository, which pins its dependencies) and, for "
+            f"training, Fashion-MNIST (Debian's `dataset-fashion-mnist`, or `UTICKET_DATA`). Run it with\n"
+            f"`papermill {name}.ipynb out.ipynb -p PROFILE smoke` from the clone's root ({times}). "
+            f"Trained networks are cached under `$UTICKET_RUNS` (default `./runs`): with this build's "
+            f"cache the chapter reruns without training; without it, it trains its runs again. This "
+            f"page was executed under profile `{profile}` in {fmt_seconds(seconds)}.\n:::\n")
+
+
+def add_run_note(nb, name: str, source: str, profile: str, seconds: float) -> None:
+    """Put the run note into the first cell, right under the chapter's title (idempotent)."""
+    import nbformat
+
+    note = run_note(name, source, profile, seconds)
+    first = nb.cells[0] if nb.cells else None
+    if first is not None and first.cell_type == "markdown":
+        text = first.source
+        if RUN_NOTE_CLASS in text:  # a rerun of an executed notebook: replace the old note
+            text = re.sub(r"\n*:::\{admonition\} Run this notebook yourself.*?\n:::\n", "\n", text, flags=re.S)
+        lines = text.split("\n")
+        head = 1 if lines and lines[0].startswith("# ") else 0
+        text = "\n".join(lines[:head] + ["", note, ""] + lines[head:])
+        first.source = re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+    else:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(note))
+
+
 def stub_notebook(title: str, body: str, kind: str):
     """A one-cell notebook that stands in for a chapter that failed or is missing."""
     import nbformat
@@ -213,6 +264,11 @@ def execute(source: Path, args: argparse.Namespace) -> Result:
     args.failed.mkdir(parents=True, exist_ok=True)
     # papermill saves after every cell; keep that file out of the book's source tree until it is done
     partial = args.failed / f".{name}.running.ipynb"
+    progress_file = args.failed / f".{name}.progress"
+    progress_file.write_text("")
+    os.environ[PROGRESS_ENV] = str(progress_file)   # the kernel inherits it
+    tail = ProgressTail(progress_file, getattr(args, "expected", {}).get(name))
+    tail.start()
     t0 = time.perf_counter()
     try:
         nb = to_notebook(source)
@@ -224,12 +280,20 @@ def execute(source: Path, args: argparse.Namespace) -> Result:
         papermill.execute_notebook(
             nb, str(partial), parameters=dict(args.parameters), kernel_name=KERNELSPEC["name"],
             language="python", cwd=str(args.root), progress_bar=sys.stdout.isatty(),
-            log_output=args.log_output, execution_timeout=args.timeout)
+            log_output=args.log_output, execution_timeout=args.timeout,
+            extra_arguments=list(KERNEL_ARGUMENTS))
     except Exception as exc:  # any failure: cell error, kernel death, timeout, bad source
         res.status, res.error = "failed", error_last_line(exc)
+    finally:
+        tail.stop()
+        os.environ.pop(PROGRESS_ENV, None)
+        progress_file.unlink(missing_ok=True)
     res.seconds = round(time.perf_counter() - t0, 2)
     res.finished = _now()
     if res.status == "ok":
+        nb = nbformat.read(partial, as_version=4)
+        add_run_note(nb, name, _rel(source, args.root), res.profile, res.seconds)
+        nbformat.write(nb, partial)
         partial.replace(args.out / f"{name}.ipynb")
         (args.failed / f"{name}.ipynb").unlink(missing_ok=True)
         return res
@@ -244,6 +308,66 @@ def execute(source: Path, args: argparse.Namespace) -> Result:
             f"`.venv/bin/python ci/run_notebooks.py --profile {res.profile} --only {name}`.")
     nbformat.write(stub_notebook(title_of(source), body, "error"), args.out / f"{name}.ipynb")
     return res
+
+
+class ProgressTail:
+    """Print the lines a chapter's kernel appends to its progress file, while the chapter runs.
+
+    Each line is prefixed with the chapter's elapsed time and, when a previous build of the same
+    profile and parameters recorded one, that build's time for the chapter (an estimate of what is
+    left: the run cache makes a rebuild faster, never slower). Polls once a second in a daemon thread.
+    """
+
+    def __init__(self, path: Path, expected: float | None = None, out=None, interval: float = 1.0):
+        self.path, self.expected, self.interval = path, expected, interval
+        self.out = out or sys.stdout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._pos, self._t0 = 0, time.perf_counter()
+
+    def start(self) -> "ProgressTail":
+        self._t0 = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.poll()  # lines written just before the kernel finished
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.poll()
+
+    def poll(self) -> list[str]:
+        """Print (and return) the complete lines added since the last poll."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._pos)
+                chunk = f.read()
+        except OSError:
+            return []
+        end = chunk.rfind(b"\n") + 1  # only whole lines; a partial one waits for the next poll
+        self._pos += end
+        lines = [ln for ln in chunk[:end].decode(errors="replace").splitlines() if ln.strip()]
+        for line in lines:
+            print(f"    {self.prefix()} {line}", file=self.out, flush=True)
+        return lines
+
+    def prefix(self) -> str:
+        elapsed = time.perf_counter() - self._t0
+        if self.expected:
+            left = max(self.expected - elapsed, 0.0)
+            return f"[{fmt_seconds(elapsed)}, chapter ~{fmt_seconds(left)} left]"
+        return f"[{fmt_seconds(elapsed)}]"
+
+
+def expected_seconds(status: dict, profile: str, parameters: dict) -> dict[str, float]:
+    """Per chapter, the wall time of its last successful run with the same profile and parameters."""
+    return {name: float(n.get("seconds", 0.0)) for name, n in status.get("notebooks", {}).items()
+            if n.get("status") == "ok" and n.get("profile") == profile
+            and n.get("parameters", {}) == parameters and n.get("seconds")}
 
 
 def missing(name: str, args: argparse.Namespace) -> Result:
@@ -424,6 +548,21 @@ def write_status(out: Path, results: list[Result], run_seconds: float, root: Pat
     return status
 
 
+RESULTS_PAGE = "results.md"   # included by book/intro.md
+
+
+def write_results(out: Path, notebooks: Path, parameters: dict) -> Path:
+    """The landing summary (``uticket_lib.analysis.landing``) from the chapters' claims JSON."""
+    from uticket_lib.analysis import landing
+
+    titles = {s.stem: title_of(s) for s in sorted(notebooks.glob(SOURCE_GLOB))}
+    text = landing.render(str(parameters.get("PROFILE", "cpu")), out / "claims", titles,
+                          dataset=str(parameters.get("DATASET", "fmnist")))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RESULTS_PAGE).write_text(text)
+    return out / RESULTS_PAGE
+
+
 # ----------------------------------------------------------------------------- main
 
 def main(argv: list[str] | None = None) -> int:
@@ -436,9 +575,19 @@ def main(argv: list[str] | None = None) -> int:
     absent = [n for n in toc_chapters(args.toc, args.out, args.root) if n not in have]
     print(f"run_notebooks: {len(todo)} notebook(s), parameters {args.parameters}, cwd {args.root}",
           flush=True)
+    previous = args.out / STATUS_JSON
+    previous = json.loads(previous.read_text()) if previous.is_file() else {}
+    args.expected = expected_seconds(previous, str(args.parameters.get("PROFILE")), args.parameters)
     results = []
     for i, source in enumerate(todo, 1):
-        print(f"[{i}/{len(todo)}] {source.stem} ...", flush=True)
+        known = [args.expected.get(s.stem) for s in todo[i - 1:]]
+        hint = ""
+        if source.stem in args.expected:
+            hint = f" (last build: {fmt_seconds(args.expected[source.stem])}"
+            if all(known):
+                hint += f"; book ~{fmt_seconds(sum(known))} left"
+            hint += ")"
+        print(f"[{i}/{len(todo)}] {source.stem} ...{hint}", flush=True)
         res = execute(source, args)
         results.append(res)
         tail = f": {res.error}" if res.error else ""
@@ -450,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.only:
                 results.append(res)
     status = write_status(args.out, results, time.perf_counter() - t0, args.root)
+    write_results(args.out, args.notebooks, args.parameters)
     bad = [r for r in results if r.status != "ok"]
     print(f"run_notebooks: claims: {format_claim_counts(status['claims'])}", flush=True)
     print(f"run_notebooks: {len(results) - len(bad)} ok, {len(bad)} not ok, "

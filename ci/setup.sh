@@ -16,6 +16,15 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null 2
     || echo "[setup] warning: could not install dataset-fashion-mnist; the cpu book needs Fashion-MNIST (set UTICKET_DATA or allow downloads)"
 fi
 
+# Chromium for ci/check_browser.py (the book opened in a real browser); without it that check says so
+# and is skipped.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "[setup] installing chromium (Debian) for the browser check"
+  (apt-get install -y -q chromium >/dev/null 2>&1 \
+    || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) \
+    || echo "[setup] warning: could not install chromium; ci/check_browser.py will be skipped"
+fi
+
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   echo "[setup] $VENV up to date"
   exit 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: set up (venv, pinned installs, Fashion-MNIST package), run the unit tests,
-# then build the smoke-profile book and check its HTML. Works from a fresh clone.
+# then build the smoke-profile book, check its HTML and open every page in headless Chromium
+# (ci/check_browser.py, run by ci/build_book.sh). Works from a fresh clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup.sh

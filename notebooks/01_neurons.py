@@ -63,8 +63,10 @@ analysis.glue("ch1_alpha", neurons.SURROGATE_ALPHA, "{:g}");
 # {cite}`fang2023spikingjelly` and a time constant $\tau$ = {glue:md}`ch1_tau`. Writing the
 # synaptic input as $x_i^t = \sum_j w_{ij} s_j^t$, one step is
 #
-# $$h^t = v^{t-1} + \frac{x^t - v^{t-1}}{\tau} = \Big(1 - \frac{1}{\tau}\Big) v^{t-1} + \frac{x^t}{\tau},
-# \qquad s^t = \Theta\big(h^t - v_{th}\big), \qquad v^t = h^t\,(1 - s^t),$$
+# $$\begin{aligned}
+# h^t &= v^{t-1} + \frac{x^t - v^{t-1}}{\tau} = \Big(1 - \frac{1}{\tau}\Big) v^{t-1} + \frac{x^t}{\tau},\\
+# s^t &= \Theta\big(h^t - v_{th}\big), \qquad v^t = h^t\,(1 - s^t),
+# \end{aligned}$$
 #
 # which is Eq. 1 with $\lambda = 1 - 1/\tau$ = {glue:md}`ch1_leak` and the input scaled by $1/\tau$
 # (a constant factor that the next batch normalisation absorbs). The threshold is
@@ -190,7 +192,21 @@ for a in width1.index:
 # ResNet-19), so a workload model that ignores the encoder and the linear layers still sees nearly
 # the whole network. Scaling every channel count by a width factor $w$ scales the weights of a
 # convolution by about $w^2$.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Predict the prunable weight count of VGG-16 at width 0.5 relative to the profile's width
+#    before you run it. Convolutions scale by about $w^2$; which layer does not, and why? Run
+#    `uticket book --profile smoke --only 01_neurons -p WIDTH 0.5`.
+# 2. With the paper's $T = 4$ timesteps instead of 16, how many spikes can the toy neuron emit at
+#    most, and does the first spike come at the same step as before? Run `uticket book --profile
+#    smoke --only 01_neurons -p STEPS 4`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # The neuron and the networks that the rest of the book relies on, checked on this build (profile

@@ -147,7 +147,21 @@ display(table)
 # Spike sparsity is a property of the trained network rather than of the mask: it depends on how
 # long the network trained and on its width, so it is the column where a short CPU run is least
 # expected to agree with the paper.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Predict the weight sparsity of the last level from the profile's pruning fraction, $1 -
+#    (1-p)^{L-1}$, and check it against the schedule table. Does the accuracy drop grow with the
+#    extra rounds? Run `uticket book --profile smoke --only 02_lottery -p LEVELS 5`.
+# 2. With more epochs per round, predict whether the final ticket's accuracy drop against the dense
+#    network shrinks, and whether the spike sparsity column moves. Run `uticket book --profile
+#    smoke --only 02_lottery -p EPOCHS 3`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # The paper's statements about its LTH baseline, turned into checks on this build's runs (profile

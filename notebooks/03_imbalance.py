@@ -168,7 +168,21 @@ analysis.glue("ch3_trained_inside", "inside" if min(draws0) <= last["trained (LT
 # chance; it is shown here, not claimed. The reproduction notes report a utilization of about
 # {glue:md}`ch3_notes_untrained` for masks from untrained weights at the paper's scale. The right
 # panel shows the same comparison per covered layer at the last level.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Will the LTH masks' utilization be higher or lower with blocks of 8 PEs than of 16? (Think of
+#    the gap between the maximum and the mean of fewer filters.) Run `uticket book --profile smoke
+#    --only 03_imbalance -p N_PE 8`.
+# 2. Repeat with another seed: does the comparison of trained and random masks keep its sign? What
+#    does that say about a single-seed claim? Run `uticket book --profile smoke --only 03_imbalance
+#    -p SEED 1`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # The paper's statements about the imbalance, checked on this build (profile

@@ -159,7 +159,21 @@ analysis.glue("ch4_cost_s", cost["balance_seconds"].max(), "{:.3f} s");
 # Balancing takes at most {glue:md}`ch4_cost_s`, {glue:md}`ch4_cost_pct` of one level's training.
 # The ratio depends on how long a level trains: at the paper's 180 epochs per round it would be far
 # smaller than at a few epochs on a data subset.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Balancing raises every filter of a block to the block's mean. Predict whether u-Ticket's final
+#    sparsity is higher or lower with 8 PEs per block than with 16, and its utilization. Run
+#    `uticket book --profile smoke --only 04_uticket -p N_PE 8`.
+# 2. The layer reference for balancing: balance a final LTH mask of `runs/` with `uticket balance
+#    --masks MASK --out /tmp/m.pt --n-pe 16 --reference layer` and again with `--reference block`.
+#    Which recovers more weights, and why? (Seconds; no training.)
+
+# %% [markdown]
 # ## Claims checked
 #
 # The paper's claims about u-Ticket, on this build (profile {glue:md}`ch4_profile`). The accuracy

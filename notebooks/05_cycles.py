@@ -198,7 +198,20 @@ analysis.glue("c5_ev_red_max", ev_red.max(), "{:.1f}");
 # the event modes the PEs also wait for each other because their weights sit at input positions
 # with different firing. The paper's numbers correspond to the static `output` count, which is what
 # we use in the rest of the book unless a table says otherwise.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Predict how LTH's idle cycles change with 32 PEs per block, and whether u-Ticket masks trained
+#    for 16 PEs stay free of idle cycles. Run `uticket book --profile smoke --only 05_cycles -p
+#    N_PE 32`.
+# 2. With fewer test images in the event-driven modes, which numbers change and by how much would
+#    you expect them to scatter? Run `uticket book --profile smoke --only 05_cycles -p N_IMAGES 2`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # Zero idle cycles and utilization 1 for u-Ticket follow from `balance()` whenever every covered

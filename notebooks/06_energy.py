@@ -174,7 +174,20 @@ sens.round(3)
 # network, the two energies are equal at $E_l / E_d = (D_{u} - D_{l}) / (P_{l} - P_{u})$; this
 # build's break-even ratios: {glue:md}`c6_break_even`. Below the break-even ratio u-Ticket costs
 # energy; a technology with little leakage would gain mostly latency, not energy.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. The saving scales with $E_l / E_d$. Predict from the constants table whether it grows or
+#    shrinks with this preset before you run it. Run `uticket book --profile smoke --only 06_energy
+#    -p ENERGY bottom_up_32nm`.
+# 2. With smaller blocks LTH idles less (chapter 3): predict the change in u-Ticket's energy
+#    saving. Run `uticket book --profile smoke --only 06_energy -p N_PE 8`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # The Fig. 7(a) fit is a calibration (fitted to the numbers it is compared with) and is not counted.

@@ -70,11 +70,13 @@ sweeps = {a: {
     "LTH": hwframes.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY),
     "LTH rebalanced": hwframes.pe_sweep(p["lth"], n_pes=n_pes, energy=ENERGY, rebalance=True)}
     for a, p in runs.items()}
-tables = {analysis.ARCH_LABELS.get(a, a): paper_compare.table_iii(s) for a, s in sweeps.items()}
-pd.concat(tables).round(3)
+# Table III is the paper's VGG-16 sweep: its columns stand beside VGG-16 only
+paper_arch = analysis.ARCH_LABELS.get(paper_compare.PAPER_TABLE_III_ARCH, paper_compare.PAPER_TABLE_III_ARCH)
+tables = {a: paper_compare.table_iii(s, with_paper=(a == paper_arch)) for a, s in sweeps.items()}
+pd.concat(tables).round(3).fillna("–")  # "–": the paper's columns exist for VGG-16 only
 
 # %%
-figs = [hplot.pe_sweep(t) for t in tables.values()]
+figs = [hplot.pe_sweep(t, title=f"{a}: latency and energy against n_PE") for a, t in tables.items()]
 
 # %% [markdown]
 # The absolute numbers behind the first architecture's u-Ticket sweep (cycles, Eq. 3 energy in
@@ -114,7 +116,19 @@ analysis.glue("c7_e_span_max", 100 * max(e_span.values()), "{:.1f}");
 # - **Padding.** A layer with fewer filters than PEs leaves the remaining PEs empty for the whole
 #   layer. Our networks are narrower than the paper's, so at the largest PE counts the first layers
 #   cannot fill the array, and latency stops halving there even for balanced masks.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Predict the normalised latency of the rebalanced masks at 8 PEs (ideal: $2/8$) and whether the
+#    energy column moves. Run `uticket book --profile smoke --only 07_pe_scaling -p N_PES 2,4,8`.
+# 2. u-Ticket masks trained for 8 PEs: up to which PE count of the sweep do they stay balanced, and
+#    why there? Run `uticket book --profile smoke --only 07_pe_scaling -p N_PE 8`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # The halving and flat-energy claims are checked on the rebalanced LTH masks, our stand-in for the

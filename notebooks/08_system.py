@@ -68,7 +68,8 @@ hwframes.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"])
 # %%
 hwframes.constants_frame(analysis.hardware_report(runs[first]["lth"], energy="bottom_up_32nm"),
                    keys=["e_dyn", "e_leak", "components"])
-#
+
+# %% [markdown]
 # ## Traffic per layer (Fig. 9)
 #
 # The final LTH mask of each architecture, per covered layer:
@@ -134,7 +135,20 @@ analysis.glue("c8_paper_saving", paper.TEXT["system_energy_saving_pct"][0], "{:.
 # for both methods (similar numbers of non-zero weights and spikes), so the system saving is the PE
 # saving of chapter 6 diluted by the PE share. The paper gives no memory model; these numbers rest
 # on our traffic counts and on the per-word energies above.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. A wider network has more weights per filter and more spikes per layer. Predict whether the PE
+#    array's share of the system energy rises or falls. Run `uticket book --profile smoke --only
+#    08_system -p WIDTH 0.5`.
+# 2. Predict the system-level saving of u-Ticket with 8 PEs per block, given chapter 6's PE saving
+#    and this chapter's PE share. Run `uticket book --profile smoke --only 08_system -p N_PE 8`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # The PE share depends on sparsity and on the constants; on the smoke profile the masks are only

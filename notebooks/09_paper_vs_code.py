@@ -144,7 +144,7 @@ analysis.glue("ch9_carry_sparsity_paper", carry["sparsity paper"], "{:.2%}")
 analysis.glue("ch9_carry_sparsity_code", carry["sparsity code"], "{:.2%}")
 analysis.glue("ch9_wd_acc_diff", 100 * wd["accuracy diff"], "{:+.1f}")
 analysis.glue("ch9_rw_acc_diff", 100 * rw["accuracy diff"], "{:+.1f}")
-et = table.loc[(learning.SWITCHES["et"]["label"], "u-Ticket")]
+et = table.loc[(switches.SWITCHES["et"]["label"], "u-Ticket")]
 analysis.glue("ch9_et_seconds_ratio", et["seconds code"] / et["seconds paper"], "{:.2f}")
 analysis.glue("ch9_et_spike_diff", 100 * et["spike sparsity diff"], "{:+.1f}")
 analysis.glue("ch9_et_sparsity_diff", 100 * et["sparsity diff"], "{:+.2f}")
@@ -153,8 +153,8 @@ analysis.glue("ch9_et_acc_diff", 100 * et["accuracy diff"], "{:+.1f}");
 # %% [markdown]
 # At level {glue:md}`ch9_level`, carrying the balanced mask (the paper) gives
 # {glue:md}`ch9_carry_sparsity_paper` weight sparsity and not carrying it (the code)
-# {glue:md}`ch9_carry_sparsity_code`; either way the final mask is balanced, so utilization stays at
-# 1. Leaving out weight decay changes the accuracy by {glue:md}`ch9_wd_acc_diff` points and not
+# {glue:md}`ch9_carry_sparsity_code`; either way the final mask is balanced, so
+# utilization stays at 1. Leaving out weight decay changes the accuracy by {glue:md}`ch9_wd_acc_diff` points and not
 # rewinding the biases by {glue:md}`ch9_rw_acc_diff` points. At small profiles these differences are
 # of the same size as the run-to-run noise of a few epochs on a data subset; a single seed cannot
 # separate the two.
@@ -179,7 +179,21 @@ display(analysis_table.round(4))
 # only raise $T_{avg}$ and therefore the utilization; the unweighted mean gives small layers (the
 # early convolutions and the shortcuts) as much say as the large late layers, which can move the
 # network figure either way.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Run the training switches on ResNet-19: which switch do you expect to move the accuracy most,
+#    and by more or less than VGG-16's? Run `uticket book --profile smoke --only 09_paper_vs_code
+#    -p SWITCH_ARCH resnet19`.
+# 2. With fewer levels the carried and non-carried masks differ less. Predict the sparsity
+#    difference between the paper's and the code's Algorithm 1. Run `uticket book --profile smoke
+#    --only 09_paper_vs_code -p SWITCH_LEVELS 2`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # Whether the paper's headline numbers survive each discrepancy, measured on this build (profile

@@ -106,7 +106,21 @@ pd.concat(per_layer).round(3)
 # (free, exact), and use u-Ticket when the remaining idle share is still worth an accuracy cost.
 # Reordering assumes the output scatter can write channels in any order, which the weight-stationary
 # design with per-filter output indices allows.
+
+# %% [markdown]
+# ## Exercises
 #
+# Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
+# Write your prediction down before you run it.
+#
+# 1. Bigger blocks leave more room to sort filters of similar load together: predict whether
+#    reordering's latency gain over plain LTH grows with 32 PEs. Run `uticket book --profile smoke
+#    --only 10_reordering -p N_PE 32`.
+# 2. Reordering removes idle cycles without changing the work. Predict how its energy gain compares
+#    with u-Ticket's under this preset. Run `uticket book --profile smoke --only 10_reordering -p
+#    ENERGY bottom_up_32nm`.
+
+# %% [markdown]
 # ## Claims checked
 #
 # These are our own claims (the paper does not reorder). "Reordering never increases latency" is a

@@ -421,6 +421,8 @@ def test_pipeline_end_to_end(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     (root / "book").mkdir(parents=True)
     shutil.copy(REPO / "_config.yml", root)
+    (root / "ci").mkdir()
+    shutil.copy(REPO / "ci" / "sphinx_uticket.py", root / "ci")  # the book's local Sphinx extension
     for name in ("_toc.yml", "intro.md", "references.md", "references.bib"):
         shutil.copy(REPO / "book" / name, root / "book")
     (root / "notebooks").mkdir()
@@ -478,3 +480,43 @@ def test_claim_counts_by_kind_from_json(tmp_path):
     assert len(problems) == 1 and "guess" in problems[0]
     line = ch.format_claim_counts(counts)
     assert line.startswith("reproduction 1 PASS / 0 FAIL / 1 INCONCLUSIVE") and "calibration 1" in line
+
+
+@pytest.mark.slow
+def test_executed_chapter_reruns_under_plain_papermill(tmp_path, monkeypatch):
+    """The README's command: papermill on an executed chapter with -p PROFILE smoke completes.
+
+    Chapter 1 (no training) is executed once as run_notebooks does, then the executed notebook is
+    run again by the papermill command line: its parameters cell keeps its tag, so papermill
+    replaces the injected cell instead of stacking a second one."""
+    pytest.importorskip("papermill")
+    monkeypatch.setenv("UTICKET_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("UTICKET_CLAIMS_DIR", str(tmp_path / "claims"))
+    args = rn.parse_args(["--profile", "smoke", "--out", str(tmp_path / "executed"),
+                          "--failed", str(tmp_path / "failed"), "--only", "01_neurons"])
+    res = rn.execute(REPO / "notebooks" / "01_neurons.py", args)
+    assert res.status == "ok", res.error
+    executed = tmp_path / "executed" / "01_neurons.ipynb"
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "papermill", str(executed), str(out), "-p", "PROFILE", "smoke",
+                           "--cwd", str(REPO), "-k", "python3"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    nb = json.loads(out.read_text())
+    tags = [c.get("metadata", {}).get("tags", []) for c in nb["cells"]]
+    assert sum("parameters" in t for t in tags) == 1
+    assert sum("injected-parameters" in t for t in tags) == 1
+    assert not any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))
+
+
+def test_run_note_goes_under_the_title_once():
+    import nbformat
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title\n\nIntro text."),
+                                         nbformat.v4.new_code_cell("x = 1")])
+    rn.add_run_note(nb, "04_uticket", "notebooks/04_uticket.py", "smoke", 12.0)
+    rn.add_run_note(nb, "04_uticket", "notebooks/04_uticket.py", "cpu", 100.0)  # rerun: replaced
+    text = nb.cells[0].source
+    assert text.startswith("# Title\n\n:::{admonition}") and text.endswith("Intro text.\n")
+    assert text.count(rn.RUN_NOTE_CLASS) == 1 and "profile `cpu` in 1 min 40 s" in text
+    assert "<../../notebooks/04_uticket.py>" in text and "papermill 04_uticket.ipynb" in text
+    assert len(nb.cells) == 2

@@ -94,3 +94,36 @@ def test_hw_rejects_masks_of_another_network(tmp_path, capsys):
     argv = ["hw", "--masks", str(src), "--arch", "vgg16", "--dataset", "cifar10", "--width", "0.25"]
     assert cli.main(argv) == 2
     assert "shape" in _error_line(capsys)
+
+
+# ----------------------------------------------------------------------------- uticket book
+
+def test_book_argv_translates_to_run_notebooks(tmp_path):
+    args = cli.parser().parse_args(["book", "--profile", "smoke", "--only", "04_uticket",
+                                    "-p", "WIDTH", "0.5", "-p", "ARCHS", "vgg16"])
+    assert cli.book_argv(args, tmp_path) == ["--root", str(tmp_path), "--profile", "smoke",
+                                             "--only", "04_uticket", "-p", "WIDTH", "0.5",
+                                             "-p", "ARCHS", "vgg16"]
+    assert "--all" not in cli.jupyter_book_command(tmp_path)  # incremental: only changed pages
+
+
+def test_repo_root_found_from_a_subfolder(tmp_path):
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "run_notebooks.py").write_text("")
+    (tmp_path / "notebooks" / "deep").mkdir(parents=True)
+    assert cli.repo_root(tmp_path / "notebooks" / "deep") == tmp_path.resolve()
+
+
+def test_book_outside_a_clone_is_one_line(tmp_path, capsys):
+    assert cli.main(["book", "--root", str(tmp_path), "--no-html"]) == 2
+    assert "no uticket repository" in _error_line(capsys)
+
+
+def test_book_unknown_chapter_is_one_line(capsys, monkeypatch, tmp_path):
+    from pathlib import Path
+    for key in ("UTICKET_RUNS", "TQDM_DISABLE", "PYDEVD_DISABLE_FILE_VALIDATION", "PYTHONPATH"):
+        monkeypatch.setenv(key, str(tmp_path))  # run_notebooks sets defaults for its kernels
+    root = Path(__file__).resolve().parents[1]
+    assert cli.main(["book", "--root", str(root), "--only", "99_nothing", "--no-html"]) == 2
+    line = _error_line(capsys)
+    assert "99_nothing" in line and "04_uticket" in line

@@ -4,13 +4,18 @@
     uticket balance --masks IN.pt --out OUT.pt --n-pe 16 [--reference block|layer] --seed S
     uticket hw --masks MASKS.pt --arch vgg16 --dataset cifar10 [--width W] --n-pe 16 --json
     uticket runs
+    uticket book [--profile smoke|cpu|paper] [--only 04_uticket ...] [-p WIDTH 0.5 ...] [--no-html]
 
 Errors a user can fix exit with status 2 and one line on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -117,6 +122,55 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def repo_root(start: Path | None = None) -> Path:
+    """The book's repository: ``start`` (default: the working directory) or a parent of it that holds
+    ``ci/run_notebooks.py`` and ``notebooks/``."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "ci" / "run_notebooks.py").is_file() and (d / "notebooks").is_dir():
+            return d
+    raise FileNotFoundError(f"no uticket repository (ci/run_notebooks.py and notebooks/) at or above {here}; "
+                            f"run from a clone or pass --root")
+
+
+def book_argv(args: argparse.Namespace, root: Path) -> list[str]:
+    """The ``ci/run_notebooks.py`` command line for ``uticket book`` arguments."""
+    argv = ["--root", str(root), "--profile", args.profile]
+    if args.only:
+        argv += ["--only", *args.only]
+    for key, value in args.parameter:
+        argv += ["-p", key, value]
+    return argv
+
+
+def jupyter_book_command(root: Path) -> list[str]:
+    """Incremental strict build (no ``--all``): Sphinx re-renders only the pages whose notebook changed."""
+    jb = shutil.which("jupyter-book") or str(Path(sys.executable).parent / "jupyter-book")
+    return [jb, "build", ".", "--config", "_config.yml", "--toc", "book/_toc.yml", "--path-output", "book",
+            "-W", "-n", "--keep-going"]
+
+
+def cmd_book(args: argparse.Namespace) -> int:
+    root = repo_root(Path(args.root) if args.root else None)
+    spec = importlib.util.spec_from_file_location("run_notebooks", root / "ci" / "run_notebooks.py")
+    rn = importlib.util.module_from_spec(spec)
+    sys.modules["run_notebooks"] = rn  # its dataclasses need the module registered
+    spec.loader.exec_module(rn)
+    os.environ.setdefault("PYTHONPATH", str(root))  # the kernels import this checkout's uticket_lib
+    try:
+        rc = rn.main(book_argv(args, root))
+    except SystemExit as e:  # run_notebooks names an unknown chapter this way
+        if isinstance(e.code, str):
+            raise ValueError(e.code.removeprefix("run_notebooks: ")) from None
+        raise
+    if args.no_html:
+        return rc
+    print("book: jupyter-book build (only changed pages)", flush=True)
+    built = subprocess.run(jupyter_book_command(root), cwd=root).returncode
+    print(f"book: {root / 'book' / '_build' / 'html' / 'index.html'}")
+    return rc or (1 if built else 0)
+
+
 # ----------------------------------------------------------------------------- parser
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="uticket", description=__doc__.split("\n\n")[0])
@@ -175,6 +229,18 @@ def parser() -> argparse.ArgumentParser:
     ls.add_argument("--runs", help="runs root (default $UTICKET_RUNS or ./runs)")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(fn=cmd_runs)
+
+    bk = sub.add_parser("book", help="rerun chapters with parameters, then rebuild the changed pages",
+                        description="Rerun book chapters (papermill, via ci/run_notebooks.py) with "
+                                    "parameters, e.g. uticket book --only 04_uticket -p WIDTH 0.5 -p ARCHS vgg16; "
+                                    "training runs already in the runs cache are reused.")
+    bk.add_argument("--profile", choices=sorted(profiles.PROFILES), default="cpu")
+    bk.add_argument("--only", nargs="+", metavar="CHAPTER", help="e.g. 04_uticket or 04 (default: all)")
+    bk.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                    help="chapter parameter, as papermill -p (repeatable)")
+    bk.add_argument("--root", help="repository root (default: the clone around the working directory)")
+    bk.add_argument("--no-html", action="store_true", help="execute the notebooks only")
+    bk.set_defaults(fn=cmd_book)
     return p
 
 

@@ -69,6 +69,10 @@ _CIFAR10_NORM = tf.Normalize((0.4913, 0.4821, 0.4465), (0.2023, 0.1994, 0.2010))
 _HALF_NORM_RGB = tf.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 _HALF_NORM_GREY = tf.Normalize((0.5,), (0.5,))
 
+# (training, test) images of each full split, as torchvision's loaders return them (the datasets'
+# own documentation: CIFAR-10 50,000/10,000; Fashion-MNIST 60,000/10,000; SVHN train 73,257 / test 26,032).
+SPLIT_SIZES = {"cifar10": (50_000, 10_000), "fmnist": (60_000, 10_000), "svhn": (73_257, 26_032)}
+
 DATASETS = {
     "fmnist": DatasetSpec(
         in_channels=1, num_classes=10,

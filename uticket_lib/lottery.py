@@ -25,6 +25,7 @@ from torch.utils.data import Dataset, Subset
 
 from . import data as datalib
 from . import io, models, paths
+from . import progress as progress_lines
 from . import quant as quantlib
 from .config import QuantConfig, RunConfig, from_dict, stable_hash
 from .pruning.balance import balance as balance_masks
@@ -282,6 +283,8 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
         io.save_torch({"model": _cpu_state(model)}, paths.checkpoint_path(level_dir))
         io.save_json(metrics, paths.metrics_path(level_dir))
         partial.unlink(missing_ok=True)
+        name = cfg.name if level else f"{cfg.name} (dense)"
+        progress_lines.level_done(name, level, cfg.prune.levels, metrics)
     barrier()
     return metrics if is_main() else io.load_json(paths.metrics_path(level_dir))
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from .labels import ARCH_LABELS, DATASET_LABELS, METHOD_LABELS
 from .runs import (METHODS, archs, config, experiment, hardware_report, last_level, layers, level_of,
                    levels_frame, metrics, overrides, pair, pairs, predictions, utilization_frame)
@@ -23,6 +25,33 @@ from .runs import (METHODS, archs, config, experiment, hardware_report, last_lev
 __all__ = ["ARCH_LABELS", "DATASET_LABELS", "METHOD_LABELS", "METHODS", "archs", "config", "experiment",
            "glue", "hardware_report", "last_level", "layers", "level_of", "levels_frame", "metrics",
            "overrides", "pair", "pairs", "predictions", "utilization_frame"]
+
+
+# ----------------------------------------------------------------------------- how tables print
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def plain_number(x: float) -> str:
+    """A float as a reader wants it in a table: 12,600,000 and 0.987, never 1.26e+07.
+
+    Magnitudes from 1,000 up get thousands separators and no decimals; from 0.001 three decimals;
+    smaller non-zero values two significant digits times a power of ten (1.8×10⁻⁷)."""
+    if x != x:  # NaN: pandas prints its own marker before calling this; kept for direct calls
+        return "–"
+    ax = abs(x)
+    if ax >= 1000:
+        return f"{x:,.0f}"
+    if ax >= 0.001 or ax == 0:
+        return f"{x:.3f}"
+    mantissa, exp = f"{x:.1e}".split("e")
+    return f"{mantissa}×10{str(int(exp)).translate(_SUPERSCRIPT)}"
+
+
+# Every chapter imports this module: its DataFrames print in plain units.
+pd.set_option("display.float_format", plain_number)
+# ... no column or cell text hidden behind "...": wide tables scroll sideways on the page instead
+pd.set_option("display.max_columns", None)
+pd.set_option("display.max_colwidth", None)
 
 
 def glue(name: str, value: Any, fmt: str | None = None) -> Any:

@@ -154,16 +154,23 @@ def calibration_frame(ratio: float | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["arch", "dataset"])
 
 
-def table_iii(sweeps: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Normalised latency and energy of several sweeps beside the paper's Table III (rows: n_PE)."""
+PAPER_TABLE_III_ARCH = "vgg16"   # Table III sweeps u-Ticket VGG-16 (CIFAR10) only
+
+
+def table_iii(sweeps: Mapping[str, pd.DataFrame], with_paper: bool = True) -> pd.DataFrame:
+    """Normalised latency and energy of several sweeps beside the paper's Table III (rows: n_PE).
+
+    ``with_paper=False`` leaves out the paper's columns: Table III is VGG-16's sweep, so it belongs
+    beside a VGG-16 sweep only (see ``PAPER_TABLE_III_ARCH``)."""
     cols = {}
     for name, f in sweeps.items():
         cols[f"latency {name}"] = f["latency_norm"]
         cols[f"energy {name}"] = f["energy_norm"]
     out = pd.DataFrame(cols)
-    ref = dict(zip(paper.TABLE_III["n_pe"], zip(paper.TABLE_III["latency"], paper.TABLE_III["energy"])))
-    out["latency paper"] = [ref.get(n, (math.nan, math.nan))[0] for n in out.index]
-    out["energy paper"] = [ref.get(n, (math.nan, math.nan))[1] for n in out.index]
+    if with_paper:
+        ref = dict(zip(paper.TABLE_III["n_pe"], zip(paper.TABLE_III["latency"], paper.TABLE_III["energy"])))
+        out["latency paper"] = [ref.get(n, (math.nan, math.nan))[0] for n in out.index]
+        out["energy paper"] = [ref.get(n, (math.nan, math.nan))[1] for n in out.index]
     out["ideal latency 2/n"] = [out.index[0] / n for n in out.index]
     return out
 

@@ -120,7 +120,7 @@ def layer_table(arch: str, width: float = 1.0, in_channels: int = 1, num_classes
     covered = set(hardware.covered_layers(traced))
     rows = [{"layer": l.name.removesuffix(".weight"), "kind": l.kind, "role": l.role,
              "weight shape": " x ".join(map(str, l.weight_shape)),
-             "stride": l.stride[0] if l.kind == "conv" else None,
+             "stride": str(l.stride[0]) if l.kind == "conv" else "–",   # a linear layer has none
              "input": f"{l.in_channels} x {l.in_hw[0]} x {l.in_hw[1]}",
              "output": f"{l.out_channels} x {l.out_hw[0]} x {l.out_hw[1]}",
              "weights": l.n_weights, "covered": l.name in covered} for l in traced]
@@ -146,7 +146,9 @@ def param_counts(archs, widths, in_channels: int = 3, num_classes: int = 10) -> 
                 "conv layers": sum(1 for l in traced if l.kind == "conv"),
                 "linear layers": sum(1 for l in traced if l.kind == "linear"),
                 "covered share": sum(prunable[n].numel() for n in covered) / n_prunable,
-                "notes (width 1)": NOTES_WEIGHTS.get(arch) if width == 1 else None,
+                # the notes give the count at width 1 only; a dash elsewhere (not NaN)
+                "notes (width 1)": (f"{NOTES_WEIGHTS[arch]:,.0f}" if width == 1 and arch in NOTES_WEIGHTS
+                                    else "–"),
             })
     return pd.DataFrame(rows)
 

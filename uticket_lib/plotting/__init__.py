@@ -2,16 +2,105 @@
 (chapters 5-8, 10); this module holds the shared look."""
 from __future__ import annotations
 
+import base64
+import html
+import io
+
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from ..analysis import ARCH_LABELS, METHOD_LABELS  # noqa: F401  (re-exported for the plot modules)
 
 METHOD_COLORS = {"lth": "#d95f02", "uticket": "#1b9e77", "paper": "#7570b3", "random": "#999999"}
 
 
+# The book's text column is about 760 px wide at a 1280 px window: at DPI 110 a figure up to
+# MAX_WIDTH_IN inches shows at its own size, so 9 pt labels stay ~14 px instead of being shrunk.
+DPI = 110
+MAX_WIDTH_IN = 6.9
+
+
 def figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.4, **kw):
-    """A figure with the book's size and style; returns (fig, axes)."""
+    """A figure with the book's size and style; returns (fig, axes).
+
+    ``width`` is per column; a figure wider than ``MAX_WIDTH_IN`` in total is narrowed to it (and
+    its height by the square root of the same factor) so that the page never shrinks it."""
     plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
-                         "grid.alpha": 0.3, "figure.dpi": 110, "font.size": 9})
-    return plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
-                        constrained_layout=True, **kw)
+                         "grid.alpha": 0.3, "figure.dpi": DPI, "font.size": 9})
+    factor = min(1.0, MAX_WIDTH_IN / (width * ncols))
+    out = plt.subplots(nrows, ncols, figsize=(width * ncols * factor, height * nrows * factor ** 0.5),
+                       squeeze=False, constrained_layout=True, **kw)
+    install_display()  # after pyplot chose its backend: the inline backend resets Figure formatters
+    return out
+
+
+# ----------------------------------------------------------------------------- display in notebooks
+def _labels(ax) -> list[str]:
+    handles, labels = ax.get_legend_handles_labels()
+    return [lb for lb in labels if lb and not lb.startswith("_")]
+
+
+def alt_text(fig: Figure) -> str:
+    """A description of a figure for readers who cannot see it: title, and per panel its axes and series."""
+    parts = []
+    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else ""
+    if title:
+        parts.append(title.rstrip(".") + ".")
+    axes = [ax for ax in fig.axes if ax.get_visible() and (ax.has_data() or ax.get_title())]
+    for i, ax in enumerate(axes, 1):
+        what = ax.get_title() or (f"{ax.get_ylabel()} against {ax.get_xlabel()}"
+                                  if ax.get_ylabel() and ax.get_xlabel() else ax.get_ylabel() or ax.get_xlabel())
+        series = _labels(ax)
+        text = (f"Panel {i}: " if len(axes) > 1 else "") + (what or "plot")
+        if series:
+            text += " (" + ", ".join(dict.fromkeys(series)) + ")"
+        parts.append(text + ".")
+    return " ".join(parts) or "Figure."
+
+
+def caption(fig: Figure) -> str:
+    """The figure's caption: ``fig.uticket_caption`` where a chapter set one, else its title and panels."""
+    given = getattr(fig, "uticket_caption", None)
+    if given:
+        return given
+    title = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else ""
+    panels = [ax.get_title() or (f"{ax.get_ylabel()} against {ax.get_xlabel()}" if ax.get_ylabel() else "")
+              for ax in fig.axes if ax.get_visible() and ax.has_data()]
+    panels = [p for p in dict.fromkeys(panels) if p]
+    body = "; ".join(panels)
+    return f"{title}: {body}" if title and body else (title or body or "")
+
+
+def figure_html(fig: Figure) -> str:
+    """A figure as HTML: the PNG at its own size (the page never shrinks it), real alt text and a caption."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    png = buf.getvalue()
+    width = int.from_bytes(png[16:20], "big")  # IHDR: width in pixels
+    cap = caption(fig)
+    return (f'<figure class="uticket-figure" style="margin: 0.5em 0">'
+            f'<img src="data:image/png;base64,{base64.b64encode(png).decode()}" width="{width}" '
+            f'style="max-width: 100%; height: auto" alt="{html.escape(alt_text(fig), quote=True)}"/>'
+            + (f'<figcaption style="font-size: 0.9em">{html.escape(cap)}</figcaption>' if cap else "")
+            + "</figure>")
+
+
+def install_display() -> None:
+    """In IPython, show figures through ``figure_html`` (the HTML output wins over the plain PNG).
+
+    Checked on every call: activating matplotlib's inline backend (on the first figure of a kernel)
+    removes every formatter registered for ``Figure``."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    fmt = ip.display_formatter.formatters["text/html"]
+    try:
+        current = fmt.lookup_by_type(Figure)
+    except KeyError:
+        current = None
+    if current is not figure_html:
+        fmt.for_type(Figure, figure_html)

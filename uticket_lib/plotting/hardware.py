@@ -83,15 +83,19 @@ def breakdown_bars(frames: dict[str, pd.DataFrame]):
     return fig
 
 
-def pe_sweep(table: pd.DataFrame):
+def pe_sweep(table: pd.DataFrame, title: str = "", paper_label: str = "paper (VGG-16, Table III)"):
     """Table III as a figure: normalised latency (log-log) and energy against n_PE for every sweep
-    in ``paper_compare.table_iii`` (columns 'latency NAME' / 'energy NAME')."""
-    fig, axes = figure(ncols=2, width=4.4)
+    in ``paper_compare.table_iii`` (columns 'latency NAME' / 'energy NAME'); ``title`` names the architecture.
+    The paper's column, where the table has one, is drawn dotted and labelled ``paper_label``."""
+    fig, axes = figure(ncols=2, width=3.6)
     names = [c.removeprefix("latency ") for c in table.columns if c.startswith("latency ")]
     for name, marker in zip(names, "os^vDx"):
         ls = ":" if name == "paper" else "-"
-        axes[0, 0].plot(table.index, table[f"latency {name}"], marker=marker, ls=ls, label=name)
-        axes[0, 1].plot(table.index, table[f"energy {name}"], marker=marker, ls=ls, label=name)
+        label = paper_label if name == "paper" else name
+        axes[0, 0].plot(table.index, table[f"latency {name}"], marker=marker, ls=ls, label=label)
+        axes[0, 1].plot(table.index, table[f"energy {name}"], marker=marker, ls=ls, label=label)
+    if title:
+        fig.suptitle(title)
     axes[0, 0].plot(table.index, table["ideal latency 2/n"], color="k", lw=0.8, ls="--", label="ideal 2/n")
     axes[0, 0].set_xscale("log", base=2)
     axes[0, 0].set_yscale("log", base=2)

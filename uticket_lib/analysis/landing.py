@@ -1,0 +1,151 @@
+"""The book's landing summary: this build against the paper, at a glance, generated (never typed).
+
+``render(profile, claims_dir, ...)`` returns MyST markdown with
+
+- a box naming every way this build is smaller than the paper (width, data, training images, test
+  images, epochs, pruning rounds), computed from ``profiles.get(profile)`` against
+  ``profiles.get("paper")`` on the paper's main dataset;
+- the build-vs-paper table of the headline numbers: every ``reproduction`` claim that quotes a
+  paper value, from the chapters' ``claims/<chapter>.json`` (see ``analysis.claims``);
+- the claim verdicts per chapter, counted by kind (reproduction PASS / FAIL / INCONCLUSIVE; the
+  calibrations and implementation checks counted apart), with a link to every FAIL.
+
+``ci/run_notebooks.py`` writes it to ``book/executed/results.md`` after every run; the book's
+introduction includes that file.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Mapping
+
+from .. import profiles
+from ..config import RunConfig
+from ..data import SPLIT_SIZES
+from .claims import KINDS, NOT_IN_PAPER, VERDICTS
+
+PAPER_DATASET = "cifar10"   # the paper's main setting (Tables I-III: VGG-16 / ResNet-19 on CIFAR10)
+DATASET_NAMES = {"fmnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "svhn": "SVHN"}
+
+
+def total_epochs(cfg: RunConfig) -> int:
+    """Training epochs of one run: the dense round plus every pruning round."""
+    return cfg.train.epochs_dense + (cfg.prune.levels - 1) * cfg.train.epochs
+
+
+def images(cfg: RunConfig, train: bool) -> int:
+    """Images a run trains on (``train``) or is tested on: the subset, else the whole split."""
+    subset = cfg.data.train_subset if train else cfg.data.test_subset
+    full = SPLIT_SIZES[cfg.data.dataset][0 if train else 1]
+    return min(subset, full) if subset else full
+
+
+def scale_gaps(profile: str, arch: str = "vgg16", dataset: str = "fmnist") -> list[tuple[str, str, str]]:
+    """(aspect, this build, the paper) for every way ``profile`` is smaller than the paper."""
+    ours = profiles.get(profile, arch, dataset)
+    ref = profiles.get("paper", arch, PAPER_DATASET)
+    rows = []
+    if ours.model.width != ref.model.width:
+        rows.append(("network width", f"{ours.model.width:g} x the channels "
+                     f"(about {100 * ours.model.width ** 2:.1f} % of the weights)", f"{ref.model.width:g}"))
+    if ours.data.dataset != ref.data.dataset:
+        rows.append(("data set", DATASET_NAMES.get(ours.data.dataset, ours.data.dataset),
+                     DATASET_NAMES.get(ref.data.dataset, ref.data.dataset)))
+    for train, what in ((True, "training images"), (False, "test images")):
+        a, b = images(ours, train), images(ref, train)
+        if a < b:
+            rows.append((what, f"{a:,}", f"{b:,}"))
+    if total_epochs(ours) < total_epochs(ref):
+        rows.append(("training epochs per run",
+                     f"{total_epochs(ours):,} ({ours.train.epochs_dense} dense + "
+                     f"{ours.prune.levels - 1} x {ours.train.epochs})",
+                     f"{total_epochs(ref):,} ({ref.train.epochs_dense} dense + "
+                     f"{ref.prune.levels - 1} x {ref.train.epochs})"))
+    if ours.prune.levels != ref.prune.levels:
+        rows.append(("pruning rounds",
+                     f"{ours.prune.levels - 1} of {100 * ours.prune.fraction:.0f} % "
+                     f"({100 * profiles.expected_sparsity(ours):.1f} % sparsity)",
+                     f"{ref.prune.levels - 1} of {100 * ref.prune.fraction:.0f} % "
+                     f"({100 * profiles.expected_sparsity(ref):.1f} % sparsity)"))
+    if ours.prune.rewind_epoch != ref.prune.rewind_epoch:
+        rows.append(("rewind point (epoch)", str(ours.prune.rewind_epoch), str(ref.prune.rewind_epoch)))
+    return rows
+
+
+def load_claims(claims_dir: Path) -> dict[str, list[dict]]:
+    """``{chapter: [claim dict, ...]}`` from ``claims_dir/<chapter>.json`` (sorted by chapter)."""
+    out = {}
+    for path in sorted(Path(claims_dir).glob("*.json")):
+        try:
+            rows = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(rows, list):
+            out[path.stem] = [r for r in rows if isinstance(r, dict)]
+    return out
+
+
+def verdict_counts(claims: Mapping[str, list[dict]]) -> dict[str, Counter]:
+    """Per chapter: Counter of ``(kind, verdict)``."""
+    return {ch: Counter((c.get("kind"), c.get("verdict")) for c in rows) for ch, rows in claims.items()}
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = None,
+           link_prefix: str = "executed/", dataset: str = "fmnist") -> str:
+    """The landing summary as MyST markdown (links relative to the including page)."""
+    titles = titles or {}
+    claims = load_claims(claims_dir)
+    gaps = scale_gaps(profile, dataset=dataset)
+    out = [f"## This build at a glance (profile `{profile}`)", ""]
+    if gaps:
+        out += [":::{admonition} How this build is smaller than the paper", ":class: warning",
+                "| | this build | the paper |", "|---|---|---|"]
+        out += [f"| {a} | {b} | {c} |" for a, b, c in gaps]
+        out += ["", "Computed from `uticket_lib.profiles` (this profile against `paper`). Absolute "
+                "numbers differ from the paper's; the claims test what should hold at this scale.", ":::", ""]
+    else:
+        out += ["This build runs the paper's settings.", ""]
+    link = lambda ch: f"[{_cell(titles.get(ch, ch))}]({link_prefix}{ch}.ipynb)"  # noqa: E731
+    head = [(ch, c) for ch, rows in claims.items() for c in rows
+            if c.get("kind") == "reproduction" and c.get("paper") not in (None, "", NOT_IN_PAPER)]
+    out += ["### Headline numbers: this build against the paper", ""]
+    if head:
+        out += ["| chapter | claim | paper | this build | verdict |", "|---|---|---|---|---|"]
+        out += [f"| {link(ch)} | {_cell(c.get('statement'))} | {_cell(c.get('paper'))} | "
+                f"{_cell(c.get('measured'))} | **{_cell(c.get('verdict'))}** |" for ch, c in head]
+    else:
+        out += ["No chapter has recorded a claim with a paper value yet.", ""]
+    out += ["", "### Claim verdicts per chapter", ""]
+    if claims:
+        counts = verdict_counts(claims)
+        others = [k for k in KINDS if k != "reproduction"]
+        out += ["| chapter | " + " | ".join(f"reproduction {v}" for v in VERDICTS) + " | "
+                + " | ".join(others) + " |", "|---" * (1 + len(VERDICTS) + len(others)) + "|"]
+        total = Counter()
+        for ch, cnt in counts.items():
+            total.update(cnt)
+            out.append(f"| {link(ch)} | " + " | ".join(str(cnt[("reproduction", v)]) for v in VERDICTS)
+                       + " | " + " | ".join(str(sum(n for (k, _), n in cnt.items() if k == o)) for o in others)
+                       + " |")
+        out.append("| **all** | " + " | ".join(f"**{total[('reproduction', v)]}**" for v in VERDICTS)
+                   + " | " + " | ".join(str(sum(n for (k, _), n in total.items() if k == o)) for o in others)
+                   + " |")
+        fails = [(ch, c) for ch, rows in claims.items() for c in rows
+                 if c.get("kind") == "reproduction" and c.get("verdict") == "FAIL"]
+        out += ["", "Only reproduction claims count: calibrations were fitted to the paper's numbers and "
+                "implementation checks hold by construction.", ""]
+        if fails:
+            out += ["Failed reproduction claims:", ""]
+            out += [f"- {link(ch)}: {_cell(c.get('statement'))} (paper {_cell(c.get('paper'))}, "
+                    f"this build {_cell(c.get('measured'))})" for ch, c in fails]
+        else:
+            out.append("No reproduction claim failed.")
+    else:
+        out.append("No chapter has recorded its claims yet (`book/executed/claims/*.json`).")
+    out.append("")
+    return "\n".join(out)
