@@ -51,7 +51,7 @@ arch_list = analysis.archs(ARCHS)
 analysis.glue("ch9_profile", PROFILE)
 analysis.glue("ch9_switch_levels", SWITCH_LEVELS)
 analysis.glue("ch9_switch_arch", analysis.ARCH_LABELS[SWITCH_ARCH])
-display(pd.DataFrame(switches.SWITCHES).T[["label", "key", "paper", "code", "kind", "note"]])
+display(analysis.table(pd.DataFrame(switches.SWITCHES).T[["label", "key", "paper", "code", "kind", "note"]]))
 
 # %% [markdown]
 # ## The five discrepancies

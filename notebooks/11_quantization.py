@@ -71,7 +71,7 @@ analysis.glue("ch11_float_acc", 100 * dense["accuracy"], "{:.1f} %");
 iso_runs = {b: aq.isolation(PROFILE, ARCH, DATASET, overrides, b, QAT_EPOCHS) for b in bits_list}
 iso = {b: aq.point(r, 0, qdir=paths.level_dir(r, 0), label=f"dense {b}b") for b, r in iso_runs.items()}
 iso_frame = pd.DataFrame([dense, *iso.values()]).set_index("point")
-display(iso_frame[["bits", "accuracy", "float_accuracy", "zero_share", "effective_sparsity", "energy", "latency"]])
+display(analysis.table(iso_frame[["bits", "accuracy", "float_accuracy", "zero_share", "effective_sparsity", "energy", "latency"]]))
 
 # %% [markdown]
 # ## How many weights does quantization zero?
@@ -81,7 +81,7 @@ display(iso_frame[["bits", "accuracy", "float_accuracy", "zero_share", "effectiv
 
 # %%
 zeros = aq.zero_frame(iso, aq.zero_share_at_init(runs["lth"]))
-display(zeros)
+display(analysis.table(zeros))
 plots.zeros(zeros);
 
 # %% [markdown]
@@ -97,7 +97,7 @@ plots.zeros(zeros);
 ticket = aq.point(runs["lth"], last, label="LTH ticket 16b")
 ternary = iso.get(2) or iso[min(iso)]
 compare = pd.DataFrame([ticket, ternary]).set_index("point")
-display(compare[["bits", "accuracy", "sparsity", "effective_sparsity", "energy", "latency", "system_pj"]])
+display(analysis.table(compare[["bits", "accuracy", "sparsity", "effective_sparsity", "energy", "latency", "system_pj"]]))
 analysis.glue("ch11_ratio", ticket["energy"] / ternary["energy"], "{:.2f}x");
 
 # %% [markdown]
@@ -118,8 +118,8 @@ cum_points = {m: aq.point(runs[m], last, qdir=d, label=f"{analysis.METHOD_LABELS
 joint_run = aq.joint(PROFILE, ARCH, DATASET, "uticket", overrides, 2, JOINT_ROUNDS)
 joint_point = aq.point(joint_run, None, qdir=paths.level_dir(joint_run, analysis.last_level(joint_run)),
                        label="u-Ticket ternary (joint)")
-display(pd.DataFrame([*cum_points.values(), joint_point]).set_index("point")[
-    ["bits", "accuracy", "float_accuracy", "sparsity", "effective_sparsity", "utilization", "energy"]])
+display(analysis.table(pd.DataFrame([*cum_points.values(), joint_point]).set_index("point")[
+    ["bits", "accuracy", "float_accuracy", "sparsity", "effective_sparsity", "utilization", "energy"]]))
 
 # %% [markdown]
 # ## What quantization does to a balanced ticket
@@ -136,7 +136,7 @@ ut16 = aq.point(runs["uticket"], last, label="u-Ticket 16b")
 rebal = aq.rebalance_point(runs["uticket"], cum["uticket"], n_pe=N_PE, seed=SEED,
                            label="u-Ticket ternary re-balanced")
 balance_frame = pd.DataFrame([ut16, cum_points["uticket"], rebal]).set_index("point")
-display(balance_frame[["bits", "accuracy", "effective_sparsity", "utilization", "energy", "latency"]])
+display(analysis.table(balance_frame[["bits", "accuracy", "effective_sparsity", "utilization", "energy", "latency"]]))
 display(pd.Series({k: rebal[k] for k in ("zeroed_by_quantization", "recovered", "removed")}, name="weights"))
 
 # %% [markdown]
@@ -164,7 +164,7 @@ kinds = {"dense float": "float", **{p["point"]: "isolation" for p in iso.values(
 front = pd.DataFrame([dense, *iso.values(), ticket, ut16, *cum_points.values(), joint_point, rebal])
 front["kind"] = front["point"].map(kinds)
 front["pareto"] = aq.pareto(front)
-display(front.set_index("point")[["kind", "bits", "accuracy", "effective_sparsity", "energy", "latency", "pareto"]])
+display(analysis.table(front.set_index("point")[["kind", "bits", "accuracy", "effective_sparsity", "energy", "latency", "pareto"]]))
 plots.front(front);
 
 # %% [markdown]

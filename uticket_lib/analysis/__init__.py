@@ -47,6 +47,14 @@ def plain_number(x: float) -> str:
     return f"{mantissa}×10{str(int(exp)).translate(_SUPERSCRIPT)}"
 
 
+def table(frame: pd.DataFrame):
+    """``frame`` for display with an empty cell ("–") where a value does not apply (NaN / None) and
+    floats in plain units: pandas' own HTML prints NaN, which a reader takes for a failure."""
+    def fmt(v):
+        return plain_number(float(v)) if isinstance(v, float) else v
+    return frame.style.format(fmt, na_rep="–")
+
+
 # Every chapter imports this module: its DataFrames print in plain units.
 pd.set_option("display.float_format", plain_number)
 # ... no column or cell text hidden behind "...": wide tables scroll sideways on the page instead

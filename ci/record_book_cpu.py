@@ -1,0 +1,74 @@
+"""Record a cpu-book build: its time, the machine's speed just before it, and the final-level runs.
+
+    python ci/record_book_cpu.py --seconds 2400 --bench ci/bench_results/train.json \
+        [--status book/executed/_status.json] [--out ci/bench_results/book_cpu.json]
+
+Writes ``total_seconds`` (the build, notebooks and book), ``bench_vgg16_images_per_s`` (model-only
+VGG-16 training speed measured just before the build by ``ci/bench_train.py``), the time normalised
+to a machine on which that benchmark gives ``REFERENCE_IMAGES_PER_S`` (the 2026-11-22 record), and
+``runs``: for every run of the cpu profile under ``$UTICKET_RUNS``, its final level's ``arch``,
+``method``, ``level``, ``sparsity``, ``test_accuracy`` and ``test_images`` (plus validation accuracy
+and the configuration's switches where set).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from uticket_lib import io, lottery  # noqa: E402
+
+REFERENCE_IMAGES_PER_S = 284.0   # model-only VGG-16, width 0.25, 2 cores (ci/bench_results, 2026-11-22)
+
+
+def final_rows(root: Path | None = None) -> list[dict]:
+    rows = []
+    for r in lottery.list_runs(root):
+        done = lottery.levels(Path(r["path"]))
+        if not done:
+            continue
+        m = done[-1]
+        rows.append({"run": r["name"], "arch": r["arch"], "method": r["method"],
+                     "level": m["level"], "levels_done": len(done), "sparsity": m["sparsity"],
+                     "test_accuracy": m["test_accuracy"], "test_images": m["test_images"],
+                     "val_accuracy": m.get("val_accuracy"), "timesteps": m.get("timesteps"),
+                     "seconds_all_levels": sum(x["seconds"] for x in done)})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, required=True, help="wall time of the whole build")
+    ap.add_argument("--bench", default="ci/bench_results/train.json")
+    ap.add_argument("--status", default="book/executed/_status.json")
+    ap.add_argument("--out", default="ci/bench_results/book_cpu.json")
+    a = ap.parse_args()
+    bench = json.loads(Path(a.bench).read_text())
+    vgg = bench["results"]["vgg16"]["model_images_per_s"]
+    status = json.loads(Path(a.status).read_text()) if Path(a.status).exists() else {}
+    chapters = {k: {"status": v["status"], "seconds": v["seconds"]}
+                for k, v in status.get("notebooks", {}).items()}
+    io.save_json({
+        "what": "cpu-profile book built from an empty runs/ (ci/build_book.sh cpu)",
+        "date": datetime.date.today().isoformat(),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "total_seconds": a.seconds,
+        "bench_vgg16_images_per_s": vgg,
+        "bench_source": f"{a.bench} ({bench.get('date')})",
+        "reference_images_per_s": REFERENCE_IMAGES_PER_S,
+        "normalised_seconds": a.seconds * vgg / REFERENCE_IMAGES_PER_S,
+        "chapters": chapters,
+        "runs": final_rows(),
+    }, Path(a.out))
+    print(f"record_book_cpu: {a.out}: {a.seconds / 60:.1f} min at {vgg:.0f} images/s "
+          f"= {a.seconds * vgg / REFERENCE_IMAGES_PER_S / 60:.1f} normalised min")
+
+
+if __name__ == "__main__":
+    main()
