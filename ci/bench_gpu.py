@@ -35,7 +35,7 @@ FULL = {"train": 60_000, "test": 10_000}   # Fashion-MNIST split sizes
 
 def datasets(cfg, quick: bool):
     try:
-        train, test = lottery.load_datasets(cfg)
+        train, test = lottery.load_datasets(cfg)[:2]
         return train, test, "real Fashion-MNIST"
     except (datalib.DataMissingError, OSError, RuntimeError) as err:
         n_train, n_test = (512, 256) if quick else (FULL["train"], FULL["test"])

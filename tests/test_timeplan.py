@@ -300,3 +300,15 @@ def test_finetune_trains_a_copy_at_the_plan_and_keeps_the_mask():
     w0, w1 = dict(m.named_parameters()), dict(tuned.named_parameters())
     assert any(not torch.equal(w0[n], w1[n]) for n in masks)
     assert all((w1[n][masks[n] == 0] == 0).all() for n in masks)
+
+
+def test_validation_set_is_the_runs_own_validation_split_when_set():
+    cfg = profiles.get("smoke", overrides={"data.val_split": 300})
+    try:
+        val, disjoint = timeplan.validation_set(cfg, 100)
+        train, _, run_val = lottery.load_datasets(cfg)
+    except FileNotFoundError:
+        pytest.skip("Fashion-MNIST not installed")
+    assert disjoint and len(val) == 100
+    assert set(val.indices) <= set(run_val.indices)          # a part of the recorded split
+    assert not set(val.indices) & set(train.indices)

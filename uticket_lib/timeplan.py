@@ -39,13 +39,18 @@ COST_KEYS = ("latency", "work", "energy", "synaptic_updates", "neuron_evaluation
 def validation_set(cfg: RunConfig, size: int = 1000) -> tuple[Dataset, bool]:
     """``size`` training images the run never trained on -> (dataset, disjoint).
 
-    The run trains on the first ``data.train_subset`` images of a permutation seeded by
+    With ``data.val_split`` set, the run's own validation split (``data.train_val``, recorded in
+    ``validation.json``) gives them: its first ``size`` images. Otherwise the run trains on the first ``data.train_subset`` images of a permutation seeded by
     ``data.subset_seed`` (``data.dataset``); validation takes the next ``size`` of that permutation,
     so the two are disjoint. With the full training set in use (``train_subset`` None) no unseen
     training image exists: the last ``size`` images of the permutation are used and ``disjoint``
     is False (say so wherever the numbers are shown). Test transforms (no augmentation).
     """
     d = cfg.data
+    if d.val_split is not None:
+        _, val = datalib.train_val(d.dataset, d.val_split, root=d.root, download=d.download,
+                                   augment=False, subset=d.train_subset, subset_seed=d.subset_seed)
+        return Subset(val.dataset, val.indices[:size]), True
     full = datalib.dataset(d.dataset, train=True, root=d.root, download=d.download, augment=False)
     order = torch.randperm(len(full), generator=torch.Generator().manual_seed(d.subset_seed))
     used = len(full) if d.train_subset is None else d.train_subset
@@ -216,10 +221,10 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
     g = greedy(model, masks, layers, loader, sens, budget, join, n_pe, device, base, max_steps=max_steps)
     chosen_model, chosen = with_plan(model, g["plan"], join), g["summary"]
     if finetune_epochs > 0:
-        train_ds, _ = lottery.load_datasets(cfg)
+        train_ds = lottery.load_datasets(cfg)[0]
         chosen_model = finetune(model, masks, train_ds, cfg, g["plan"], finetune_epochs, join, device)
         chosen = _summary(chosen_model, masks, layers, loader, n_pe, device)
-    _, test_ds = lottery.load_datasets(cfg)
+    test_ds = lottery.load_datasets(cfg)[1]
     test_loader = eval_loader(test_ds, batch_size)
     recorded = io.load_json(paths.metrics_path(paths.level_dir(run, level)))      # uniform T, as trained
     uniform_test = recorded["test_accuracy"] if cfg.model.time_plan is None else \
