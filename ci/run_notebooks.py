@@ -49,6 +49,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from check_html import claim_counts, format_claim_counts  # noqa: E402  (ci/ is not a package)
+from uticket_lib.progress import fmt_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ("smoke", "cpu", "paper")
@@ -472,17 +473,6 @@ def merge_status(previous: dict, results: list[Result], env: dict) -> dict:
     return {"notebooks": notebooks,
             "total_seconds": round(sum(n.get("seconds", 0.0) for n in notebooks.values()), 2),
             **env}
-
-
-def fmt_seconds(seconds: float) -> str:
-    """12.3 -> '12.3 s'; 75 -> '1 min 15 s'; 3725 -> '1 h 02 min'."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(round(seconds)), 60)
-    if minutes < 60:
-        return f"{minutes} min {sec:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def render_status(status: dict) -> str:

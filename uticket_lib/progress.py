@@ -26,9 +26,9 @@ def format_level(run: str, level: int, levels: int, sparsity: float, accuracy: f
     """
     left = max(levels - 1 - level, 0)
     ips = f"{images_per_s:,.0f} img/s" if images_per_s else "- img/s"
-    eta = f", run ~{_fmt(left * seconds)} left" if left else ", run done"
+    eta = f", run ~{fmt_seconds(left * seconds)} left" if left else ", run done"
     return (f"{run}: level {level}/{levels - 1}, sparsity {100 * sparsity:.1f} %, "
-            f"accuracy {100 * accuracy:.1f} %, {_fmt(seconds)}, {ips}{eta}")
+            f"accuracy {100 * accuracy:.1f} %, {fmt_seconds(seconds)}, {ips}{eta}")
 
 
 def emit(line: str) -> bool:
@@ -54,7 +54,7 @@ def level_done(run: str, level: int, levels: int, metrics: dict) -> bool:
                              metrics.get("train_images_per_s")))
 
 
-def _fmt(seconds: float) -> str:
+def fmt_seconds(seconds: float) -> str:
     """3.2 -> '3.2 s'; 75 -> '1 min 15 s'; 3725 -> '1 h 02 min'."""
     if seconds < 60:
         return f"{seconds:.1f} s"
