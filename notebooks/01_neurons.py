@@ -25,7 +25,8 @@ ARCHS = "vgg16,resnet19"
 DATASET = "fmnist"
 N_PE = 16
 SEED = 0
-WIDTH = None       # None: the profile's width
+# WIDTH None: the profile's width
+WIDTH = None
 STEPS = 16         # length of the toy input current
 
 # %%

@@ -42,13 +42,16 @@ SEED = 0
 WIDTH = None
 LEVELS = None
 EPOCHS = None
-# The search settings below: None takes the value of profiles.TIMEPLAN_SEARCH for PROFILE.
-BUDGET = None  # accuracy budget as a fraction, 0.01 = one point
-CANDIDATES = None  # smaller T tried per stage, e.g. "1,2"
-VAL_SIZE = None  # held-out training images for the selection
-MAX_STEPS = None  # cap on greedy trials
-FINETUNE_EPOCHS = None  # epochs at the chosen plan
-JOIN = None  # sum or or
+# None keeps the profile's search setting (profiles.TIMEPLAN_SEARCH): BUDGET is the accuracy budget
+# as a fraction (0.01 = one point), CANDIDATES the smaller T tried per stage (e.g. "1,2"), VAL_SIZE
+# the validation images of the selection, MAX_STEPS a cap on greedy trials, FINETUNE_EPOCHS the
+# epochs at the chosen plan, JOIN the time adapter ("sum" or "or").
+BUDGET = None
+CANDIDATES = None
+VAL_SIZE = None
+MAX_STEPS = None
+FINETUNE_EPOCHS = None
+JOIN = None
 
 # %%
 import pandas as pd
