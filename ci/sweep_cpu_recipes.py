@@ -85,7 +85,7 @@ def job(args: tuple) -> dict:
             row[method] = {"final_level": lv[-1]["level"], "sparsity": lv[-1]["sparsity"],
                            "val_accuracy": v["accuracy"], "test_accuracy": lv[-1]["test_accuracy"],
                            "test_images": lv[-1]["test_images"],
-                           "val_by_level": [], "test_by_level": [x["test_accuracy"] for x in lv],
+                           "test_by_level": [x["test_accuracy"] for x in lv],
                            "dense_test_accuracy": lv[0]["test_accuracy"]}
         row["images_trained"] = images
         row["device_seconds"] = time.time() - t0
