@@ -63,7 +63,7 @@ def measure(cfg, train, test, device, images: int) -> dict:
     stats = training.fit(model, sub, cfg.train, 1, 1, masks, device, cfg.data.num_workers,
                          progress=False)[0]
     t0 = time.perf_counter()
-    ev = training.evaluate(model, training.eval_loader(test), device, amp=cfg.train.amp)
+    ev = training.evaluate(model, training.eval_loader(test, device=device), device, amp=cfg.train.amp)
     eval_s = time.perf_counter() - t0
     ips = stats.images_per_s
     gflop = flops.train_flops_per_image(lottery.build_model(cfg), 1) / 1e9

@@ -10,8 +10,8 @@ Per arch, in one process (about 1-2 minutes on 2 quiet cores):
   Fashion-MNIST loader and augmentation, 90 %-sparse masks (gradient hooks + re-masking) and the
   scheduler -- over ``--images`` training images after a warm-up epoch; it is ``EpochStats``'
   images/s, the very number the runs record as ``train_images_per_s``;
-- ``eval_images_per_s``: ``training.evaluate`` over 1,000 materialised test images (the runs'
-  evaluation path);
+- ``eval_images_per_s``: ``training.evaluate`` over 1,000 materialised test images in batches of
+  ``eval_batch`` (the runs' evaluation path);
 - ``model_gflop_per_s``: model images/s x training FLOPs per image (conv + linear, counted by
   ``uticket_lib.models.flops``: 3 x forward MACs x 2), against ``peak_gflop_per_s`` = cores x
   clock x 32 FLOP/cycle (AVX2: 2 FMA units x 8 float32 lanes x 2 FLOP), the nominal FMA peak.
@@ -183,7 +183,7 @@ def main() -> None:
         model_ips = images_per_s(ours, batch, args.steps, channels_last=cfg.train.channels_last)
         e2e, ev = end_to_end(arch, args.images)
         r = results[arch] = {
-            "batch": batch, "model_images_per_s": model_ips, "end_to_end_images_per_s": e2e,
+            "batch": batch, "eval_batch": training.eval_batch("cpu"), "model_images_per_s": model_ips, "end_to_end_images_per_s": e2e,
             "end_to_end_over_model": e2e / model_ips, "eval_images_per_s": ev,
             "train_gflop_per_image": gflop, "model_gflop_per_s": model_ips * gflop,
             "end_to_end_gflop_per_s": e2e * gflop, "model_share_of_peak": model_ips * gflop / peak,

@@ -81,7 +81,7 @@ def job(args: tuple) -> dict:
             out = lottery.run(cfg, root=Path(root), progress=False)
             lv = lottery.levels(out)
             model = lottery.load_model(out, lv[-1]["level"]).to(device)
-            v = evaluate(model, eval_loader(val, 500), torch.device(device))
+            v = evaluate(model, eval_loader(val, device=device), torch.device(device))
             row[method] = {"final_level": lv[-1]["level"], "sparsity": lv[-1]["sparsity"],
                            "val_accuracy": v["accuracy"], "test_accuracy": lv[-1]["test_accuracy"],
                            "test_images": lv[-1]["test_images"],

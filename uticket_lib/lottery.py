@@ -331,7 +331,7 @@ def _evaluate(model: nn.Module, test_ds: Dataset, cfg: RunConfig, device: torch.
               return_correct: bool = False) -> dict:
     if test_ds not in _MATERIALIZED:
         _MATERIALIZED[test_ds] = datalib.materialize(test_ds)
-    loader = eval_loader(_MATERIALIZED[test_ds])
+    loader = eval_loader(_MATERIALIZED[test_ds], device=device)
     return evaluate(model, loader, device, per_layer=True, amp=cfg.train.amp,
                     return_correct=return_correct)
 

@@ -188,7 +188,7 @@ def finetune(model: nn.Module, masks: masklib.Masks, train_ds: Dataset, cfg: Run
 
 def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequence[int] = (1, 2),
            join: str = "sum", val_size: int = 1000, finetune_epochs: int = 0, max_steps: int | None = None,
-           batch_size: int = 256) -> dict:
+           batch_size: int | None = None) -> dict:
     """Sensitivity + greedy plan (+ optional fine-tuning) of one level's ticket; cached JSON.
 
     Returns {"settings", "uniform", "sensitivity", "greedy", "chosen", "test"}: ``uniform`` and
@@ -214,7 +214,7 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
     spec = datalib.DATASETS[cfg.data.dataset]
     layers = hardware.trace(model, (1, spec.in_channels, 32, 32))
     val, disjoint = validation_set(cfg, val_size)
-    loader = eval_loader(val, batch_size)
+    loader = eval_loader(val, batch_size, device=device)
     n_pe = cfg.balance.n_pe
     base = _summary(with_plan(model, None, join), masks, layers, loader, n_pe, device)
     sens = sensitivity(model, masks, layers, loader, candidates, join, n_pe, device, base)
@@ -225,7 +225,7 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
         chosen_model = finetune(model, masks, train_ds, cfg, g["plan"], finetune_epochs, join, device)
         chosen = _summary(chosen_model, masks, layers, loader, n_pe, device)
     test_ds = lottery.load_datasets(cfg)[1]
-    test_loader = eval_loader(test_ds, batch_size)
+    test_loader = eval_loader(test_ds, batch_size, device=device)
     recorded = io.load_json(paths.metrics_path(paths.level_dir(run, level)))      # uniform T, as trained
     uniform_test = recorded["test_accuracy"] if cfg.model.time_plan is None else \
         evaluate(with_plan(model, None, join), test_loader, device)["accuracy"]

@@ -95,15 +95,27 @@ def epoch_loader(ds: Dataset, cfg: TrainConfig, num_workers: int, seed: int) -> 
     return train_loader(ds, cfg, num_workers, seed)
 
 
-# Images per evaluation batch. Evaluation keeps no graph, so large batches cost only activation
-# memory (VGG-16 at width 1: about 1 GB of float32 spikes per layer at 1,000 images x T = 4) and
-# amortise the per-batch work (hooks, Python) over many images.
-EVAL_BATCH = 1000
+# Images per evaluation batch, by device type. On a GPU large batches amortise launches and Python
+# (VGG-16 at width 1: about 1 GB of float32 spikes per layer at 1,000 images x T = 4). On CPU they
+# are slower: at width 0.25 a [T*N, C, 32, 32] activation of 1,000 images leaves the caches, and
+# forward-only VGG-16 ran at 280-380 images/s at 1,000 against 610-730 at 64-100 (ResNet-19: 180
+# against 320-360), measured on the 2-core machine on 2026-11-30 (ci/bench_train.py records it).
+EVAL_BATCH = {"cpu": 64, "cuda": 1000}
 
 
-def eval_loader(ds: Dataset, batch_size: int = EVAL_BATCH, num_workers: int = 0):
-    """Batches ``(x, y)`` of ``ds`` in order. A ``TensorDataset`` (``data.materialize``) is sliced
-    directly (no per-image Python); anything else goes through a ``DataLoader``."""
+def eval_batch(device: torch.device | str | None = None) -> int:
+    """The evaluation batch for ``device`` (``EVAL_BATCH``; CPU where unknown)."""
+    kind = torch.device(device).type if device is not None else "cpu"
+    return EVAL_BATCH.get(kind, EVAL_BATCH["cpu"])
+
+
+def eval_loader(ds: Dataset, batch_size: int | None = None, num_workers: int = 0,
+                device: torch.device | str | None = None):
+    """Batches ``(x, y)`` of ``ds`` in order, ``batch_size`` images each (default ``eval_batch(device)``).
+    A ``TensorDataset`` (``data.materialize``) is sliced directly (no per-image Python); anything
+    else goes through a ``DataLoader``."""
+    if batch_size is None:
+        batch_size = eval_batch(device)
     if isinstance(ds, TensorDataset) and len(ds.tensors) == 2:
         x, y = ds.tensors
         return list(zip(x.split(batch_size), y.split(batch_size)))
@@ -223,8 +235,9 @@ def evaluate(model: nn.Module, loader, device: torch.device, progress: bool = Fa
              per_layer: bool = False, amp: bool = False, return_correct: bool = False) -> dict:
     """Accuracy, loss and firing statistics over a whole loader (any iterable of ``(x, y)``).
 
-    Runs under ``inference_mode`` and feeds channels-last input to a channels-last model. Use large
-    batches (``eval_loader``'s default) and a materialised test set (``data.materialize``).
+    Runs under ``inference_mode`` and feeds channels-last input to a channels-last model. Use
+    ``eval_loader``'s default batch for the device and a materialised test set
+    (``data.materialize``).
 
     With ``return_correct`` the result also holds ``correct``: a bool tensor [images], in loader
     order, True where the prediction was right (paired accuracy intervals need it per image).

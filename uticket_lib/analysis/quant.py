@@ -125,7 +125,7 @@ def rebalance_point(run: Path, qdir: Path, n_pe: int = 16, seed: int = 0, label:
             params[n].copy_(w)
     cfg = run_config(run)
     test = lottery.load_datasets(cfg)[1]
-    acc = evaluate(model, eval_loader(test, 256), torch.device("cpu"))
+    acc = evaluate(model, eval_loader(test), torch.device("cpu"))
     rep = hardware.report(out["masks"], layers(run), n_pe=n_pe, timesteps=cfg.model.timesteps,
                           spike_sparsity=acc["spike_sparsity"], energy=ENERGY, weight_bits=qp[cov[0]]["bits"])
     net = rep["network"]
