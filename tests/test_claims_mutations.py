@@ -324,9 +324,91 @@ def test_ch10_permutation_check_catches_a_schedule_that_is_not_a_permutation(mon
     assert not bad["is_permutation"] and bad["nnz_permuted"] != bad["nnz"]
 
 
+# ----------------------------------------------------------------------------- chapter 9
+def released_uticket(levels: int = 3, fraction: float = 0.6, seed: int = 0) -> dict:
+    """u-Ticket as the released code runs it (switch (c), ``balance.carry=False``): each round,
+    ``magnitude.prune_released`` thresholds the weights trained under the balanced mask and applies
+    the threshold to the previous round's unbalanced mask; then u-Ticket balances (as
+    ``lottery.level_mask``). Looked up at call time so a test can replace it."""
+    w = _weights(LAYERS, seed)
+    cov = hardware.covered_layers(LAYERS)
+    stale = bal = {n: torch.ones_like(t) for n, t in w.items()}
+    for _ in range(1, levels):
+        stale = magnitude.prune_released({n: w[n] * bal[n] for n in w}, stale, fraction)
+        bal = balancelib.balance(stale, n_pe=N_PE, covered=cov)
+    return bal
+
+
+def _switch_claims(levels: int = 3):
+    """Chapter 9's claims on synthetic tickets: switch (c) from the two u-Ticket loops, switches
+    (d) and (e) from the hardware report's options on the LTH and u-Ticket tickets."""
+    from uticket_lib.analysis import switches as switchlib
+    t = tickets(levels=levels)
+
+    def net(masks, **options):
+        return hardware.report(masks, LAYERS, n_pe=N_PE, memory=False, **options)["network"]
+
+    paper_side, code_side = net(t["uticket"][-1]), net(released_uticket(levels))
+    table = pd.DataFrame([{"switch": switchlib.SWITCHES["carry"]["label"], "run": "u-Ticket",
+                           "sparsity diff": code_side["weight_sparsity"] - paper_side["weight_sparsity"],
+                           "utilization code": code_side["utilization"]}]).set_index(["switch", "run"])
+    rows = []
+    for m in ("lth", "uticket"):
+        row = {"arch": "VGG-16", "method": m}
+        for name in ("weighting", "avg"):
+            s = switchlib.SWITCHES[name]
+            for side in ("paper", "code"):
+                row[f"{s['key']}={s[side]}"] = net(t[m][-1], **{s["key"]: s[side]})["utilization"]
+        rows.append(row)
+    return claims.switches(table, pd.DataFrame(rows).set_index(["arch", "method"]), {})
+
+
+def test_ch9_percent_read_as_a_fraction_fails_the_carry_sparsity_claim(monkeypatch):
+    assert _one(_switch_claims(), "sparsity within")[0].verdict == "PASS"
+
+    def percent_bug(weights, masks, fraction):   # bug: the index of the percentile not divided by 100
+        mags = {n: weights[n].abs() for n in masks}
+        alive = torch.cat([m[m != 0] for m in mags.values()])
+        thr = alive.sort().values[min(int(alive.numel() * 100 * fraction), alive.numel() - 1)]
+        return {n: masks[n] * (mags[n] >= thr).float() for n in masks}
+
+    monkeypatch.setattr(magnitude, "prune_released", percent_bug)
+    assert _one(_switch_claims(), "sparsity within")[0].verdict == "FAIL"
+
+
+def test_ch9_ceil_to_the_wrong_unit_fails_the_avg_claim(monkeypatch):
+    from uticket_lib.hardware import workload
+    assert _one(_switch_claims(), "ceil average")[0].verdict == "PASS"
+    real = workload.utilization
+
+    def ceil_to_block_max(work, latency, n_pe, avg="mean", quantum=1.0):   # bug: T_avg rounded up
+        if avg == "ceil":                                                 # to the block's latency
+            quantum = latency.double().clamp_min(1)
+        return real(work, latency, n_pe, avg, quantum)
+
+    monkeypatch.setattr(workload, "utilization", ceil_to_block_max)
+    assert _one(_switch_claims(), "ceil average")[0].verdict == "FAIL"
+
+
+def test_ch9_busy_share_for_eq2_fails_the_weighting_claim(monkeypatch):
+    assert _one(_switch_claims(), "unweighted network utilization")[0].verdict == "PASS"
+    real = reportlib.network_stats
+
+    def busy_share_mean(stats, n_weights, nnz=None, weighting="params"):   # bug: the "mean" option
+        if weighting == "mean":                                          # averages work / (n * latency)
+            stats = [{**s, "utilization": s["busy_fraction"]} for s in stats]   # instead of Eq. 2
+        return real(stats, n_weights, nnz, weighting)
+
+    monkeypatch.setattr(reportlib, "network_stats", busy_share_mean)
+    assert _one(_switch_claims(), "unweighted network utilization")[0].verdict == "FAIL"
+
+
 def test_every_reproduction_builder_is_covered():
-    """The chapters whose reproduction claims are flipped above. Open: chapter 9's switch claims and
-    chapter 4's balancing-cost claim (its mutation, a slow balance(), can only be shown by timing)."""
-    covered = {"lottery", "imbalance", "uticket", "cycles", "energy", "pe_scaling", "system", "reordering"}
+    """The chapters whose reproduction claims are flipped above (chapters 11 and 12 in
+    test_quant_claims.py and test_timeplan_claims.py). Open: chapter 4's balancing-cost claim (its
+    mutation, a slow balance(), can only be shown by timing) and chapter 9's switch claims on
+    trained accuracy, (a), (b) and (f) (their mutations need training)."""
+    covered = {"lottery", "imbalance", "uticket", "cycles", "energy", "pe_scaling", "system", "reordering",
+               "switches"}
     assert covered <= {n for n in dir(claims) if callable(getattr(claims, n))}
     assert paper.TABLE_II   # the paper's numbers the claims cite are present
