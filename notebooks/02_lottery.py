@@ -165,6 +165,25 @@ display(table)
 from uticket_lib.analysis import recipes
 display(recipes.probe_frame())
 display(recipes.sweep_frame().drop(columns=["overrides"]))
+gap = recipes.gap_frame(summary)
+display(analysis.table(gap))
+analysis.glue("ch2_gap", "; ".join(
+    f"{analysis.ARCH_LABELS.get(a, a)}: {r['test_accuracy']:.1%} against {r['aim']:.0%}" for a, r in gap.iterrows()
+    if r["aim"] is not None and r["aim"] == r["aim"]))
+analysis.glue("ch2_sweep_gain", "; ".join(
+    f"{analysis.ARCH_LABELS.get(a, a)}: {r['gain over cheapest (points)']:+.1f} points on validation from "
+    f"{r['cheapest cpu_minutes']:.0f} to {r['its cpu_minutes']:.0f} CPU minutes ({r['best swept recipe']})"
+    for a, r in gap.iterrows() if "best swept recipe" in gap and isinstance(r["best swept recipe"], str)
+    and r["its cpu_minutes"] > r["cheapest cpu_minutes"]) or "no longer recipe recorded");
+
+# %% [markdown]
+# The cpu profile aims for 88 % (VGG-16) and 85 % (ResNet-19) final test accuracy, still well below
+# the paper's 93-95 %. This build's LTH tickets reach {glue:md}`ch2_gap`. The table above says
+# where the gap comes from: accuracy here is bought with training images and epochs, and the most
+# accurate recipe that finished in the sweep gained little for its extra time
+# ({glue:md}`ch2_sweep_gain`), nowhere near the aim. The gap is compute, not a recipe this budget
+# could still find: a reader with a GPU should use the `gpu` and `paper` profiles for accuracies
+# comparable with the paper's.
 
 # %% [markdown]
 # ## Exercises

@@ -1,5 +1,7 @@
 import json
 
+import pandas as pd
+
 from uticket_lib.analysis import recipes
 
 
@@ -30,3 +32,16 @@ def test_sweep_frame_skips_unfinished_and_sorts_by_cost(tmp_path):
     frame = recipes.sweep_frame(_write(tmp_path, rows, "s.json"))
     assert list(frame["recipe"]) == ["small", "small", "big", "big"]
     assert set(frame["method"]) == {"lth", "uticket"}
+
+
+def test_gap_frame_against_hand_numbers():
+    summary = pd.DataFrame({"test_accuracy": [0.80, 0.70]}, index=pd.Index(["vgg16", "resnet19"], name="arch"))
+    sweep = pd.DataFrame([
+        {"recipe": "a", "arch": "vgg16", "method": "lth", "cpu_minutes": 5.0, "val_accuracy": 0.70},
+        {"recipe": "b", "arch": "vgg16", "method": "lth", "cpu_minutes": 10.0, "val_accuracy": 0.75},
+        {"recipe": "c", "arch": "vgg16", "method": "uticket", "cpu_minutes": 20.0, "val_accuracy": 0.99}])
+    g = recipes.gap_frame(summary, sweep)
+    assert abs(g.loc["vgg16", "gap (points)"] - 8.0) < 1e-9 and abs(g.loc["resnet19", "gap (points)"] - 15.0) < 1e-9
+    assert g.loc["vgg16", "best swept recipe"] == "b"          # u-Ticket rows never pick the recipe
+    assert abs(g.loc["vgg16", "gain over cheapest (points)"] - 5.0) < 1e-9
+    assert pd.isna(g.loc["resnet19", "best swept recipe"])      # nothing swept for it

@@ -13,6 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 RESULTS = Path(__file__).resolve().parents[2] / "ci" / "bench_results"
+# What the cpu profile aims for: final-level test accuracy on the whole Fashion-MNIST test set, both
+# methods (the project's target for a 40-minute 2-core book; the paper's Table I is 93-95 %).
+AIMS = {"vgg16": 0.88, "resnet19": 0.85}
 
 
 def sweep_frame(path: Path | None = None) -> pd.DataFrame:
@@ -61,3 +64,23 @@ def best_setting(frame: pd.DataFrame, arch: str) -> str:
     if sub.empty:
         raise KeyError(f"no probe recorded for arch {arch!r}")
     return str(sub.loc[sub["val_accuracy"].idxmax(), "setting"])
+
+
+def gap_frame(summary: pd.DataFrame, sweep: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per arch of ``summary`` (``runs.ticket_summary``): this build's final test accuracy, the aim
+    (``AIMS``), the gap in points, and from the recorded sweep (``sweep_frame``) the most accurate
+    LTH recipe on validation with its CPU minutes and its gain over the cheapest one."""
+    sweep = sweep_frame() if sweep is None else sweep
+    rows = []
+    for arch, r in summary.iterrows():
+        row = {"arch": arch, "test_accuracy": r["test_accuracy"], "aim": AIMS.get(arch),
+               "gap (points)": 100 * (AIMS[arch] - r["test_accuracy"]) if arch in AIMS else None}
+        sw = sweep[(sweep["arch"] == arch) & (sweep["method"] == "lth")]
+        if len(sw):
+            best, cheap = sw.loc[sw["val_accuracy"].idxmax()], sw.loc[sw["cpu_minutes"].idxmin()]
+            row.update({"best swept recipe": best["recipe"], "its cpu_minutes": best["cpu_minutes"],
+                        "its val_accuracy": best["val_accuracy"],
+                        "gain over cheapest (points)": 100 * (best["val_accuracy"] - cheap["val_accuracy"]),
+                        "cheapest cpu_minutes": cheap["cpu_minutes"]})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("arch")
