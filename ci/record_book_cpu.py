@@ -46,6 +46,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, required=True, help="wall time of the whole build")
     ap.add_argument("--bench", default="ci/bench_results/train.json")
+    ap.add_argument("--bench-after", help="a bench_train.py result measured just after the build")
+    ap.add_argument("--note", default="", help="anything a reader of the record should know")
     ap.add_argument("--status", default="book/executed/_status.json")
     ap.add_argument("--out", default="ci/bench_results/book_cpu.json")
     a = ap.parse_args()
@@ -63,6 +65,9 @@ def main() -> None:
         "bench_source": f"{a.bench} ({bench.get('date')})",
         "reference_images_per_s": REFERENCE_IMAGES_PER_S,
         "normalised_seconds": a.seconds * vgg / REFERENCE_IMAGES_PER_S,
+        **({"bench_vgg16_images_per_s_after": json.loads(Path(a.bench_after).read_text())["results"]["vgg16"][
+            "model_images_per_s"]} if a.bench_after else {}),
+        **({"note": a.note} if a.note else {}),
         "chapters": chapters,
         "runs": final_rows(),
     }, Path(a.out))

@@ -94,6 +94,24 @@ def test_attach_keeps_names_masks_and_computes_with_q():
     assert set(model.state_dict()) == names
 
 
+def test_attach_init_tensor_counts_pruned_zeros_surviving_does_not():
+    model = models.build("vgg16", in_channels=1, width=0.0625)
+    name, p = next(iter(masklib.prunable(model).items()))
+    with torch.no_grad():                                   # hand-made layer: 4 survivors +-1, rest 0
+        p.zero_()
+        p.view(-1)[:4] = torch.tensor([1.0, -1.0, 1.0, -1.0])
+    mask = (p != 0).float()
+    n = p.numel()
+    sigma_all = (4 / (n - 1)) ** 0.5                        # std of the whole tensor (mean 0)
+    sigma_surv = (4 / 3) ** 0.5                             # std of the survivors (unbiased)
+    quant.attach(model, 2, masks={name: mask})
+    assert quant.qparams(model)[name]["a"] == pytest.approx(3 * sigma_all, rel=1e-5)
+    quant.attach(model, 2, masks={name: mask}, init="surviving")
+    assert quant.qparams(model)[name]["a"] == pytest.approx(3 * sigma_surv, rel=1e-5)
+    with pytest.raises(ValueError, match="quantizer init must be one of"):
+        quant.attach(model, 2, init="dense")
+
+
 def test_attach_covered_skips_encoder_and_linear():
     model = models.build("vgg16", in_channels=1, width=0.0625)
     quant.attach(model, 2, layers="covered")
@@ -169,6 +187,7 @@ def test_existing_hashes_unchanged():
     ("quant.mode", "both", r"\(quant.mode\); choose one of: isolation, cumulative, joint"),
     ("quant.layers", "first", r"\(quant.layers\); choose one of: all, covered"),
     ("quant.epochs", 0, "quant.epochs must be an integer >= 1"),
+    ("quant.init", "masked", r"\(quant.init\); choose one of: tensor, surviving"),
 ])
 def test_bad_quant_configs_fail_before_any_work(key, value, match, runs_root):
     cfg = tiny_config("lth", **{"quant.bits": 2, key: value})

@@ -118,6 +118,10 @@ class QuantConfig:
                                        # round trains with the quantizer on from the rewind point)
     layers: str = "all"                # "all" conv + linear layers (seed 002) | "covered" (u-Ticket's)
     epochs: int = 1                    # QAT fine-tuning epochs per level (isolation, cumulative)
+    init: str = "tensor"               # a, c start from max|mu +- 3 sigma| of: "tensor" the whole stored
+                                       # weight tensor, pruned zeros included (seed 002's "the layer's
+                                       # weights") | "surviving" the unpruned weights only (at 98 %
+                                       # sparsity it rounds ~98 % of the survivors to zero)
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,8 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
         ("quant.layers", _is_str(q.layers) and q.layers in quantlib.quantizer.LAYER_SETS,
          f"one of: {', '.join(quantlib.quantizer.LAYER_SETS)}"),
         ("quant.epochs", _is_int(q.epochs) and q.epochs >= 1, "an integer >= 1"),
+        ("quant.init", _is_str(q.init) and q.init in quantlib.quantizer.INITS,
+         f"one of: {', '.join(quantlib.quantizer.INITS)}"),
     ]
 
 
@@ -227,7 +229,7 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
     resume = load_state(partial) if partial.exists() else None
     if quant is not None:
         model.load_state_dict(_float_state(start_state))
-        quantlib.attach(model, quant.bits, quant.layers, masks)
+        quantlib.attach(model, quant.bits, quant.layers, masks, quant.init)
         if resume:
             model.load_state_dict(resume["model"])
     else:
@@ -385,7 +387,7 @@ def _quant_stats(model: nn.Module, masks: masklib.Masks, quant: QuantConfig) -> 
     weights = {n: p.detach().cpu() for n, p in model.named_parameters() if n in masks}
     cpu_masks = {n: m.cpu() for n, m in masks.items()}
     eff = quantlib.effective_masks(weights, cpu_masks, qp)
-    return {"bits": quant.bits, "mode": quant.mode, "layers": quant.layers, "qparams": qp,
+    return {"bits": quant.bits, "mode": quant.mode, "layers": quant.layers, "init": quant.init, "qparams": qp,
             "zero_share": quantlib.zero_share(weights, qp),
             "effective_sparsity": masklib.sparsity(eff),
             "effective_nonzero_weights": int(sum(int(m.sum()) for m in eff.values()))}

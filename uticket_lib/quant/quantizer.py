@@ -104,19 +104,30 @@ def _selected(model: nn.Module, layers: str) -> dict[str, nn.Module]:
     return out
 
 
+INITS = ("tensor", "surviving")
+
+
 def attach(model: nn.Module, bits: int, layers: str = "all",
-           masks: Mapping[str, Tensor] | None = None) -> nn.Module:
+           masks: Mapping[str, Tensor] | None = None, init: str = "tensor") -> nn.Module:
     """Make the selected layers compute with Q(weight); returns ``model`` (changed in place).
 
     layers: "all" (every conv and linear layer, first and last included: seed 002) or "covered"
     (every conv but the encoder: the layers u-Ticket balances). Parameter names do not change; each
     quantized layer gains a ``wq`` submodule with the parameters ``a`` and ``c`` (so the optimizer
-    learns them and checkpoints keep them). ``a`` and ``c`` start from the current weights (the
-    surviving ones where ``masks`` has an entry). Attaching twice replaces the quantizers.
+    learns them and checkpoints keep them). ``a`` and ``c`` start from ``init_range`` of the current
+    weights: the whole tensor as stored, pruned zeros included (``init="tensor"``), or only the
+    positions ``masks`` keeps (``init="surviving"``). Attaching twice replaces the quantizers.
+
+    Seed 002's code initialises from its whole kernel, where a pruned position keeps the value it
+    had when pruned (its mask multiplies after quantization), so its statistics are a dense
+    layer's; ours hold zeros there. "surviving" takes the tails of a pruned layer for its
+    distribution: 3 sigma of the survivors puts the ternary zero threshold a/2 above most of them.
     """
     check_bits(bits)
+    if init not in INITS:
+        raise ValueError(f"quantizer init must be one of {INITS}, got {init!r}")
     for wname, m in _selected(model, layers).items():
-        mask = None if masks is None else masks.get(wname)
+        mask = None if masks is None or init == "tensor" else masks.get(wname)
         q = Quantizer(bits, init_range(m.weight, mask)).to(m.weight.device)
         setattr(m, QUANT_ATTR, q)
         fwd = _conv_forward if isinstance(m, nn.Conv2d) else _linear_forward
