@@ -52,6 +52,10 @@ def test_uticket_saving_persists_and_can_fail():
     eroded["vgg16"]["uticket"]["chosen"]["latency"] = 460.0            # 8 % < half of 20 %
     assert ts.uticket_claim(eroded).verdict == "FAIL"
     assert ts.uticket_claim({"vgg16": {"lth": r["vgg16"]["lth"]}}).verdict == "FAIL"   # nothing to compare
+    stayed = copy.deepcopy(r)                                          # no plan found: both uniform
+    for m in ("lth", "uticket"):
+        stayed["vgg16"][m]["chosen"] = dict(stayed["vgg16"][m]["uniform"])
+    assert ts.uticket_claim(stayed).verdict == "INCONCLUSIVE"
 
 
 def test_reduction_factor_and_frames():
@@ -61,3 +65,13 @@ def test_reduction_factor_and_frames():
     assert f.loc[("VGG-16", "LTH"), "PE latency x"] == 2.0
     c = ts.combined_frame(results())
     assert c.loc[("VGG-16", "u-Ticket", "layerwise"), "latency (rel. LTH uniform)"] == 0.4
+
+
+def test_plan_summary_names_the_plan_or_why_none_was_chosen():
+    r = results()
+    r["vgg16"]["lth"]["chosen"]["plan"] = [4, 2]
+    r["vgg16"]["uticket"]["chosen"] = dict(r["vgg16"]["uticket"]["uniform"], plan=[4, 4])
+    r["vgg16"]["uticket"]["sensitivity"] = [{"drop": 0.031}, {"drop": 0.017}]
+    text = ts.plan_summary(r, 0.01)
+    assert "VGG-16 LTH: plan 4,2, 2.00x less latency" in text
+    assert "VGG-16 u-Ticket: kept uniform T; its cheapest single-stage change costs 1.7 points (budget 1)" in text
