@@ -179,6 +179,9 @@ def science_dict(cfg: RunConfig) -> dict:
             d["levels"] = cfg.prune.levels  # the last level trains at full T: levels decide which
         if f.name == "quant" and cfg.quant.bits is None:
             d = {}  # quantization knobs do not touch a float run
+        elif f.name == "quant":
+            d["init"] = cfg.quant.init  # hashed even at its default: runs of the old rule ("surviving",
+                                        # the default until 2026-11-30) must not be reused for it
         if d:
             out[f.name] = d
     return out
