@@ -286,7 +286,7 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
         io.save_json(metrics, paths.metrics_path(level_dir))
         partial.unlink(missing_ok=True)
         name = cfg.name if level else f"{cfg.name} (dense)"
-        progress_lines.level_done(name, level, cfg.prune.levels, metrics)
+        progress_lines.level_done(name, level, quant_levels(cfg), metrics)
     barrier()
     return metrics if is_main() else io.load_json(paths.metrics_path(level_dir))
 
