@@ -183,7 +183,7 @@ def uticket_claim(results: Mapping[str, Mapping[str, dict]], keep: float = 0.5) 
     return Claim("u-Ticket's latency reduction over LTH persists when both tickets run layerwise plans",
                  "reproduction", "paper Sec. IV (latency) + this chapter", NOT_IN_PAPER,
                  ("; ".join(parts) + ("" if moved or not parts else
-                                      " (no plan left uniform T within the budget)")) or "no LTH/u-Ticket pair",
+                                      " (both tickets kept uniform T: no plan within the budget)")) or "no LTH/u-Ticket pair",
                  f"layerwise saving > 0 and >= {keep:.0%} of the uniform-T saving",
                  "INCONCLUSIVE" if parts and not moved else verdict(bool(parts) and ok))
 
