@@ -78,10 +78,14 @@ settings
 # The search (`uticket_lib.timeplan.search`) works on a trained ticket and never sees the test set.
 # It selects on held-out training images: the images that follow the run's training subset in the
 # same seeded permutation, so none of them was trained on. For every stage and every smaller $T$ it
-# measures the validation accuracy and the hardware cost with only that stage changed
-# (output-mode cycles, per-layer $T_l$, bit-planes, Eq. 3 with the measured bit sparsity of each
-# layer's adapted input). Then, from the uniform plan, it applies the candidates in order of latency
-# saved per point of accuracy lost and keeps each one whose combined plan stays within
+# measures the validation accuracy and the hardware cost of two changes: that stage alone at $T$,
+# and that stage with every later one at $T$ (a suffix). The suffixes are needed because of the sum
+# join: a lone stage at $T = 2$ reads 2 steps x 2 bit-planes and hands on 2 steps that are copied
+# back to 4, so it saves no cycles anywhere, while a run of stages at $T = 2$ saves in each stage
+# after its first (costs: output-mode cycles, per-layer $T_l$, bit-planes, Eq. 3 with the measured
+# bit sparsity of each layer's adapted input). Then, from the uniform plan, it applies the
+# candidates that save latency in order of latency saved per point of accuracy lost and keeps each
+# one whose combined plan stays within
 # {glue:md}`ch12_budget` point(s) of the uniform plan's validation accuracy. The join is
 # {glue:md}`ch12_join`. The test accuracy of the chosen plan is measured once, afterwards.
 
@@ -91,8 +95,8 @@ first = arch_list[0]
 display(ts.sensitivity_frame(results[first]["lth"]).unstack("T"))
 
 # %% [markdown]
-# The table lists, for the LTH ticket of the first network, each stage's validation accuracy drop
-# and savings when that stage alone runs fewer steps. The stem (stage 0) is the direct encoding:
+# The table lists, for the LTH ticket of the first network, the validation accuracy drop and the
+# savings of each change: one stage alone, or a suffix from that stage on, at fewer steps. The stem (stage 0) is the direct encoding:
 # its conv is not a covered layer, so its own row saves no PE latency, but fewer stem steps change
 # every spike that follows. A stage right after a summed shrink saves fewer cycles than its $T$
 # suggests, because its inputs need extra bit-planes.

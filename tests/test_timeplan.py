@@ -254,16 +254,28 @@ def test_sensitivity_and_greedy_on_a_tiny_ticket():
     masklib.apply(m, masks)
     loader = DataLoader(synthetic(8, seed=3), batch_size=8)
     sens = timeplan.sensitivity(m, masks, layers, loader, candidates=(2,))
-    assert [(r["stage"], r["T"]) for r in sens] == [(s, 2) for s in range(13)]
+    assert [(r["scope"], r["stage"], r["T"]) for r in sens] == (
+        [("stage", s, 2) for s in range(13)] + [("suffix", s, 2) for s in range(1, 13)])
+    uniform = timeplan._summary(timeplan.with_plan(m, None), masks, layers, loader, 16, None)
     for r in sens:
-        assert r["plan"].count(2) == 1 and r["latency"] <= timeplan._summary(
-            timeplan.with_plan(m, None), masks, layers, loader, 16, None)["latency"]
+        assert r["plan"].count(2) == (1 if r["scope"] == "stage" else 13 - r["stage"])
+        assert r["latency"] <= uniform["latency"]
+    # with the sum join a lone stage at T = 2 saves nothing (2 steps x 2 bit-planes); a suffix does
+    assert all(r["latency_saving"] == 0 for r in sens if r["scope"] == "stage" and 0 < r["stage"] < 12)
+    assert all(r["latency_saving"] > 0 for r in sens if r["scope"] == "suffix" and r["stage"] < 12)
     g = timeplan.greedy(m, masks, layers, loader, sens, budget=0.99)
     assert all(t <= 4 for t in g["plan"]) and g["summary"]["latency"] <= sens[0]["latency"] / (
         1 - sens[0]["latency_saving"]) + 1e-6
     kept = [s for s in g["steps"] if s["kept"]]
     assert all(g["plan"][s["stage"]] == 2 for s in kept)
+    assert kept and g["summary"]["latency"] < uniform["latency"]      # budget 0.99: a suffix is taken
     assert m.time_plan is None                                        # the ticket itself is untouched
+
+
+def test_apply_change_lowers_one_stage_or_a_suffix_never_raises():
+    assert timeplan.apply_change([4, 4, 4, 4], "stage", 1, 2) == [4, 2, 4, 4]
+    assert timeplan.apply_change([4, 1, 4, 4], "suffix", 1, 2) == [4, 1, 2, 2]
+    assert timeplan.apply_change([4, 1, 4, 4], "stage", 1, 2) == [4, 1, 4, 4]
 
 
 def test_validation_split_is_disjoint_from_training_images():

@@ -71,7 +71,8 @@ def test_plan_summary_names_the_plan_or_why_none_was_chosen():
     r = results()
     r["vgg16"]["lth"]["chosen"]["plan"] = [4, 2]
     r["vgg16"]["uticket"]["chosen"] = dict(r["vgg16"]["uticket"]["uniform"], plan=[4, 4])
-    r["vgg16"]["uticket"]["sensitivity"] = [{"drop": 0.031}, {"drop": 0.017}]
+    r["vgg16"]["uticket"]["sensitivity"] = [{"drop": 0.031, "latency_saving": 0.1}, {"drop": 0.017, "latency_saving": 0.2},
+                                            {"drop": -0.05, "latency_saving": 0.0}]   # saves nothing: ignored
     text = ts.plan_summary(r, 0.01)
     assert "VGG-16 LTH: plan 4,2, 2.00x less latency" in text
-    assert "VGG-16 u-Ticket: kept uniform T; its cheapest single-stage change costs 1.7 points (budget 1)" in text
+    assert "VGG-16 u-Ticket: kept uniform T; of the changes that save latency, the cheapest costs 1.7 points (budget 1)" in text

@@ -127,22 +127,37 @@ def _summary(model, masks, layers, loader, n_pe, device) -> dict:
 # ----------------------------------------------------------------------------- the search
 def sensitivity(model: nn.Module, masks: masklib.Masks, layers: list, loader, candidates: Sequence[int],
                 join: str = "sum", n_pe: int = 16, device=None, base: dict | None = None) -> list[dict]:
-    """One row per (stage, smaller T): accuracy drop and hardware saving with only that stage changed.
+    """One row per (scope, stage, smaller T): accuracy drop and hardware saving of one change.
 
-    Savings are fractions of the uniform plan's latency / energy / synaptic updates / neuron
-    evaluations (1 - plan / uniform).
+    scope "stage": only that stage runs at T. scope "suffix": that stage and every later one run at
+    T (stages 1.. only). Both are needed: with the sum join a lone stage at T = 2 reads 2 steps x 2
+    bit-planes and hands 2 steps on to be copied back to 4, so it saves no cycles at all; a run of
+    consecutive stages at T = 2 saves in every stage after its first. Savings are fractions of the
+    uniform plan's latency / energy / synaptic updates / neuron evaluations (1 - plan / uniform).
     """
     uniform = with_plan(model, None, join)
     base = base or _summary(uniform, masks, layers, loader, n_pe, device)
-    T0, rows = uniform.timesteps, []
-    for stage in range(uniform.n_stages):
-        for t in sorted({int(t) for t in candidates if 1 <= int(t) < T0}):
-            plan = [T0] * uniform.n_stages
-            plan[stage] = t
-            r = _summary(with_plan(model, plan, join), masks, layers, loader, n_pe, device)
-            rows.append({"stage": stage, "T": t, **r, "drop": base["accuracy"] - r["accuracy"],
-                         **{f"{k}_saving": 1 - r[k] / base[k] for k in COST_KEYS[:5] if base[k]}})
+    T0, n, rows = uniform.timesteps, uniform.n_stages, []
+    for scope in SCOPES:
+        for stage in range(1 if scope == "suffix" else 0, n):
+            for t in sorted({int(t) for t in candidates if 1 <= int(t) < T0}):
+                plan = apply_change([T0] * n, scope, stage, t)
+                r = _summary(with_plan(model, plan, join), masks, layers, loader, n_pe, device)
+                rows.append({"scope": scope, "stage": stage, "T": t, **r, "drop": base["accuracy"] - r["accuracy"],
+                             **{f"{k}_saving": 1 - r[k] / base[k] for k in COST_KEYS[:5] if base[k]}})
     return rows
+
+
+SCOPES = ("stage", "suffix")
+
+
+def apply_change(plan: Sequence[int], scope: str, stage: int, t: int) -> list[int]:
+    """``plan`` with stage ``stage`` (scope "stage") or stages ``stage..`` (scope "suffix") lowered
+    to at most ``t``; stages already below ``t`` keep their T."""
+    out = list(plan)
+    for i in ([stage] if scope == "stage" else range(stage, len(out))):
+        out[i] = min(out[i], int(t))
+    return out
 
 
 def greedy(model: nn.Module, masks: masklib.Masks, layers: list, loader, sens: list[dict], budget: float,
@@ -150,8 +165,9 @@ def greedy(model: nn.Module, masks: masklib.Masks, layers: list, loader, sens: l
            key: str = "latency", max_steps: int | None = None) -> dict:
     """Greedy plan within ``budget`` (accuracy fraction, e.g. 0.01) of the uniform plan's validation accuracy.
 
-    Candidates in order of ``key`` saving per accuracy drop (drops floored at one image); a
-    candidate lowers its stage's T only if below the T already chosen. Returns {"plan", "steps"}.
+    Candidates (``sensitivity`` rows) in order of ``key`` saving per accuracy drop (drops floored at
+    one image); a candidate lowers its stage's (or suffix's) T only where below the T already
+    chosen, and one that changes nothing is skipped. Returns {"plan", "steps", "summary"}.
     """
     uniform = with_plan(model, None, join)
     base = base or _summary(uniform, masks, layers, loader, n_pe, device)
@@ -160,14 +176,13 @@ def greedy(model: nn.Module, masks: masklib.Masks, layers: list, loader, sens: l
                    key=lambda r: -r[f"{key}_saving"] / max(r["drop"], floor))
     plan, steps, best = list(uniform.plan()), [], base
     for r in order[:max_steps] if max_steps else order:
-        if r["T"] >= plan[r["stage"]]:
+        trial = apply_change(plan, r.get("scope", "stage"), r["stage"], r["T"])
+        if trial == plan:
             continue
-        trial = list(plan)
-        trial[r["stage"]] = r["T"]
         s = _summary(with_plan(model, trial, join), masks, layers, loader, n_pe, device)
         keep = base["accuracy"] - s["accuracy"] <= budget + 1e-12
-        steps.append({"stage": r["stage"], "T": r["T"], "accuracy": s["accuracy"], "kept": keep,
-                      key: s[key]})
+        steps.append({"scope": r.get("scope", "stage"), "stage": r["stage"], "T": r["T"],
+                      "accuracy": s["accuracy"], "kept": keep, key: s[key]})
         if keep:
             plan, best = trial, s
     return {"plan": plan, "steps": steps, "summary": best}
@@ -204,7 +219,8 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
     if level is None:
         level = max(r["level"] for r in lottery.levels(run))
     settings = {"level": level, "budget": budget, "candidates": sorted(set(candidates)), "join": join,
-                "val_size": val_size, "finetune_epochs": finetune_epochs, "max_steps": max_steps}
+                "val_size": val_size, "finetune_epochs": finetune_epochs, "max_steps": max_steps,
+                "scopes": list(SCOPES)}   # the kinds of change tried: a cache of other kinds is not reused
     cache = paths.timeplan_dir(paths.level_dir(run, level), stable_hash(settings)) / "search.json"
     if cache.exists():
         return io.load_json(cache)

@@ -72,19 +72,20 @@ def plan_summary(results: Mapping[str, Mapping[str, dict]], budget: float) -> st
                 parts.append(f"{name}: plan {','.join(map(str, c['plan']))}, "
                              f"{reduction(u['latency'], c['latency']):.2f}x less latency")
             else:
-                drops = [x["drop"] for x in r["sensitivity"]]
-                least = f"; its cheapest single-stage change costs {100 * min(drops):.1f} points" if drops else ""
+                drops = [x["drop"] for x in r["sensitivity"] if x.get("latency_saving", 0) > 0]
+                least = (f"; of the changes that save latency, the cheapest costs {100 * min(drops):.1f} points"
+                         if drops else "; no change saves latency")
                 parts.append(f"{name}: kept uniform T{least} (budget {100 * budget:g})")
     return "; ".join(parts)
 
 
 def sensitivity_frame(result: dict) -> pd.DataFrame:
     """Stage x smaller T: validation accuracy drop (points) and latency saving (%)."""
-    rows = [{"stage": r["stage"], "T": r["T"], "drop (points)": 100 * r["drop"],
+    rows = [{"scope": r.get("scope", "stage"), "stage": r["stage"], "T": r["T"], "drop (points)": 100 * r["drop"],
              "latency saving %": 100 * r.get("latency_saving", 0.0),
              "synaptic updates saving %": 100 * r.get("synaptic_updates_saving", 0.0)}
             for r in result["sensitivity"]]
-    return pd.DataFrame(rows).set_index(["stage", "T"])
+    return pd.DataFrame(rows).set_index(["scope", "stage", "T"])
 
 
 def combined_frame(results: Mapping[str, Mapping[str, dict]]) -> pd.DataFrame:
