@@ -184,4 +184,4 @@ analysis.glue("ch4_cost_s", cost["balance_seconds"].max(), "{:.3f} s");
 
 # %%
 accuracy = {a: runs.paired_accuracy(p["lth"], p["uticket"]) for a, p in pairs.items()}
-chapter_claims = claims.show(claims.uticket(runs.final_rows(both), covered, cost, accuracy), PROFILE, "04_uticket");
+chapter_claims = claims.show(claims.uticket(runs.final_rows(both), covered, cost, accuracy, n_pe=N_PE), PROFILE, "04_uticket");

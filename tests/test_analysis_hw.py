@@ -170,7 +170,7 @@ def test_claims(runs):
     assert out[-1].statement.startswith("VGG-16: ")
     assert all(isinstance(c, claims.Claim) and c.statement and c.measured and c.tolerance for c in out)
     by = {c.statement: c for c in out}
-    zero = by["VGG-16: u-Ticket has zero idle cycles and utilization 1 in the covered layers"]
+    zero = by["VGG-16: u-Ticket has zero idle cycles and utilization 1 in the covered layers whose C_out is a multiple of n_PE"]
     assert zero.verdict == "PASS" and zero.kind == "invariant"
     assert by["VGG-16: sorted reordering never increases a layer's latency"].verdict == "PASS"
     cal = by["Eq. 3 with the fitted E_l/E_d reproduces the six Fig. 7(a) reductions"]

@@ -226,10 +226,10 @@ def test_claim_builders(runs):
     assert claims.lottery(s, {"vgg16": None})[1].verdict == "INCONCLUSIVE"     # old run: no predictions
     covered = {"vgg16": masks.covered_layer_utilization(runs["uticket"], n_pe=N_PE)}
     cost = pd.DataFrame({"vgg16": masks.balance_cost(runs["uticket"], repeats=1)}).T
-    uc = claims.uticket(runlib.final_rows(frame), covered, cost, {"vgg16": None}, max_cost_pct=1e9)
+    uc = claims.uticket(runlib.final_rows(frame), covered, cost, {"vgg16": None}, max_cost_pct=1e9, n_pe=N_PE)
     by = {c.statement: c for c in uc}
-    assert by["VGG-16 u-Ticket utilization >= 0.99 in every covered layer"].verdict == "PASS"
-    assert by["VGG-16 u-Ticket utilization >= 0.99 in every covered layer"].kind == "invariant"
+    assert by["VGG-16 u-Ticket utilization >= 0.99 in every covered layer whose C_out is a multiple of n_PE"].verdict == "PASS"
+    assert by["VGG-16 u-Ticket utilization >= 0.99 in every covered layer whose C_out is a multiple of n_PE"].kind == "invariant"
     assert any("balancing costs" in k and c.verdict == "PASS" for k, c in by.items())
     ut = paper_compare.utilization_table(frame)
     assert ut.loc[("VGG-16", "u-Ticket"), "utilization"] == pytest.approx(1.0, abs=1e-3)
