@@ -17,6 +17,7 @@ def test_format_level_hand_computed():
     assert line == ("vgg16_fmnist_lth: level 2/6, sparsity 73.0 %, accuracy 85.1 %, 1 min 30 s, "
                     "1,234 img/s, run ~6 min 00 s left")
     assert progress.format_level("r", 6, 7, 0.98, 0.5, 3.0, None).endswith("3.0 s, - img/s, run done")
+    assert progress.format_level("r", 0, 1, 0.0, 0.5, 3.0, None).startswith("r: level 0, sparsity")
 
 
 def test_emit_only_with_the_variable(tmp_path, monkeypatch):

@@ -21,13 +21,15 @@ def format_level(run: str, level: int, levels: int, sparsity: float, accuracy: f
                  seconds: float, images_per_s: float | None) -> str:
     """One human-readable progress line (no newline).
 
-    ``level`` counts from 0 (the dense network); the line shows it as ``k/L`` with L = levels - 1,
-    and the remaining time of the run as (levels still to train) x (this level's seconds).
+    ``level`` counts from 0 (the dense network); the line shows it as ``k/L`` with L = levels - 1
+    (just ``level 0`` for a one-level run), and the remaining time of the run as (levels still to
+    train) x (this level's seconds).
     """
     left = max(levels - 1 - level, 0)
     ips = f"{images_per_s:,.0f} img/s" if images_per_s else "- img/s"
     eta = f", run ~{fmt_seconds(left * seconds)} left" if left else ", run done"
-    return (f"{run}: level {level}/{levels - 1}, sparsity {100 * sparsity:.1f} %, "
+    where = f"level {level}/{levels - 1}" if levels > 1 else f"level {level}"
+    return (f"{run}: {where}, sparsity {100 * sparsity:.1f} %, "
             f"accuracy {100 * accuracy:.1f} %, {fmt_seconds(seconds)}, {ips}{eta}")
 
 
