@@ -96,8 +96,8 @@ display(ts.sensitivity_frame(results[first]["lth"]).unstack("T"))
 
 # %% [markdown]
 # The table lists, for the LTH ticket of the first network, the validation accuracy drop and the
-# savings of each change: one stage alone, or a suffix from that stage on, at fewer steps. The stem (stage 0) is the direct encoding:
-# its conv is not a covered layer, so its own row saves no PE latency, but fewer stem steps change
+# savings of each change: one stage alone, or a suffix from that stage on, at fewer steps. The
+# stem (stage 0) is the direct encoding: its conv is not a covered layer, so its own row saves no PE latency, but fewer stem steps change
 # every spike that follows. A stage right after a summed shrink saves fewer cycles than its $T$
 # suggests, because its inputs need extra bit-planes.
 
@@ -107,8 +107,8 @@ display(plans)
 analysis.glue("ch12_plans", ts.plan_summary(results, settings["budget"]));
 
 # %% [markdown]
-# In this build: {glue:md}`ch12_plans`. A ticket whose every single-stage change already costs more
-# than the budget keeps uniform $T$, and then the reductions below are 1x by construction: how far
+# In this build: {glue:md}`ch12_plans`. A ticket whose every latency-saving change already costs
+# more than the budget keeps uniform $T$, and then the reductions below are 1x by construction: how far
 # a ticket can cut steps depends on how much accuracy margin it has, and a short-trained, 98 %-sparse
 # ticket has little.
 #

@@ -45,3 +45,17 @@ def test_gap_frame_against_hand_numbers():
     assert g.loc["vgg16", "best swept recipe"] == "b"          # u-Ticket rows never pick the recipe
     assert abs(g.loc["vgg16", "gain over cheapest (points)"] - 5.0) < 1e-9
     assert pd.isna(g.loc["resnet19", "best swept recipe"])      # nothing swept for it
+
+
+def test_gap_text_reads_the_frame_and_the_paper():
+    summary = pd.DataFrame({"test_accuracy": [0.80, 0.70]}, index=pd.Index(["vgg16", "resnet19"], name="arch"))
+    sweep = pd.DataFrame([
+        {"recipe": "a", "arch": "vgg16", "method": "lth", "cpu_minutes": 5.0, "val_accuracy": 0.70},
+        {"recipe": "b", "arch": "vgg16", "method": "lth", "cpu_minutes": 10.0, "val_accuracy": 0.75},
+        {"recipe": "c", "arch": "resnet19", "method": "lth", "cpu_minutes": 8.0, "val_accuracy": 0.60}])
+    t = recipes.gap_text(recipes.gap_frame(summary, sweep))
+    assert t["reached"] == (f"VGG-16: 80.0% against {recipes.AIMS['vgg16']:.0%}; "
+                            f"ResNet-19: 70.0% against {recipes.AIMS['resnet19']:.0%}")
+    assert t["gain"] == "VGG-16: +5.0 points on validation from 5 to 10 CPU minutes (b)"   # ResNet-19: one recipe
+    accs = [v["acc"] for k, v in recipes.paper.TABLE_I.items() if k[1] == "fmnist"]
+    assert t["paper"] == f"{min(accs):.1f}-{max(accs):.1f} %"

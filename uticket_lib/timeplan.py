@@ -176,12 +176,12 @@ def greedy(model: nn.Module, masks: masklib.Masks, layers: list, loader, sens: l
                    key=lambda r: -r[f"{key}_saving"] / max(r["drop"], floor))
     plan, steps, best = list(uniform.plan()), [], base
     for r in order[:max_steps] if max_steps else order:
-        trial = apply_change(plan, r.get("scope", "stage"), r["stage"], r["T"])
+        trial = apply_change(plan, r["scope"], r["stage"], r["T"])
         if trial == plan:
             continue
         s = _summary(with_plan(model, trial, join), masks, layers, loader, n_pe, device)
         keep = base["accuracy"] - s["accuracy"] <= budget + 1e-12
-        steps.append({"scope": r.get("scope", "stage"), "stage": r["stage"], "T": r["T"],
+        steps.append({"scope": r["scope"], "stage": r["stage"], "T": r["T"],
                       "accuracy": s["accuracy"], "kept": keep, key: s[key]})
         if keep:
             plan, best = trial, s

@@ -245,9 +245,10 @@ def uticket(final, covered, cost, accuracy, max_drop: float = 1.1, max_sparsity_
     for arch in dict.fromkeys(final.index.get_level_values(0)):
         a = _arch(arch)
         lth, ut = final.loc[(arch, "lth")], final.loc[(arch, "uticket")]
-        if arch in covered and (covered[arch]["filters"] % n_pe == 0).any():
-            full = covered[arch][covered[arch]["filters"] % n_pe == 0]   # the layers the invariant is about
-            left = len(covered[arch]) - len(full)
+        c = covered.get(arch)
+        full = None if c is None else c[c["filters"] % n_pe == 0]     # the layers the invariant is about
+        if full is not None and len(full):
+            left = len(c) - len(full)
             worst = full["utilization"].idxmin()
             lo = float(full.loc[worst, "utilization"])
             out.append(Claim(f"{a} u-Ticket utilization >= {min_util:g} in every covered layer whose C_out is a "

@@ -66,11 +66,6 @@ def cycles_checks(runs: Runs, level: int | None = None) -> dict:
             for arch, pair in runs.items()}
 
 
-def idle_in_covered(rep: dict) -> float:
-    """Idle cycles summed over the covered layers of a report."""
-    return sum(r["idle"] for r in rep["layers"] if r["covered"])
-
-
 def _cycles_row(net: dict) -> dict:
     total = net["work"] + net["idle"]
     return {"work": net["work"], "idle": net["idle"], "latency": net["latency"],

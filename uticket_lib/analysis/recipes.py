@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import paper
+from .labels import ARCH_LABELS
+
 RESULTS = Path(__file__).resolve().parents[2] / "ci" / "bench_results"
 # What the cpu profile aims for: final-level test accuracy on the whole Fashion-MNIST test set, both
 # methods (the project's target for a 40-minute 2-core book; the paper's Table I is 93-95 %).
@@ -84,3 +87,23 @@ def gap_frame(summary: pd.DataFrame, sweep: pd.DataFrame | None = None) -> pd.Da
                         "cheapest cpu_minutes": cheap["cpu_minutes"]})
         rows.append(row)
     return pd.DataFrame(rows).set_index("arch")
+
+
+def gap_text(gap: pd.DataFrame) -> dict[str, str]:
+    """Sentences for the book from ``gap_frame``: ``aims`` (the aims per arch), ``paper`` (the range
+    of the paper's Fashion-MNIST accuracies in Table I), ``reached`` (this build against the aims) and
+    ``gain`` (what the most accurate swept recipe gained over the cheapest, where it cost more)."""
+    def label(a):
+        return ARCH_LABELS.get(a, a)
+    accs = [v["acc"] for k, v in paper.TABLE_I.items() if k[1] == "fmnist"]
+    with_aim = gap[gap["aim"].notna()]
+    gains = [f"{label(a)}: {r['gain over cheapest (points)']:+.1f} points on validation from "
+             f"{r['cheapest cpu_minutes']:.0f} to {r['its cpu_minutes']:.0f} CPU minutes ({r['best swept recipe']})"
+             for a, r in gap.iterrows()
+             if "best swept recipe" in gap and isinstance(r["best swept recipe"], str)
+             and r["its cpu_minutes"] > r["cheapest cpu_minutes"]]
+    return {"aims": ", ".join(f"{100 * v:.0f} % ({label(a)})" for a, v in AIMS.items()),
+            "paper": f"{min(accs):.1f}-{max(accs):.1f} %",
+            "reached": "; ".join(f"{label(a)}: {r['test_accuracy']:.1%} against {r['aim']:.0%}"
+                                 for a, r in with_aim.iterrows()),
+            "gain": "; ".join(gains) or "no longer recipe recorded"}

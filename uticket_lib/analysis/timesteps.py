@@ -81,7 +81,7 @@ def plan_summary(results: Mapping[str, Mapping[str, dict]], budget: float) -> st
 
 def sensitivity_frame(result: dict) -> pd.DataFrame:
     """Stage x smaller T: validation accuracy drop (points) and latency saving (%)."""
-    rows = [{"scope": r.get("scope", "stage"), "stage": r["stage"], "T": r["T"], "drop (points)": 100 * r["drop"],
+    rows = [{"scope": r["scope"], "stage": r["stage"], "T": r["T"], "drop (points)": 100 * r["drop"],
              "latency saving %": 100 * r.get("latency_saving", 0.0),
              "synaptic updates saving %": 100 * r.get("synaptic_updates_saving", 0.0)}
             for r in result["sensitivity"]]
