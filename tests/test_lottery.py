@@ -203,13 +203,23 @@ def test_fixed_search_timesteps(tiny_data, runs_root):
     assert lottery.load_model(out, 0).timesteps == 3
 
 
+def test_validated_levels():
+    cfg = tiny_config("lth", **{"data.val_split": 8, "prune.levels": 4})
+    assert [lottery.validated(cfg, k) for k in range(4)] == [True, False, False, True]
+    q = cfg.replace(**{"quant.bits": 2})
+    assert not any(lottery.validated(q, k) for k in range(4))
+
+
 def test_validation_split_is_held_out_stored_and_evaluated(tiny_data, runs_root):
-    cfg = tiny_config("lth", **{"data.val_split": 8, "prune.levels": 2, "train.eval_every_epoch": True})
+    cfg = tiny_config("lth", **{"data.val_split": 8, "prune.levels": 3, "train.eval_every_epoch": True})
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
     record = io.load_json(out / "validation.json")
     assert record["size"] == 8 and len(set(record["indices"])) == 8
-    for row in lottery.levels(out):
-        assert row["val_images"] == 8 and 0.0 <= row["val_accuracy"] <= 1.0
+    rows = lottery.levels(out)
+    # the finished network is scored on validation at level 0 and the last level only
+    assert [r["val_images"] for r in rows] == [8, None, 8]
+    for row in rows:
+        assert row["val_accuracy"] is None or 0.0 <= row["val_accuracy"] <= 1.0
         assert all("val_accuracy" in h for h in row["history"])
         best = max(row["history"], key=lambda h: h["val_accuracy"])
         assert row["best_val_epoch"] == best["epoch"]
