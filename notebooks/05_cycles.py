@@ -31,9 +31,10 @@ N_IMAGES = 8          # test images for the event-driven cycle modes
 
 # %%
 import pandas as pd
+from IPython.display import display
 
 from uticket_lib import analysis, paper
-from uticket_lib.analysis import claims, hwframes, masks, paper_compare
+from uticket_lib.analysis import claims, decompose, hwframes, masks, paper_compare
 from uticket_lib.plotting import hardware as hplot
 
 pd.set_option("display.precision", 3)
@@ -148,6 +149,53 @@ analysis.glue("c5_our_work", ", ".join(f"{analysis.ARCH_LABELS.get(a, a)} {v:+.0
 # {glue:md}`c5_paper_red_resnet` % the table shows. In this build, u-Ticket's work relative to
 # LTH's is {glue:md}`c5_our_work`: balancing to the rounded-up block mean recovers more weights
 # than it removes, so here the latency gain comes from idle cycles alone, net of the added work.
+#
+# ## Where the reductions come from, beside the paper's
+#
+# Per block, work + idle = $n_{PE}$ x latency, so with the cycle utilization $u = W / (W + I)$ the
+# latency ratio of u-Ticket to LTH is exactly the work ratio times $u_{LTH} / u_{uT}$; Eq. 3's
+# energy ratio splits likewise into a work, a utilization and a spike-sparsity part (definitions in
+# `analysis.decompose`). A part's *share* is its share of the logarithm of the ratio: shares add
+# up to 1, and a negative share means that part works against the reduction. The work ratio in
+# turn is the ratio of surviving weights, $(1 - s_{uT}) / (1 - s_{LTH})$ with $s$ the weight
+# sparsity, times the ratio of cycles per surviving weight (where in the network the weights
+# sit). The paper's rows use its Table II cycles and its Table I sparsities; the energy split uses
+# the $E_l / E_d$ fitted in chapter 6.
+
+# %%
+ours = {a: {m: reports[a][m]["network"] for m in ("lth", "uticket")} for a in runs}
+parts = decompose.frame(ours, DATASET, paper_compare.fitted_ratio())
+display(analysis.table(parts.T))
+
+# %% [markdown]
+# What narrowing the network does, on synthetic tickets (the random model of the section above, at
+# the sparsity of this build's final LTH tickets): fewer weights per filter make the per-filter
+# loads more uneven and the ceiling of the block mean a larger share of the work, since it adds
+# less than one weight per filter.
+
+# %%
+final_sparsity = {a: reports[a]["lth"]["network"]["weight_sparsity"] for a in runs}
+width = {a: decompose.width_effect(widths=(1.0, 0.5, 0.25), sparsity=final_sparsity[a], arch=a,
+                                   n_pe=N_PE) for a in runs}
+display(analysis.table(pd.concat({analysis.ARCH_LABELS.get(a, a): f for a, f in width.items()})))
+for key, sentence in decompose.text(parts, width).items():
+    analysis.glue(f"c5_dec_{key}", sentence);
+
+# %% [markdown]
+# Latency reductions, with the shares of work and utilization. {glue:md}`c5_dec_latency`.
+#
+# The work part is where this build and the paper can part ways. What u-Ticket's final ticket
+# keeps, relative to LTH's: {glue:md}`c5_dec_weights`. In the paper's Table I the u-Ticket tickets end
+# sparser than the LTH tickets, so they also do less work. A ratio at or above 1 (the ceiling and the
+# carried balanced mask add weights back every round) leaves u-Ticket only its utilization part,
+# net of the work it adds. Chapter 9 measures whether the released code's pruning semantics (switch
+# (c)) or its early-time ticket (switch (f)) move the weight sparsity.
+#
+# The reduced width is not a reason for a smaller gain. On the synthetic tickets:
+# {glue:md}`c5_dec_width`. A narrower network is *less* balanced under LTH, which leaves u-Ticket
+# more idle cycles to remove, and the ceiling's extra work stays a few per cent. The utilization
+# part is set by how unbalanced the trained LTH tickets are; their cycle utilization here and in
+# the paper: {glue:md}`c5_dec_balance`.
 #
 # ## Layer by layer (Fig. 6)
 #

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -46,11 +47,22 @@ def test_energy_parts_multiply_to_the_eq3_ratio_by_hand():
     assert p["work_share"] + p["utilization_share"] + p["spike_share"] == pytest.approx(1.0)
 
 
+def test_work_ratio_splits_into_surviving_weights_and_cycles_per_weight_by_hand():
+    # LTH keeps 2 % of its weights, u-Ticket 1.5 %: 0.75 of the weights; work 90 vs 100 -> 0.9,
+    # so each surviving u-Ticket weight costs 0.9 / 0.75 = 1.2 times an LTH weight
+    p = D.work_parts({"work": 100.0, "weight_sparsity": 0.98}, {"work": 90.0, "weight_sparsity": 0.985})
+    assert p["surviving_weight_ratio"] == pytest.approx(0.75)
+    assert p["cycles_per_weight_ratio"] == pytest.approx(1.2)
+    assert p["surviving_weight_ratio"] * p["cycles_per_weight_ratio"] == pytest.approx(p["work_ratio"])
+
+
 def test_paper_vgg16_fmnist_latency_reduction_from_table_ii():
     # Table II: LTH W 1.10 I 0.42, uT W 0.81 I 0 -> ratio 0.81 / 1.52
     row = [r for r in D.paper_rows("fmnist", 0.21) if r["arch"] == "vgg16"][0]
     assert row["latency reduction %"] == pytest.approx(100 * (1 - 0.81 / 1.52))
     assert row["work ratio"] == pytest.approx(0.81 / 1.10)
+    # Table I: 98.2 % vs 98.5 % weight sparsity -> 1.5 / 1.8 of the weights survive
+    assert row["surviving-weight ratio"] == pytest.approx(1.5 / 1.8)
 
 
 def test_ceil_work_increase_by_hand():
@@ -80,3 +92,17 @@ def test_ceiling_adds_under_one_weight_per_filter():
     assert 0 < out["added"] < sum(masks[n].shape[0] * l.positions for l in layers for n in [l.name]
                                   if n in cov)
     assert out["added"] / out["work"] > 0 and filters > 0
+
+
+def test_text_reads_the_numbers_of_both_sources():
+    ours = {"vgg16": {"lth": {"work": 100.0, "idle": 25.0, "spike_sparsity": 0.9, "weight_sparsity": 0.98},
+                      "uticket": {"work": 105.0, "idle": 0.0, "spike_sparsity": 0.9, "weight_sparsity": 0.979}}}
+    parts = D.frame(ours, "fmnist", 0.21)
+    width = {"vgg16": pd.DataFrame({"LTH cycle utilization": [0.9, 0.8], "ceil adds work %": [0.3, 1.7]},
+                                   index=pd.Index([1.0, 0.25], name="width"))}
+    t = D.text(parts, width)
+    # ours: latency (105 + 0) / (100 + 25) = 0.84 -> 16.0 %; the paper's VGG-16 row: 46.7 %
+    assert "this build 16.0 %" in t["latency"] and "paper 46.7 %" in t["latency"]
+    assert "this build 1.05x the weights" in t["weights"] and "paper 0.83x" in t["weights"]
+    assert "0.90 at width 1 and 0.80 at 0.25" in t["width"] and "1.7 % work" in t["width"]
+    assert t["balance"] == "VGG-16: this build 0.80; paper 0.72"

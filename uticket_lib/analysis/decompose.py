@@ -17,6 +17,14 @@ Eq. 3 energy with E_d = 1 and E_l = r (the fitted leak ratio), S the spike spars
 
 A part's share of a reduction is its share of log(ratio) (log shares add up to 1 exactly).
 
+The work ratio itself splits into how many weights each ticket keeps and where they sit
+(ws = weight sparsity, the fraction of weights pruned, as in Table I):
+
+    W_uT / W_LTH = (1 - ws_uT) / (1 - ws_LTH)   x   (W_uT / nnz_uT) / (W_LTH / nnz_LTH)
+                 = surviving-weight ratio        x   cycles-per-weight ratio               [exact]
+
+At 98 % sparsity a 0.3-point gap in weight sparsity is a 15 % gap in surviving weights.
+
 Width: u-Ticket sets every filter of a block to ceil(mean load), so a block of n filters gains
 n (ceil(m) - m) < n weights over the LTH ticket it balances: less than one weight per filter. A
 filter keeps fan_in x (1 - sparsity) weights on average (VGG-16's second conv at 98 % sparsity:
@@ -32,6 +40,7 @@ import pandas as pd
 import torch
 
 from .. import hardware, models, paper
+from .labels import ARCH_LABELS
 from ..pruning import balance as balancelib
 
 
@@ -79,10 +88,29 @@ def energy_parts(lth: Mapping[str, float], ut: Mapping[str, float], leak_ratio: 
             "spike_share": _log_share(spike, ratio)}
 
 
+def work_parts(lth: Mapping[str, float], ut: Mapping[str, float]) -> dict:
+    """Work ratio of u-Ticket vs LTH as surviving-weight ratio x cycles-per-weight ratio.
+
+    ``lth``/``ut``: {"work", "weight_sparsity" (0..1)}. The weight sparsity may count weights the
+    work does not (the paper's Table I counts every weight; its Table II's cycles cover the conv
+    layers): then the second factor also absorbs that difference.
+    """
+    work = ut["work"] / lth["work"]
+    weights = (1.0 - ut["weight_sparsity"]) / (1.0 - lth["weight_sparsity"])
+    return {"work_ratio": work, "surviving_weight_ratio": weights,
+            "cycles_per_weight_ratio": work / weights}
+
+
 def _row(source: str, arch: str, lth: dict, ut: dict, leak_ratio: float) -> dict:
     lat, en = latency_parts(lth, ut), energy_parts(lth, ut, leak_ratio)
+    wk = work_parts(lth, ut)
     return {"source": source, "arch": arch,
-            "work ratio": lat["work_ratio"], "utilization LTH": lat["utilization_lth"],
+            "weight sparsity LTH %": 100 * lth["weight_sparsity"],
+            "weight sparsity u-Ticket %": 100 * ut["weight_sparsity"],
+            "work ratio": lat["work_ratio"],
+            "surviving-weight ratio": wk["surviving_weight_ratio"],
+            "cycles-per-weight ratio": wk["cycles_per_weight_ratio"],
+            "utilization LTH": lat["utilization_lth"],
             "utilization u-Ticket": lat["utilization_uticket"],
             "latency reduction %": lat["latency_reduction_pct"],
             "latency: work share": lat["work_share"],
@@ -94,10 +122,12 @@ def _row(source: str, arch: str, lth: dict, ut: dict, leak_ratio: float) -> dict
 
 
 def paper_rows(dataset: str, leak_ratio: float) -> list[dict]:
-    """The decomposition of the paper's Table II (+ Table I spike sparsity) rows for ``dataset``."""
+    """The decomposition of the paper's Table II (+ Table I spike and weight sparsity) rows for
+    ``dataset``."""
     rows = []
     for arch in paper.ARCHS:
-        lth, ut = ({**paper.cycles(arch, dataset, m), "spike_sparsity": paper.spike_sparsity(arch, dataset, m)}
+        lth, ut = ({**paper.cycles(arch, dataset, m), "spike_sparsity": paper.spike_sparsity(arch, dataset, m),
+                    "weight_sparsity": paper.TABLE_I[(arch, dataset, m)]["weight_sparsity"] / 100}
                    for m in ("lth", "uticket"))
         rows.append(_row("paper", arch, lth, ut, leak_ratio))
     return rows
@@ -105,7 +135,7 @@ def paper_rows(dataset: str, leak_ratio: float) -> list[dict]:
 
 def frame(ours: Mapping[str, Mapping[str, dict]], dataset: str, leak_ratio: float) -> pd.DataFrame:
     """Ours beside the paper's. ``ours``: {arch: {"lth": net, "uticket": net}} with each ``net`` a
-    {"work", "idle", "spike_sparsity"} dict (``analysis.hardware_report(...)["network"]``)."""
+    {"work", "idle", "spike_sparsity", "weight_sparsity"} dict (``analysis.hardware_report(...)["network"]``)."""
     rows = [_row("this build", a, p["lth"], p["uticket"], leak_ratio) for a, p in ours.items()]
     rows += [r for r in paper_rows(dataset, leak_ratio) if r["arch"] in ours]
     return pd.DataFrame(rows).set_index(["arch", "source"]).sort_index()
@@ -151,3 +181,36 @@ def width_effect(widths=(1.0, 0.5, 0.25), sparsity: float = 0.98, arch: str = "v
                      "LTH cycle utilization": utilization(net["work"], net["idle"]),
                      "ceil adds work %": 100 * inc["relative"]})
     return pd.DataFrame(rows).set_index("width")
+
+
+# ----------------------------------------------------------------------------- book sentences
+def text(parts: pd.DataFrame, width: Mapping[str, pd.DataFrame]) -> dict[str, str]:
+    """Sentences for chapter 5 from ``frame`` (``parts``) and {arch: ``width_effect``} (``width``):
+    ``latency`` (the reductions and their work / utilization shares, ours against the paper's),
+    ``weights`` (what each u-Ticket ticket keeps relative to LTH), ``width`` (what narrowing the
+    network does to LTH's utilization and to the ceiling's added work), ``balance`` (LTH's cycle
+    utilization, ours against the paper's)."""
+    def label(a):
+        return ARCH_LABELS.get(a, a)
+
+    def pair(arch, fmt):
+        rows = {src: parts.loc[(arch, src)] for src in ("this build", "paper") if (arch, src) in parts.index}
+        return "; ".join(f"{src} {fmt(r)}" for src, r in rows.items())
+
+    archs = list(dict.fromkeys(parts.index.get_level_values("arch")))
+    latency = [f"{label(a)}: " + pair(a, lambda r: f"{r['latency reduction %']:.1f} % (work share "
+                                       f"{r['latency: work share']:.2f}, utilization share "
+                                       f"{r['latency: utilization share']:.2f})") for a in archs]
+    weights = [f"{label(a)}: " + pair(a, lambda r: f"{r['surviving-weight ratio']:.2f}x the weights "
+                                       f"({r['weight sparsity u-Ticket %']:.1f} % against "
+                                       f"{r['weight sparsity LTH %']:.1f} % sparsity), work ratio "
+                                       f"{r['work ratio']:.2f}") for a in archs]
+    widths = []
+    for a, f in width.items():
+        hi, lo = f.index.max(), f.index.min()
+        widths.append(f"{label(a)}: LTH cycle utilization {f.loc[hi, 'LTH cycle utilization']:.2f} at width "
+                      f"{hi:g} and {f.loc[lo, 'LTH cycle utilization']:.2f} at {lo:g}; the ceiling adds "
+                      f"{f.loc[hi, 'ceil adds work %']:.1f} % and {f.loc[lo, 'ceil adds work %']:.1f} % work")
+    balance = [f"{label(a)}: " + pair(a, lambda r: f"{r['utilization LTH']:.2f}") for a in archs]
+    return {"latency": ". ".join(latency), "weights": ". ".join(weights), "width": ". ".join(widths),
+            "balance": ". ".join(balance)}
