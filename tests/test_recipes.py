@@ -59,3 +59,17 @@ def test_gap_text_reads_the_frame_and_the_paper():
     assert t["gain"] == "VGG-16: +5.0 points on validation from 5 to 10 CPU minutes (b)"   # ResNet-19: one recipe
     accs = [v["acc"] for k, v in recipes.paper.TABLE_I.items() if k[1] == "fmnist"]
     assert t["paper"] == f"{min(accs):.1f}-{max(accs):.1f} %"
+
+
+def test_training_trend_reads_the_last_two_levels(tmp_path):
+    from uticket_lib import io, paths
+    run = tmp_path / "run"
+    for level, (l0, l1, acc) in enumerate([(2.0, 1.5, 0.5), (1.2, 1.0, 0.7), (1.6, 1.4, 0.6)]):
+        io.save_json({"level": level, "test_accuracy": 0.1 * level,
+                      "history": [{"loss": l0, "train_accuracy": acc - 0.1}, {"loss": l1, "train_accuracy": acc}]},
+                     paths.metrics_path(paths.level_dir(run, level)))
+    t = recipes.training_trend({"vgg16": run})
+    assert list(t.index.get_level_values("level")) == [1, 2]
+    assert t.loc[("vgg16", 2), "loss first epoch"] == 1.6 and t.loc[("vgg16", 2), "train accuracy"] == 0.6
+    assert recipes.trend_text(t) == ("VGG-16: at level 2 the training loss went from 1.60 to 1.40 over its "
+                                     "2 epochs and the training accuracy reached 60% (level 1: 70%)")

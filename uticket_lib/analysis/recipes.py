@@ -107,3 +107,34 @@ def gap_text(gap: pd.DataFrame) -> dict[str, str]:
             "reached": "; ".join(f"{label(a)}: {r['test_accuracy']:.1%} against {r['aim']:.0%}"
                                  for a, r in with_aim.iterrows()),
             "gain": "; ".join(gains) or "no longer recipe recorded"}
+
+
+def training_trend(runs: dict) -> pd.DataFrame:
+    """Per arch ({arch: run dir}) and each of its last two levels: epochs, the training loss of the
+    first and the last epoch, the last epoch's training accuracy and the test accuracy. A loss still
+    falling at the last epoch says the level was stopped by the epoch budget, not by the pruning."""
+    from .. import lottery
+    rows = []
+    for arch, run in runs.items():
+        for m in lottery.levels(run)[-2:]:
+            h = m["history"]
+            rows.append({"arch": arch, "level": m["level"], "epochs": len(h),
+                         "loss first epoch": h[0]["loss"], "loss last epoch": h[-1]["loss"],
+                         "train accuracy": h[-1]["train_accuracy"], "test accuracy": m["test_accuracy"]})
+    return pd.DataFrame(rows).set_index(["arch", "level"])
+
+
+def trend_text(trend: pd.DataFrame) -> str:
+    """One clause per arch from ``training_trend``: the last level's loss over its epochs and its
+    training accuracy against the level before."""
+    parts = []
+    for arch in dict.fromkeys(trend.index.get_level_values("arch")):
+        sub = trend.loc[arch]
+        last = sub.iloc[-1]
+        text = (f"{ARCH_LABELS.get(arch, arch)}: at level {sub.index[-1]} the training loss went from "
+                f"{last['loss first epoch']:.2f} to {last['loss last epoch']:.2f} over its "
+                f"{int(last['epochs'])} epochs and the training accuracy reached {last['train accuracy']:.0%}")
+        if len(sub) > 1:
+            text += f" (level {sub.index[-2]}: {sub.iloc[-2]['train accuracy']:.0%})"
+        parts.append(text)
+    return "; ".join(parts)
