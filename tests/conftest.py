@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from uticket_lib import profiles
+from uticket_lib import lottery, profiles
 
 
 def synthetic(n: int, channels: int = 1, seed: int = 0) -> TensorDataset:
@@ -33,3 +33,38 @@ def tiny_config(method: str = "lth", arch: str = "vgg16", **overrides):
             "train.epochs": 1, "prune.levels": 3, "prune.fraction": 0.5, "prune.rewind_epoch": 1,
             "balance.n_pe": 4}
     return profiles.get("smoke", arch=arch, method=method, overrides={**base, **overrides})
+
+
+# ----------------------------------------------------------------------------- interrupted runs
+TIMING = {"seconds", "train_images_per_s", "images_per_s"}
+
+
+def strip_timing(x):
+    """``x`` (metrics, lists of them) without the wall-clock keys, which differ between two runs."""
+    if isinstance(x, dict):
+        return {k: strip_timing(v) for k, v in x.items() if k not in TIMING}
+    if isinstance(x, list):
+        return [strip_timing(v) for v in x]
+    return x
+
+
+class Interrupted(Exception):
+    """Raised by the ``fit`` that ``die_after_epochs`` installs: stands in for a killed process."""
+
+
+def die_after_epochs(monkeypatch, n: int):
+    """Make ``lottery.fit`` raise ``Interrupted`` right after its ``n``-th finished epoch, counted
+    over the whole run (the epoch's partial checkpoint is written first); returns the real ``fit``
+    to put back."""
+    real, seen = lottery.fit, {"epochs": 0}
+
+    def dying(*a, on_epoch_end=None, **k):
+        def cb(epoch, stats, state):
+            on_epoch_end(epoch, stats, state)
+            seen["epochs"] += 1
+            if seen["epochs"] == n:
+                raise Interrupted
+        return real(*a, on_epoch_end=cb, **k)
+
+    monkeypatch.setattr(lottery, "fit", dying)
+    return real

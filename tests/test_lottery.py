@@ -9,17 +9,7 @@ import torch
 from uticket_lib import io, lottery, paths
 from uticket_lib.pruning import mask as masklib
 
-from conftest import tiny_config
-
-TIMING = {"seconds", "train_images_per_s", "images_per_s"}
-
-
-def _strip(x):
-    if isinstance(x, dict):
-        return {k: _strip(v) for k, v in x.items() if k not in TIMING}
-    if isinstance(x, list):
-        return [_strip(v) for v in x]
-    return x
+from conftest import Interrupted, die_after_epochs, strip_timing as _strip, tiny_config
 
 
 def _count_calls(monkeypatch):
@@ -79,26 +69,11 @@ def test_second_run_does_no_training_and_dense_level_is_shared(tiny_data, runs_r
     assert calls == [0, 1, 2, 1, 2]  # level 0 came from runs/dense
 
 
-class Interrupt(Exception):
-    pass
-
-
 def test_interrupted_run_resumes_to_identical_masks_and_metrics(tiny_data, tmp_path, monkeypatch):
     cfg = tiny_config("uticket", **{"train.epochs": 2})
     ref = lottery.run(cfg, datasets=tiny_data, root=tmp_path / "a", progress=False)
-
-    real, seen = lottery.fit, {"epochs": 0}
-
-    def dying(*a, on_epoch_end=None, **k):
-        def cb(epoch, stats, state):
-            on_epoch_end(epoch, stats, state)
-            seen["epochs"] += 1
-            if seen["epochs"] == 4:  # mid-way through level 1 (2 dense epochs, then 2 per level)
-                raise Interrupt
-        return real(*a, on_epoch_end=cb, **k)
-
-    monkeypatch.setattr(lottery, "fit", dying)
-    with pytest.raises(Interrupt):
+    real = die_after_epochs(monkeypatch, 4)  # mid-way through level 1 (2 dense epochs, then 2 per level)
+    with pytest.raises(Interrupted):
         lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
     out = lottery.run_dir(cfg, tmp_path / "b")
     assert paths.partial_path(paths.level_dir(out, 1)).exists()

@@ -14,7 +14,7 @@ from uticket_lib.pruning.balance import filter_loads
 from uticket_lib.quant.quantizer import QuantError, init_range, quantize
 from uticket_lib.quant.rebalance import check_survives
 
-from conftest import tiny_config
+from conftest import Interrupted, die_after_epochs, strip_timing as _strip, tiny_config
 
 
 # ----------------------------------------------------------------------------- the quantizer
@@ -309,33 +309,11 @@ def test_per_layer_bits_and_bad_bits():
             hardware.report(masks, layers, n_pe=4, weight_bits=bad)
 
 
-class _Interrupt(Exception):
-    pass
-
-
-def _strip(x, drop=("seconds", "train_images_per_s", "images_per_s")):
-    if isinstance(x, dict):
-        return {k: _strip(v) for k, v in x.items() if k not in drop}
-    if isinstance(x, list):
-        return [_strip(v) for v in x]
-    return x
-
-
 def test_interrupted_joint_level_resumes_to_identical_metrics(tiny_data, tmp_path, monkeypatch):
     cfg = tiny_config("lth", **{"quant.bits": 2, "quant.mode": "joint", "prune.levels": 2, "train.epochs": 2})
     ref = lottery.run(cfg, datasets=tiny_data, root=tmp_path / "a", progress=False)
-    real, seen = lottery.fit, {"epochs": 0}
-
-    def dying(*a, on_epoch_end=None, **k):
-        def cb(epoch, stats, state):
-            on_epoch_end(epoch, stats, state)
-            seen["epochs"] += 1
-            if seen["epochs"] == 3:          # 2 dense epochs, then mid-way through quantized level 1
-                raise _Interrupt
-        return real(*a, on_epoch_end=cb, **k)
-
-    monkeypatch.setattr(lottery, "fit", dying)
-    with pytest.raises(_Interrupt):
+    real = die_after_epochs(monkeypatch, 3)  # 2 dense epochs, then mid-way through quantized level 1
+    with pytest.raises(Interrupted):
         lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
     out = lottery.run_dir(cfg, tmp_path / "b")
     assert paths.partial_path(paths.level_dir(out, 1)).exists()
