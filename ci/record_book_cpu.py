@@ -69,6 +69,8 @@ def main() -> None:
             "model_images_per_s"]} if a.bench_after else {}),
         **({"note": a.note} if a.note else {}),
         "chapters": chapters,
+        **({"claims": status["claims"]} if "claims" in status else {}),
+        **({"commit": status["commit"]} if "commit" in status else {}),
         "runs": final_rows(),
     }, Path(a.out))
     print(f"record_book_cpu: {a.out}: {a.seconds / 60:.1f} min at {vgg:.0f} images/s "
