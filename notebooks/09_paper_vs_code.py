@@ -41,7 +41,7 @@ SWITCH_LEVELS = 3       # levels of the extra runs (a prefix of the main run's l
 import pandas as pd
 from IPython.display import display
 
-from uticket_lib import analysis
+from uticket_lib import analysis, paper
 from uticket_lib.analysis import claims, runs, switches
 from uticket_lib.plotting import learning as plots
 
@@ -148,7 +148,12 @@ et = table.loc[(switches.SWITCHES["et"]["label"], "u-Ticket")]
 analysis.glue("ch9_et_seconds_ratio", et["seconds code"] / et["seconds paper"], "{:.2f}")
 analysis.glue("ch9_et_spike_diff", 100 * et["spike sparsity diff"], "{:+.1f}")
 analysis.glue("ch9_et_sparsity_diff", 100 * et["sparsity diff"], "{:+.2f}")
-analysis.glue("ch9_et_acc_diff", 100 * et["accuracy diff"], "{:+.1f}");
+analysis.glue("ch9_et_acc_diff", 100 * et["accuracy diff"], "{:+.1f}")
+analysis.glue("ch9_carry_sparsity_diff", 100 * carry["sparsity diff"], "{:+.2f}")
+paper_rows = [paper.TABLE_I.get((SWITCH_ARCH, DATASET, m)) for m in ("lth", "uticket")]
+analysis.glue("ch9_paper_sparsity_gap", "{:+.1f} points ({}, {})".format(
+    paper_rows[1]["weight_sparsity"] - paper_rows[0]["weight_sparsity"], analysis.ARCH_LABELS[SWITCH_ARCH],
+    analysis.DATASET_LABELS.get(DATASET, DATASET)) if all(paper_rows) else "(no Table I row for this dataset)");
 
 # %% [markdown]
 # At level {glue:md}`ch9_level`, carrying the balanced mask (the paper) gives
@@ -163,6 +168,12 @@ analysis.glue("ch9_et_acc_diff", 100 * et["accuracy diff"], "{:+.1f}");
 # training time up to level {glue:md}`ch9_level`; it changes weight sparsity by
 # {glue:md}`ch9_et_sparsity_diff` points, spike sparsity by {glue:md}`ch9_et_spike_diff` points and
 # accuracy by {glue:md}`ch9_et_acc_diff` points (its last level trains and is evaluated at T = 4).
+#
+# Chapter 5 traced most of the paper's work reduction to its u-Ticket tickets ending sparser than
+# its LTH tickets: {glue:md}`ch9_paper_sparsity_gap` of weight sparsity in Table I. Could the
+# released code be why? At level {glue:md}`ch9_level`, not carrying the balanced mask (c) moves
+# u-Ticket's weight sparsity by {glue:md}`ch9_carry_sparsity_diff` points and the early-time ticket
+# (f) by {glue:md}`ch9_et_sparsity_diff` points.
 #
 # ## Analysis switches (d) and (e) on every run
 #
