@@ -271,8 +271,15 @@ class Browser:
         metrics = await self.send("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics.get("contentSize") or {}
         height = int(min(max(size.get("height", HEIGHT), HEIGHT), SHOT_MAX_HEIGHT))
-        res = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
-                              clip={"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1})
+        # A viewport as tall as the shot, at the checked width: captureBeyondViewport alone lays a
+        # page with a wide table out again at its content width and cut the article's left edge.
+        await self.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height,
+                        deviceScaleFactor=1, mobile=False)
+        try:
+            res = await self.send("Page.captureScreenshot", format="png",
+                                  clip={"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1})
+        finally:
+            await self.send("Emulation.clearDeviceMetricsOverride")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(base64.b64decode(res["data"]))
 

@@ -165,7 +165,7 @@ analysis.glue("c5_our_work", ", ".join(f"{analysis.ARCH_LABELS.get(a, a)} {v:+.0
 # %%
 ours = {a: {m: reports[a][m]["network"] for m in ("lth", "uticket")} for a in runs}
 parts = decompose.frame(ours, DATASET, paper_compare.fitted_ratio())
-display(analysis.table(parts.T))
+display(analysis.table(parts.T.rename(columns=analysis.ARCH_LABELS, level="arch")))
 
 # %% [markdown]
 # What narrowing the network does, on synthetic tickets (the random model of the section above, at
@@ -177,7 +177,8 @@ display(analysis.table(parts.T))
 final_sparsity = {a: reports[a]["lth"]["network"]["weight_sparsity"] for a in runs}
 width = {a: decompose.width_effect(widths=(1.0, 0.5, 0.25), sparsity=final_sparsity[a], arch=a,
                                    n_pe=N_PE) for a in runs}
-display(analysis.table(pd.concat({analysis.ARCH_LABELS.get(a, a): f for a, f in width.items()})))
+display(analysis.table(pd.concat({analysis.ARCH_LABELS.get(a, a): f.rename(index="{:g}".format)
+                                   for a, f in width.items()})))
 for key, sentence in decompose.text(parts, width).items():
     analysis.glue(f"c5_dec_{key}", sentence);
 
