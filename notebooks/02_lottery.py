@@ -184,8 +184,8 @@ analysis.glue("ch2_trend", recipes.trend_text(trend));
 #
 # The last level shows where this build's budget binds (table above, LTH):
 # {glue:md}`ch2_trend`. A training loss still falling at the last epoch says the level was stopped
-# by the epoch budget, not by what pruning left: each level trains again from the rewind point, and
-# the sparser the network, the more epochs it needs to get back.
+# by the epoch budget while still learning: each level trains again from the rewind point for the
+# same number of epochs, and the table shows whether the last level got as far as the one before.
 
 # %% [markdown]
 # ## Exercises

@@ -41,7 +41,7 @@ SWITCH_LEVELS = 3       # levels of the extra runs (a prefix of the main run's l
 import pandas as pd
 from IPython.display import display
 
-from uticket_lib import analysis, paper
+from uticket_lib import analysis
 from uticket_lib.analysis import claims, runs, switches
 from uticket_lib.plotting import learning as plots
 
@@ -150,10 +150,7 @@ analysis.glue("ch9_et_spike_diff", 100 * et["spike sparsity diff"], "{:+.1f}")
 analysis.glue("ch9_et_sparsity_diff", 100 * et["sparsity diff"], "{:+.2f}")
 analysis.glue("ch9_et_acc_diff", 100 * et["accuracy diff"], "{:+.1f}")
 analysis.glue("ch9_carry_sparsity_diff", 100 * carry["sparsity diff"], "{:+.2f}")
-paper_rows = [paper.TABLE_I.get((SWITCH_ARCH, DATASET, m)) for m in ("lth", "uticket")]
-analysis.glue("ch9_paper_sparsity_gap", "{:+.1f} points ({}, {})".format(
-    paper_rows[1]["weight_sparsity"] - paper_rows[0]["weight_sparsity"], analysis.ARCH_LABELS[SWITCH_ARCH],
-    analysis.DATASET_LABELS.get(DATASET, DATASET)) if all(paper_rows) else "(no Table I row for this dataset)");
+analysis.glue("ch9_paper_sparsity_gap", switches.paper_sparsity_gap_text(SWITCH_ARCH, DATASET));
 
 # %% [markdown]
 # At level {glue:md}`ch9_level`, carrying the balanced mask (the paper) gives

@@ -264,3 +264,9 @@ def test_analysis_switch_table_and_claims(runs):
     empty = pd.DataFrame(columns=["accuracy diff"]).set_index(pd.MultiIndex.from_tuples([], names=["switch", "run"]))
     cl = claims.switches(empty, t, {}, max_weighting=1.0, max_avg=1.0)
     assert len(cl) == 2 and all(c.verdict == "PASS" for c in cl)
+
+
+def test_paper_sparsity_gap_text_reads_table_i():
+    lth, ut = (paper.TABLE_I[("resnet19", "fmnist", m)]["weight_sparsity"] for m in ("lth", "uticket"))
+    assert switches.paper_sparsity_gap_text("resnet19", "fmnist") == f"{ut - lth:+.1f} points (ResNet-19, FMNIST)"
+    assert switches.paper_sparsity_gap_text("vgg16", "nope") == "(no Table I row for this dataset)"

@@ -34,12 +34,18 @@ def test_sweep_frame_skips_unfinished_and_sorts_by_cost(tmp_path):
     assert set(frame["method"]) == {"lth", "uticket"}
 
 
-def test_gap_frame_against_hand_numbers():
+def _gap_inputs(third: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A summary (VGG-16 80 %, ResNet-19 70 %) and a sweep of two VGG-16 LTH recipes plus ``third``."""
     summary = pd.DataFrame({"test_accuracy": [0.80, 0.70]}, index=pd.Index(["vgg16", "resnet19"], name="arch"))
     sweep = pd.DataFrame([
         {"recipe": "a", "arch": "vgg16", "method": "lth", "cpu_minutes": 5.0, "val_accuracy": 0.70},
         {"recipe": "b", "arch": "vgg16", "method": "lth", "cpu_minutes": 10.0, "val_accuracy": 0.75},
-        {"recipe": "c", "arch": "vgg16", "method": "uticket", "cpu_minutes": 20.0, "val_accuracy": 0.99}])
+        {"recipe": "c", **third}])
+    return summary, sweep
+
+
+def test_gap_frame_against_hand_numbers():
+    summary, sweep = _gap_inputs({"arch": "vgg16", "method": "uticket", "cpu_minutes": 20.0, "val_accuracy": 0.99})
     g = recipes.gap_frame(summary, sweep)
     assert abs(g.loc["vgg16", "gap (points)"] - 8.0) < 1e-9 and abs(g.loc["resnet19", "gap (points)"] - 15.0) < 1e-9
     assert g.loc["vgg16", "best swept recipe"] == "b"          # u-Ticket rows never pick the recipe
@@ -48,11 +54,7 @@ def test_gap_frame_against_hand_numbers():
 
 
 def test_gap_text_reads_the_frame_and_the_paper():
-    summary = pd.DataFrame({"test_accuracy": [0.80, 0.70]}, index=pd.Index(["vgg16", "resnet19"], name="arch"))
-    sweep = pd.DataFrame([
-        {"recipe": "a", "arch": "vgg16", "method": "lth", "cpu_minutes": 5.0, "val_accuracy": 0.70},
-        {"recipe": "b", "arch": "vgg16", "method": "lth", "cpu_minutes": 10.0, "val_accuracy": 0.75},
-        {"recipe": "c", "arch": "resnet19", "method": "lth", "cpu_minutes": 8.0, "val_accuracy": 0.60}])
+    summary, sweep = _gap_inputs({"arch": "resnet19", "method": "lth", "cpu_minutes": 8.0, "val_accuracy": 0.60})
     t = recipes.gap_text(recipes.gap_frame(summary, sweep))
     assert t["reached"] == (f"VGG-16: 80.0% against {recipes.AIMS['vgg16']:.0%}; "
                             f"ResNet-19: 70.0% against {recipes.AIMS['resnet19']:.0%}")

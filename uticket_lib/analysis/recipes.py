@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import paper
+from .. import lottery, paper
 from .labels import ARCH_LABELS
 
 RESULTS = Path(__file__).resolve().parents[2] / "ci" / "bench_results"
@@ -112,8 +112,7 @@ def gap_text(gap: pd.DataFrame) -> dict[str, str]:
 def training_trend(runs: dict) -> pd.DataFrame:
     """Per arch ({arch: run dir}) and each of its last two levels: epochs, the training loss of the
     first and the last epoch, the last epoch's training accuracy and the test accuracy. A loss still
-    falling at the last epoch says the level was stopped by the epoch budget, not by the pruning."""
-    from .. import lottery
+    falling at the last epoch says the level was stopped by the epoch budget while still learning."""
     rows = []
     for arch, run in runs.items():
         for m in lottery.levels(run)[-2:]:

@@ -8,9 +8,9 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import io, lottery, paths, profiles
+from .. import io, lottery, paper, paths, profiles
 from ..config import RunConfig
-from .labels import ARCH_LABELS, METHOD_LABELS
+from .labels import ARCH_LABELS, DATASET_LABELS, METHOD_LABELS
 from .runs import config, hardware_report, level_of, levels_frame
 
 
@@ -129,3 +129,13 @@ def analysis_switch_table(pairs: Mapping[str, Mapping[str, Path]], level: int | 
                     row[f"{s['key']}={s[side]}"] = rep["network"]["utilization"]
             rows.append(row)
     return pd.DataFrame(rows).set_index(["arch", "method"])
+
+
+def paper_sparsity_gap_text(arch: str, dataset: str) -> str:
+    """The paper's u-Ticket minus LTH weight sparsity (Table I) for ``arch`` on ``dataset``, as book
+    text, or a note that Table I has no such row."""
+    rows = [paper.TABLE_I.get((arch, dataset, m)) for m in ("lth", "uticket")]
+    if not all(rows):
+        return "(no Table I row for this dataset)"
+    gap = rows[1]["weight_sparsity"] - rows[0]["weight_sparsity"]
+    return f"{gap:+.1f} points ({ARCH_LABELS.get(arch, arch)}, {DATASET_LABELS.get(dataset, dataset)})"
