@@ -74,7 +74,12 @@ display(analysis.table(pd.DataFrame(switches.SWITCHES).T[["label", "key", "paper
 #     below 1.5, which is always T = 2. The rest of round 0 and every later round train at that T;
 #     only the last round goes back to T = 4. The paper's text does not mention it. Switch
 #     `prune.search_timesteps="et"` runs this rule; the chosen T and the normalised KL values are
-#     recorded in the level metrics (`search_timesteps`, `et_kl`).
+#     recorded in the level metrics (`search_timesteps`, `et_kl`, and the raw values `et_kl_raw`).
+#     One case the code does not handle: a network that is silent at the rewind epoch gives the
+#     same outputs at every T, every KL is 0 and the code's division fails (ZeroDivisionError).
+#     Here every raw value at or below 10⁻³ counts as 0; when all are, the normalised values are
+#     0, T = 2 is chosen as the code's rule would, and `et_note` in the level's metrics says that
+#     the choice carried no information.
 #
 # (d) **Network utilization.** The paper weights each layer's utilization by its number of
 #     parameters; the code averages layers with equal weight.

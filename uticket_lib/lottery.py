@@ -31,8 +31,8 @@ from .config import QuantConfig, RunConfig, from_dict, stable_hash
 from .pruning.balance import balance as balance_masks
 from .pruning import magnitude
 from .pruning import mask as masklib
-from .training import (barrier, device_for, et_choice, et_kl, eval_loader, evaluate, fit, is_main,
-                       ET_IMAGES)
+from .training import (barrier, device_for, et_choice, et_kl_raw, et_normalise, eval_loader,
+                       evaluate, fit, is_main, ET_IMAGES)
 
 METHODS = ("lth", "uticket")
 
@@ -323,9 +323,15 @@ def _search_record(level_dir: Path, cfg: RunConfig, model: nn.Module, train_ds: 
         order = torch.randperm(len(train_ds), generator=torch.Generator().manual_seed(cfg.train.seed))
         torch.manual_seed(cfg.train.seed)  # the augmentation of the batch
         images = torch.stack([train_ds[int(i)][0] for i in order[:ET_IMAGES]]).to(device)
-        kl = et_kl(model, images, cfg.model.timesteps)
+        raw = et_kl_raw(model, images, cfg.model.timesteps)
+        kl, note = et_normalise(raw)
         record = {"search_timesteps": et_choice(kl, cfg.model.timesteps),
-                  "et_kl": {str(t): v for t, v in kl.items()}}
+                  "et_kl": {str(t): v for t, v in kl.items()},
+                  "et_kl_raw": {str(t): v for t, v in raw.items()}}
+        if note:
+            record["et_note"] = note
+            if is_main():
+                print(f"[uticket] early-time search of {level_dir.parent.name}: {note}", flush=True)
     else:
         record = {"search_timesteps": int(choice)}
     if is_main():

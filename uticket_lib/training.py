@@ -297,14 +297,14 @@ ET_IMAGES = 1000      # one batch of up to this many training images
 
 
 @torch.no_grad()
-def et_kl(model: nn.Module, images: torch.Tensor, reference_t: int,
-          candidates: tuple[int, ...] = ET_CANDIDATES) -> dict[int, float]:
-    """Normalised KL of each candidate T against ``reference_t`` (the released early-time rule).
+def et_kl_raw(model: nn.Module, images: torch.Tensor, reference_t: int,
+              candidates: tuple[int, ...] = ET_CANDIDATES) -> dict[int, float]:
+    """Raw KL of each candidate T against ``reference_t`` (the released early-time rule, before it
+    normalises).
 
     Outputs are summed over time and divided by T; each candidate's value is
-    ``1e4 * KLDivLoss(mean)(log_softmax(candidate), softmax(reference))``, then every value is
-    divided by the largest. The model runs in eval mode (BN statistics untouched) and keeps its
-    ``timesteps``. ``images [N, C, H, W]``.
+    ``1e4 * KLDivLoss(mean)(log_softmax(candidate), softmax(reference))``. The model runs in eval
+    mode (BN statistics untouched) and keeps its ``timesteps``. ``images [N, C, H, W]``.
     """
     net = _unwrap(model)
     was_training, old_t = net.training, net.timesteps
@@ -315,13 +315,42 @@ def et_kl(model: nn.Module, images: torch.Tensor, reference_t: int,
             return net(images).sum(0) / t                                   # [N, K]
         ref = F.softmax(mean_out(reference_t), dim=-1)
         # KLDivLoss(reduction="mean"): the sum over every element divided by their number (N * K)
-        raw = {t: 1e4 * float(F.kl_div(F.log_softmax(mean_out(t), -1), ref, reduction="sum"))
-               / ref.numel() for t in candidates}
+        return {t: 1e4 * float(F.kl_div(F.log_softmax(mean_out(t), -1), ref, reduction="sum"))
+                / ref.numel() for t in candidates}
     finally:
         net.timesteps = old_t
         net.train(was_training)
+
+
+# Raw KL (x 1e4, as recorded) at or below which two outputs count as equal: identical
+# distributions give up to about 1e-5 from log_softmax against log(softmax) rounding (measured in
+# tests/test_training.py); the released runs' values are O(1) and above.
+ET_ZERO = 1e-3
+# Said in a level's search record when every raw KL is that small (see et_normalise).
+ET_DEGENERATE = ("every candidate's raw KL is 0: the candidates' time-averaged outputs equal the "
+                 "reference T's (typically no spike reaches the read-out, so the output is the bias "
+                 "at every T); the released rule divides by the largest value and stops with "
+                 "ZeroDivisionError here; this run takes the first candidate, a choice the KL did "
+                 "not inform")
+
+
+def et_normalise(raw: dict[int, float]) -> tuple[dict[int, float], str | None]:
+    """(each raw KL divided by the largest, note): the released normalisation.
+
+    Where the largest is at most ``ET_ZERO`` (every KL 0 up to float rounding: the outputs carry no
+    difference), the released code divides by zero (or by rounding noise); here every normalised
+    value is 0.0, so ``et_choice`` takes the first candidate, and the note (``ET_DEGENERATE``) says so.
+    """
     top = max(raw.values())
-    return {t: (v / top if top > 0 else 0.0) for t, v in raw.items()}
+    if top > ET_ZERO:
+        return {t: v / top for t, v in raw.items()}, None
+    return {t: 0.0 for t in raw}, ET_DEGENERATE
+
+
+def et_kl(model: nn.Module, images: torch.Tensor, reference_t: int,
+          candidates: tuple[int, ...] = ET_CANDIDATES) -> dict[int, float]:
+    """Normalised KL of each candidate T (``et_kl_raw`` then ``et_normalise``)."""
+    return et_normalise(et_kl_raw(model, images, reference_t, candidates))[0]
 
 
 def et_choice(normalised: dict[int, float], fallback: int, bound: float = ET_BOUND) -> int:
