@@ -68,3 +68,38 @@ def die_after_epochs(monkeypatch, n: int):
 
     monkeypatch.setattr(lottery, "fit", dying)
     return real
+
+
+# ----------------------------------------------------------------------------- exact arithmetic
+def dyadic_(model: torch.nn.Module, seed: int = 0, low: int = -3, high: int = 5) -> torch.nn.Module:
+    """Give ``model`` weights for which every forward pass is exact on every CPU, and that fire.
+
+    Conv / Linear weights and biases become k/8 for integer k in [low, high) (positive on average,
+    so spikes reach the read-out: the default fires 3 to 75 % per layer in the tiny VGG-16; the tiny
+    ResNet-19, whose convs have no bias, needs ``low=-2, high=6`` for 18 to 100 %), BatchNorm becomes the identity (mean 0, var 1, eps 0, scale 1,
+    shift 0). With inputs that are multiples of 1/16 (``dyadic_images``) every sum a conv or a linear
+    layer forms is a small dyadic rational, which float32 holds exactly in any summation order: the
+    result does not depend on the kernel, the vector width or the batch layout. The neuron's update
+    is elementwise and correctly rounded (IEEE), so spikes are the same on every machine too.
+    Returns the model (in place), in eval mode.
+    """
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                m.weight.copy_(torch.randint(low, high, m.weight.shape, generator=g) / 8)
+                if m.bias is not None:
+                    m.bias.copy_(torch.randint(low, high, m.bias.shape, generator=g) / 8)
+            elif isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.zero_()
+                m.running_var.fill_(1.0)
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+                m.eps = 0.0
+    return model.eval()
+
+
+def dyadic_images(n: int, channels: int = 1, seed: int = 0) -> TensorDataset:
+    """``synthetic(n)`` with pixels rounded to multiples of 1/16 (exact in float32; see ``dyadic_``)."""
+    x, y = synthetic(n, channels, seed).tensors
+    return TensorDataset(torch.round(x * 16) / 16, y)

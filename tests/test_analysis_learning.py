@@ -63,7 +63,10 @@ def test_surrogate_gradient_is_atan():
     assert (f["autograd"] - f["formula"]).abs().max() < 1e-5
     assert f["formula"].max() == pytest.approx(1.0)        # alpha / 2 at the threshold
     assert set(f["heaviside"].unique()) == {0.0, 1.0}
-    assert (f.loc[f["u"] < 0, "heaviside"] == 0).all()
+    # below / above the threshold; the point at u ~ 0 is left out: whether the charge rounds to just
+    # under or just over v_th there is one float path's last bit, not the neuron's definition
+    assert (f.loc[f["u"] < -1e-6, "heaviside"] == 0).all()
+    assert (f.loc[f["u"] > 1e-6, "heaviside"] == 1).all()
 
 
 def test_layer_table_and_param_counts():

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from uticket_lib import io, lottery, paths
+from uticket_lib import io, lottery, paths, training
 from uticket_lib.pruning import mask as masklib
 
 from conftest import Interrupted, die_after_epochs, strip_timing as _strip, tiny_config
@@ -94,8 +94,9 @@ def test_released_rewind_keeps_trained_biases(tiny_data, runs_root):
     trained = lottery.load_state(paths.checkpoint_path(paths.level_dir(out, 1)))["model"]
     paper = lottery.level_start_state(out, cfg, 2)
     code = lottery.level_start_state(out, cfg.replace(**{"prune.released_rewind": True}), 2)
-    bias = next(k for k in rewind if k.endswith(".bias"))
-    weight = next(k for k in rewind if k.endswith(".weight"))
+    # the read-out's bias: its gradient is never 0. (The encoder conv's bias feeds a BatchNorm, so its
+    # gradient is 0 in exact arithmetic and whether it moves is one machine's rounding.)
+    bias, weight = "classifier.bias", "classifier.weight"
     assert torch.equal(paper[bias], rewind[bias]) and not torch.equal(rewind[bias], trained[bias])
     assert torch.equal(code[bias], trained[bias])
     assert torch.equal(code[weight], rewind[weight])
@@ -160,8 +161,15 @@ def test_out_of_range_values_are_refused(key, value):
 def test_early_time_ticket_searches_at_t2_and_trains_the_last_level_at_full_t(tiny_data, runs_root):
     cfg = tiny_config("uticket", **{"prune.search_timesteps": "et"})
     rows = lottery.levels(lottery.run(cfg, datasets=tiny_data, progress=False))
-    kl = rows[0]["et_kl"]
-    assert set(kl) == {"2", "3"} and max(kl.values()) == 1.0  # normalised by the largest
+    # The tiny network's KL values are one machine's float trajectory (on AVX-512 it is silent and
+    # every KL is 0), so this checks what holds on every machine: the record is the released
+    # normalisation of the recorded raw values, and says so where there was nothing to normalise.
+    # The arithmetic itself is tested on outputs built by hand (test_training: et_*).
+    kl, raw = rows[0]["et_kl"], rows[0]["et_kl_raw"]
+    assert set(kl) == set(raw) == {"2", "3"}
+    expected, note = training.et_normalise({int(t): v for t, v in raw.items()})
+    assert kl == {str(t): v for t, v in expected.items()}
+    assert rows[0].get("et_note") == note
     assert rows[0]["search_timesteps"] == 2                    # always: every value is <= 1
     assert [r["timesteps"] for r in rows] == [2, 2, 4]
     assert rows[1]["search_timesteps"] == 2 and "search_timesteps" not in rows[2]

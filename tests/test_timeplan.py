@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from conftest import synthetic
+from conftest import dyadic_, dyadic_images, synthetic
 from uticket_lib import cli, hardware, lottery, models, profiles, timeplan
 from uticket_lib.config import RunConfig, from_dict
 from uticket_lib.hardware import HardwareInputError
@@ -219,9 +219,11 @@ def test_bad_timesteps_mapping_is_one_line():
 def test_record_inputs_follows_the_plan():
     plan = (4,) * 11 + (2, 1)
     m, layers, masks = _vgg(plan=plan)
-    rec = hardware.record_inputs(m, torch.rand(2, 1, 32, 32))
+    dyadic_(m)                                                   # fires by design: spikes reach the end
+    rec = hardware.record_inputs(m, dyadic_images(2).tensors[0])
     assert rec["features.10.conv.weight"].shape[0] == 2          # its input adapted 4 -> 2
     assert rec["features.11.conv.weight"].shape[0] == 1
+    assert all(rec[k].sum() > 0 for k in ("features.10.conv.weight", "features.11.conv.weight"))
     rep = hardware.report(masks, layers, mode="events", inputs=rec, timesteps=m.layer_timesteps(),
                           input_planes=m.layer_planes())
     assert rep["network"]["work"] > 0
