@@ -1,5 +1,6 @@
 """Chapter 12's reproduction claims can fail: each mutation of the measured numbers flips the verdict."""
 import copy
+import math
 
 from uticket_lib.analysis import timesteps as ts
 
@@ -58,8 +59,19 @@ def test_uticket_saving_persists_and_can_fail():
     assert ts.uticket_claim(stayed).verdict == "INCONCLUSIVE"
 
 
+def test_silent_ticket_makes_the_reduction_inconclusive_not_infinite():
+    r = results()
+    for phase in ("uniform", "chosen"):                                # no events before or after
+        r["vgg16"]["lth"][phase]["synaptic_updates"] = 0.0
+    got = {c.statement: c.verdict for c in ts.reduction_claims(r, 0.01)}
+    label = ts.METRIC_LABELS["synaptic_updates"]
+    assert [v for s, v in got.items() if label in s] == ["INCONCLUSIVE"]
+    assert [v for s, v in got.items() if label not in s] == ["PASS", "PASS"]
+
+
 def test_reduction_factor_and_frames():
     assert ts.reduction(4.0, 2.0) == 2.0 and ts.reduction(1.0, 0.0) == float("inf")
+    assert math.isnan(ts.reduction(0.0, 0.0))
     f = ts.plans_frame({a: {m: {**v, "chosen": {**v["chosen"], "plan": [4, 2]}} for m, v in by.items()}
                         for a, by in results().items()})
     assert f.loc[("VGG-16", "LTH"), "PE latency x"] == 2.0

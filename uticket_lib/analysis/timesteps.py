@@ -40,8 +40,11 @@ def searches(pairs: Mapping[str, Mapping[str, Path]], **settings) -> dict:
 
 
 def reduction(base: float, new: float) -> float:
-    """base / new (inf when new is 0)."""
-    return base / new if new else math.inf
+    """base / new: inf when only new is 0, nan when both are (a silent network's 0 events before and
+    after: no reduction was measured, and none should be reported as infinite)."""
+    if new:
+        return base / new
+    return math.nan if base == 0 else math.inf
 
 
 def plans_frame(results: Mapping[str, Mapping[str, dict]]) -> pd.DataFrame:
@@ -155,13 +158,15 @@ def reduction_claims(results: Mapping[str, Mapping[str, dict]], budget: float) -
         got = {f"{ARCH_LABELS.get(a, a)} {METHOD_LABELS.get(m, m)}": reduction(r["uniform"][key], r["chosen"][key])
                for a, by in results.items() for m, r in by.items()}
         drops = [r["uniform"]["accuracy"] - r["chosen"]["accuracy"] for by in results.values() for r in by.values()]
-        ok = bool(got) and min(got.values()) >= lo and max(drops) <= budget + 1e-12
+        silent = any(math.isnan(v) for v in got.values())           # 0 -> 0: nothing measured
+        ok = bool(got) and not silent and min(got.values()) >= lo and max(drops) <= budget + 1e-12
         measured = "; ".join(f"{k}: {v:.2f}x" for k, v in got.items())
         out.append(Claim(
             f"Layerwise T within {100 * budget:g} point(s) of validation accuracy cuts {METRIC_LABELS[key]} "
             f"by at least the seed's lowest reported factor", "reproduction", SEED_SOURCE,
             f"{lo}-{hi}x", measured + f" (max val drop {100 * max(drops, default=0):.2f} points)",
-            f">= {lo}x on every ticket; cap 4x at uniform T = 4", verdict(ok)))
+            f">= {lo}x on every ticket; cap 4x at uniform T = 4",
+            "INCONCLUSIVE" if silent else verdict(ok)))
     return out
 
 
