@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from uticket_lib import io
+from uticket_lib import io, machine
 from uticket_lib.pruning import loads, ones, prune, sparsity
 from uticket_lib.pruning.balance import balance, balance_released_loop
 
@@ -111,9 +111,8 @@ def measure(repeats: int) -> dict[str, object]:
         "balance_s_by_threads": fast,
         "loop_reference_s_by_threads": loop,
         "speedup_by_threads": {t: loop[t]["median"] / fast[t]["median"] for t in fast},
-        "machine": {"cpu_count": os.cpu_count(), "torch_default_threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine(),
+        "machine": {**machine.describe(), "torch_default_threads": torch.get_num_threads(),
+                    "python": platform.python_version(),
                     "load_average_1min_at_end": os.getloadavg()[0]},
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 from torch.utils.data import Subset, TensorDataset  # noqa: E402
 
-from uticket_lib import data as datalib, io, lottery, profiles, training  # noqa: E402
+from uticket_lib import data as datalib, io, lottery, machine, profiles, training  # noqa: E402
 from uticket_lib.models import flops  # noqa: E402
 from uticket_lib.pruning import mask as masklib  # noqa: E402
 
@@ -86,8 +86,7 @@ def main() -> int:
     images = args.images or (64 if args.quick else 12_800)
     record = {"what": __doc__.split("\n\n")[0], "profile": "gpu", "quick": args.quick,
               "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-              "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "torch": torch.__version__, "python": platform.python_version()},
+              "machine": {**machine.describe(), "python": platform.python_version()},
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "results": {}}
     for arch in ("vgg16", "resnet19"):

@@ -11,7 +11,6 @@ Writes ci/bench_results/hardware.json. Run:
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import sys
 import time
@@ -21,6 +20,7 @@ import torch
 
 from uticket_lib.hardware import Layer, layer_workload, report
 from uticket_lib.analysis.masks import synthetic_masks
+from uticket_lib import machine
 from uticket_lib.io import save_json
 
 SPARSITY = 1 - 0.75 ** 14
@@ -108,9 +108,7 @@ def main() -> int:
     # One intra-op thread by default: on a shared 2-core box two threads spin against other jobs
     # and the medians swing 10-30x; BENCH_THREADS overrides.
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
-    out = {"machine": {"python": sys.version.split()[0], "torch": torch.__version__,
-                       "platform": platform.platform(), "processor": platform.processor(),
-                       "cpu_count": os.cpu_count(), "threads": torch.get_num_threads()},
+    out = {"machine": {**machine.describe(), "python": sys.version.split()[0]},
            "settings": {"n_pe": 16, "timesteps": 4, "sparsity": SPARSITY, "repeats": REPEATS,
                         "masks": "global magnitude pruning of N(0, 1/fan_in) weights",
                         "spike_sparsity": 0.848, "timing": "median after one warm-up"},

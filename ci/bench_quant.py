@@ -11,13 +11,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import time
 
 import torch
 
-from uticket_lib import io, models, profiles, quant
+from uticket_lib import io, machine, models, profiles, quant
 from uticket_lib.training import spike_loss
 
 
@@ -64,8 +63,7 @@ def main() -> None:
     io.save_json({"what": f"training images/s, float vs {args.bits}-bit QAT (forward + backward + SGD step), "
                           "T=4, 32x32, 1 channel", "width": args.width, "batch": args.batch,
                   "steps": args.steps, "bits": args.bits, "results": results,
-                  "threads": torch.get_num_threads(), "machine": platform.machine(),
-                  "processor": platform.processor(), "torch": torch.__version__,
+                  "machine": machine.describe(),
                   "date": datetime.date.today().isoformat()},
                  os.path.join(os.path.dirname(__file__), "bench_results", "quant.json"))
 

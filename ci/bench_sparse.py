@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
+
+from uticket_lib import machine
 
 N, C, H, K = 256, 32, 16, 3
 
@@ -77,8 +78,7 @@ def main() -> None:
     import json
     with open(io_path + ".tmp", "w") as f:
         json.dump({"what": __doc__.split("\n\n")[0], "layer": {"batch_maps": N, "channels": C,
-                   "map": H, "kernel": K}, "rows": rows, "threads": torch.get_num_threads(),
-                   "platform": platform.platform(), "torch": torch.__version__,
+                   "map": H, "kernel": K}, "rows": rows, "machine": machine.describe(),
                    "loadavg": os.getloadavg(), "date": datetime.date.today().isoformat()}, f, indent=2)
     os.replace(io_path + ".tmp", io_path)
 

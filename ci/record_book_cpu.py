@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from uticket_lib import io, lottery  # noqa: E402
+from uticket_lib import io, lottery, machine  # noqa: E402
 
 REFERENCE_IMAGES_PER_S = 284.0   # model-only VGG-16, width 0.25, 2 cores (ci/bench_results, 2026-11-22)
 
@@ -59,7 +57,7 @@ def main() -> None:
     io.save_json({
         "what": "cpu-profile book built from an empty runs/ (ci/build_book.sh cpu)",
         "date": datetime.date.today().isoformat(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": machine.describe(),
         "total_seconds": a.seconds,
         "bench_vgg16_images_per_s": vgg,
         "bench_source": f"{a.bench} ({bench.get('date')})",

@@ -434,16 +434,19 @@ def gpu_name() -> str:
 
 
 def machine() -> dict[str, str]:
-    """CPU count and model, memory, platform and GPU."""
-    info = {"cpus": str(os.cpu_count()), "platform": platform.platform(), "gpu": gpu_name()}
+    """CPU model, its vector extensions and torch's float path, cores, memory, platform and GPU."""
+    from uticket_lib import machine as host
+
+    d = host.describe()
+    info = {"cpu": d["cpu"], "cpus": str(d["cpus"]),
+            "vector extensions": " ".join(d["vector_extensions"]) or "unknown",
+            "torch float path": str(d.get("aten_cpu_capability", "unknown")),
+            "platform": d["platform"], "gpu": gpu_name()}
     try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-        m = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, flags=re.M)
-        info["cpu"] = m.group(1).strip() if m else platform.processor()
         kb = int(re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), flags=re.M).group(1))
         info["memory"] = f"{kb / 2**20:.1f} GiB"
     except (OSError, AttributeError):
-        info["cpu"] = platform.processor() or platform.machine()
+        pass
     return info
 
 
