@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from uticket_lib import profiles
-from uticket_lib.config import RunConfig, from_dict, science_dict, stable_hash
+from uticket_lib.config import RunConfig, from_dict, local_reasons, science_dict, stable_hash
 
 
 def test_default_config_hashes_empty_dict():
@@ -21,8 +21,63 @@ def test_golden_hashes():
 
 def test_local_fields_do_not_change_the_hash():
     cfg = RunConfig()
-    assert cfg.replace(**{"data.root": "/x", "train.device": "cpu", "train.amp": True,
-                          "data.num_workers": 4, "prune.levels": 3}).hash() == cfg.hash()
+    assert cfg.replace(**{"data.root": "/x", "train.device": "cpu", "train.channels_last": True,
+                          "data.download": True, "train.eval_every_epoch": True,
+                          "prune.levels": 3}).hash() == cfg.hash()
+
+
+# A value other than the default for every field, and what must be set for the field to act.
+OTHER_VALUE = {
+    "model.arch": "resnet19", "model.width": 0.5, "model.timesteps": 2, "model.time_plan": (4, 2),
+    "model.time_join": "or", "data.dataset": "cifar10", "data.train_subset": 10,
+    "data.test_subset": 10, "data.augment": False, "data.subset_seed": 1, "data.val_split": 100,
+    "data.root": "/x", "data.download": True, "data.num_workers": 2, "train.epochs_dense": 3,
+    "train.epochs": 3, "train.batch_size": 16, "train.optimizer": "adam", "train.lr": 0.01,
+    "train.momentum": 0.5, "train.weight_decay": 0.0, "train.released_weight_decay": True,
+    "train.label_smoothing": 0.1, "train.seed": 1, "train.eval_every_epoch": True,
+    "train.device": "cpu", "train.channels_last": True, "train.amp": True, "prune.levels": 3,
+    "prune.fraction": 0.5, "prune.scope": "layer", "prune.rewind_epoch": 1,
+    "prune.released_rewind": True, "prune.search_timesteps": 2, "balance.method": "uticket",
+    "balance.n_pe": 8, "balance.reference": "layer", "balance.carry": False, "balance.seed": 1,
+    "quant.bits": 4, "quant.mode": "joint", "quant.layers": "covered", "quant.epochs": 2,
+    "quant.init": "surviving",
+}
+ACTS_WITH = {"model.time_join": {"model.time_plan": (4, 2)},   # joins act between stages only
+             **{f"balance.{k}": {"balance.method": "uticket"} for k in ("n_pe", "reference", "carry", "seed")},
+             **{f"quant.{k}": {"quant.bits": 4} for k in ("mode", "layers", "epochs", "init")}}
+
+
+def _all_keys() -> list[str]:
+    cfg = RunConfig()
+    return [f"{f.name}.{sf.name}" for f in dataclasses.fields(cfg)
+            for sf in dataclasses.fields(getattr(cfg, f.name))]
+
+
+def test_every_field_is_hashed_or_has_a_reason_it_cannot_change_results():
+    """The walk the reliability issue asks for: a new field must be hashed, or say why not."""
+    keys, reasons = _all_keys(), local_reasons()
+    assert set(OTHER_VALUE) == set(keys), "give every new field a value in OTHER_VALUE"
+    assert set(reasons) == {"data.root", "data.download", "train.eval_every_epoch", "train.device",
+                            "train.channels_last", "prune.levels"}
+    assert all(len(why) > 40 for why in reasons.values())
+    for key in keys:
+        base = RunConfig().replace(**ACTS_WITH.get(key, {}))
+        changed = base.replace(**{key: OTHER_VALUE[key]})
+        if key in reasons:
+            assert changed.hash() == base.hash(), key
+        else:
+            assert changed.hash() != base.hash(), f"{key} changes results but not the run hash"
+
+
+def test_levels_enter_the_hash_with_an_early_time_search():
+    base = RunConfig().replace(**{"prune.search_timesteps": 2})
+    assert base.replace(**{"prune.levels": 3}).hash() != base.hash()
+
+
+def test_a_local_field_without_a_reason_is_refused():
+    from uticket_lib.config import _local
+    with pytest.raises(ValueError, match="reason"):
+        _local(0, "")
 
 
 def test_science_fields_change_the_hash():

@@ -1,8 +1,9 @@
 """Frozen configuration dataclasses and the stable run hash.
 
 Every number that changes the science lives in one of these dataclasses. Fields marked with
-``_local()`` (data root, device, channels_last, ...) change how a run executes, not what it computes, and
-are left out of the hash. The hash covers only fields that differ from their defaults, so adding a
+``_local(default, why)`` (data root, device, channels_last, ...) change how a run executes, not what it
+computes, and are left out of the hash; ``why`` says why (``LOCAL_REASONS`` lists them, a test holds every
+field to being hashed or having a reason). Anything that can change a weight is hashed. The hash covers only fields that differ from their defaults, so adding a
 field with a default never renames existing runs (open_lth's rule): never change a default, add a field.
 """
 from __future__ import annotations
@@ -13,12 +14,11 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-_LOCAL = {"science": False}
-
-
-def _local(default: Any) -> Any:
-    """A field that does not change results (excluded from the run hash)."""
-    return field(default=default, metadata=_LOCAL)
+def _local(default: Any, why: str) -> Any:
+    """A field that does not change results (excluded from the run hash), and why it cannot."""
+    if not why:
+        raise ValueError("a field left out of the run hash needs its reason")
+    return field(default=default, metadata={"science": False, "why": why})
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,12 @@ class DataConfig:
                                        # or a fraction; None = no validation split. Seeded by
                                        # subset_seed and disjoint from train_subset
                                        # (data.split_indices); written to <run>/validation.json
-    root: str | None = _local(None)    # data root; None = $UTICKET_DATA or defaults
-    download: bool = _local(False)     # let torchvision download when missing
-    num_workers: int = _local(0)
+    root: str | None = _local(None,    # data root; None = $UTICKET_DATA or defaults
+        "where the files are read from, not which: the dataset and the subset indices are hashed")
+    download: bool = _local(False,     # let torchvision download when missing
+        "whether missing files may be fetched; the files themselves are the same")
+    num_workers: int = 0               # loader processes: hashed, since each worker draws its own
+                                       # augmentation RNG stream, so 0 and 2 train different weights
 
 
 @dataclass(frozen=True)
@@ -74,16 +77,23 @@ class TrainConfig:
     seed: int = 0                      # init, shuffling and augmentation; under DDP rank r seeds
                                        # its augmentation with a rank-dependent offset (training.
                                        # augmentation_seed), the shard order stays common
-    eval_every_epoch: bool = _local(False)  # also record the code's best-over-epochs test accuracy
-    device: str | None = _local(None)       # None = cuda if available else cpu
-    channels_last: bool = _local(False)
-    amp: bool = _local(False)               # bf16 autocast on CUDA (no-op on CPU)
+    eval_every_epoch: bool = _local(False,  # also record the code's best-over-epochs test accuracy
+        "evaluates in eval mode under torch.no_grad after each epoch: no RNG draw, no weight or BN "
+        "statistic touched (tests/test_reliability.py compares the checkpoints)")
+    device: str | None = _local(None,       # None = cuda if available else cpu
+        "the same arithmetic on other hardware: results differ by float rounding only, as between "
+        "two CPUs (tests hold on every float path)")
+    channels_last: bool = _local(False,
+        "a memory layout: the same operations in another order, float rounding only")
+    amp: bool = False                       # bf16 autocast on CUDA (no-op on CPU): hashed, bf16
+                                            # arithmetic changes results beyond rounding noise
 
 
 @dataclass(frozen=True)
 class PruneConfig:
-    levels: int = _local(15)           # level 0 dense + (levels - 1) pruning rounds; not hashed:
-                                       # level k never depends on how many levels follow it
+    levels: int = _local(15,           # level 0 dense + (levels - 1) pruning rounds
+        "level k never depends on how many levels follow it, so a run extends by more levels "
+        "(hashed when prune.search_timesteps is set: the last level then trains at full T)")
     fraction: float = 0.25             # share of surviving weights removed per round
     scope: str = "global"              # "global" | "layer"
     rewind_epoch: int = 20             # late rewinding to the state after this epoch of round 0
@@ -159,6 +169,13 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def local_reasons() -> dict[str, str]:
+    """{"section.field": why} for every field left out of the run hash."""
+    return {f"{f.name}.{sf.name}": sf.metadata["why"]
+            for f in fields(RunConfig) for sf in fields(getattr(RunConfig(), f.name))
+            if not sf.metadata.get("science", True)}
 
 
 def science_dict(cfg: RunConfig) -> dict:
