@@ -28,6 +28,8 @@ REFERENCE_IMAGES_PER_S = 284.0   # model-only VGG-16, width 0.25, 2 cores (ci/be
 def final_rows(root: Path | None = None) -> list[dict]:
     rows = []
     for r in lottery.list_runs(root):
+        if r["error"]:
+            raise SystemExit(f"record_book_cpu: broken run: {r['error']}")
         done = lottery.levels(Path(r["path"]))
         if not done:
             continue

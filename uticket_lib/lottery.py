@@ -6,15 +6,20 @@ Level 0 trains the dense network and records the rewind point (the state after e
 their rewind values) and trains again under the mask.
 
 Every stage skips work already on disk and every file is written atomically; ``metrics.json`` is
-written last, so its presence means the level is complete. A level interrupted mid-training resumes
+written last, so its presence means the level is complete, and ``manifest.json`` just before it records
+the size and SHA-256 of every other artifact of the level: a rerun checks them before it skips a level
+or copies the shared dense level, and names the damaged file and the repair. One process at a time
+works on a run directory (``io.folder_lock``); a second one waits and then reuses the work. A level interrupted mid-training resumes
 from ``partial.pt`` (saved after every epoch) and ends with the same masks and metrics as an
 uninterrupted run (CPU, same seed). Level 0 lives in ``runs/dense/<dense_hash>/`` and is shared by
 the LTH and u-Ticket runs of the same configuration.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import shutil
+import math
+import os
 import time
 import weakref
 from pathlib import Path
@@ -41,6 +46,10 @@ class RunConfigError(ValueError):
     """A run configuration that cannot be executed."""
 
 
+class ArtifactError(RunConfigError):
+    """A file of a run that is missing, damaged or not the one the run wrote."""
+
+
 # ----------------------------------------------------------------------------- building blocks
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
@@ -51,7 +60,8 @@ def _is_str(v) -> bool:
 
 
 def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A finite int or float (not a bool, not inf or nan)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _device_ok(device) -> bool:
@@ -64,6 +74,51 @@ def _device_ok(device) -> bool:
     return True
 
 
+def _device_missing(device: str | None) -> str | None:
+    """Why ``train.device`` names a device this machine lacks, or None when it has it."""
+    if device is None:
+        return None
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            return f"train.device={device!r} but this machine has no CUDA GPU; --set train.device=cpu"
+        if dev.index is not None and dev.index >= n:
+            return f"train.device={device!r} but this machine has {n} CUDA GPU(s) (cuda:0..cuda:{n - 1})"
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        return f"train.device={device!r} but MPS is not available here; --set train.device=cpu"
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        return f"train.device={device!r}: uticket trains on cpu, cuda or mps"
+    return None
+
+
+MAX_WIDTH = 16.0   # channel multiplier: 16 x the paper's network is ~4e9 VGG-16 weights
+MAX_LR = 10.0      # the paper's SGD uses 0.1, the cpu profile's AdamW 2e-3
+
+
+def memory_estimate(cfg: RunConfig) -> dict:
+    """Bytes the run's parameters need while training, from the network built on the meta device
+    (no memory allocated): weights, gradients, two optimizer moments and the checkpoint copy, 5 x 4
+    bytes per parameter. Activations (batch x T x feature maps) come on top and are not counted."""
+    spec = datalib.DATASETS[cfg.data.dataset]
+    with torch.device("meta"):
+        net = models.build(cfg.model.arch, in_channels=spec.in_channels,
+                           num_classes=spec.num_classes, width=cfg.model.width,
+                           timesteps=cfg.model.timesteps)
+    n = sum(p.numel() for p in net.parameters())
+    return {"parameters": n, "bytes": 5 * 4 * n}
+
+
+def _available_bytes(device: str | None) -> int | None:
+    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if dev.type == "cuda":
+        return torch.cuda.get_device_properties(dev.index or 0).total_memory
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
     """(field, ok, what it must be) for every field of the configuration."""
     m, d, t, p, b, q = cfg.model, cfg.data, cfg.train, cfg.prune, cfg.balance, cfg.quant
@@ -72,7 +127,7 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
     vs = d.val_split
     return [
         ("model.arch", _is_str(m.arch) and m.arch in models.REGISTRY, f"one of: {', '.join(sorted(models.REGISTRY))}"),
-        ("model.width", _is_num(m.width) and m.width > 0, "a number > 0"),
+        ("model.width", _is_num(m.width) and 0 < m.width <= MAX_WIDTH, f"a number in (0, {MAX_WIDTH:g}]"),
         ("model.timesteps", _is_int(m.timesteps) and m.timesteps >= 1, "an integer >= 1"),
         ("model.time_plan", m.time_plan is None or (isinstance(m.time_plan, tuple)
                                                    and all(_is_int(x) and x >= 1 for x in m.time_plan)),
@@ -93,9 +148,9 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
         ("train.epochs_dense", _is_int(t.epochs_dense) and t.epochs_dense >= 1, "an integer >= 1"),
         ("train.epochs", _is_int(t.epochs) and t.epochs >= 1, "an integer >= 1"),
         ("train.batch_size", _is_int(t.batch_size) and t.batch_size >= 1, "an integer >= 1"),
-        ("train.lr", _is_num(t.lr) and t.lr > 0, "a number > 0"),
+        ("train.lr", _is_num(t.lr) and 0 < t.lr <= MAX_LR, f"a finite number in (0, {MAX_LR:g}]"),
         ("train.momentum", _is_num(t.momentum) and 0 <= t.momentum < 1, "a number in [0, 1)"),
-        ("train.weight_decay", _is_num(t.weight_decay) and t.weight_decay >= 0, "a number >= 0"),
+        ("train.weight_decay", _is_num(t.weight_decay) and 0 <= t.weight_decay < 1, "a number in [0, 1)"),
         ("train.released_weight_decay", isinstance(t.released_weight_decay, bool), "true or false"),
         ("train.label_smoothing", _is_num(t.label_smoothing) and 0 <= t.label_smoothing < 1,
          "a number in [0, 1)"),
@@ -146,8 +201,19 @@ def validate(cfg: RunConfig) -> None:
     if cfg.balance.method == "uticket" and not cfg.balance.carry and cfg.prune.scope != "global":
         raise RunConfigError("balance.carry=false is the released global prune_by_percentile; "
                              "use it with prune.scope=global")
+    missing = _device_missing(cfg.train.device)
+    if missing:
+        raise RunConfigError(missing)
+    need, have = memory_estimate(cfg), _available_bytes(cfg.train.device)
+    if have is not None and need["bytes"] > have:
+        raise RunConfigError(f"model.width={cfg.model.width:g} gives {cfg.model.arch} "
+                             f"{need['parameters']:,} weights, {need['bytes'] / 2**30:.1f} GiB to train "
+                             f"(weights, gradients, optimizer state, checkpoint) against "
+                             f"{have / 2**30:.1f} GiB here; set model.width smaller")
     try:  # a time plan must fit the architecture's stages
-        build_model(cfg) if cfg.model.time_plan is not None or cfg.model.time_join != "sum" else None
+        if cfg.model.time_plan is not None or cfg.model.time_join != "sum":
+            with torch.device("meta"):
+                build_model(cfg)
     except models.TimePlanError as err:
         raise RunConfigError(str(err)) from None
 
@@ -165,14 +231,16 @@ def load_datasets(cfg: RunConfig) -> tuple[Dataset, ...]:
     """(train, test), or (train, test, validation) when ``data.val_split`` is set."""
     d = cfg.data
     test = datalib.dataset(d.dataset, train=False, root=d.root, download=d.download,
-                           augment=False, subset=d.test_subset, subset_seed=d.subset_seed)
+                           augment=False, subset=d.test_subset, subset_seed=d.subset_seed,
+                           subset_key="data.test_subset")
     if d.val_split is not None:
         train, val = datalib.train_val(d.dataset, d.val_split, root=d.root, download=d.download,
                                        augment=d.augment, subset=d.train_subset,
                                        subset_seed=d.subset_seed)
         return train, test, val
     train = datalib.dataset(d.dataset, train=True, root=d.root, download=d.download,
-                            augment=d.augment, subset=d.train_subset, subset_seed=d.subset_seed)
+                            augment=d.augment, subset=d.train_subset, subset_seed=d.subset_seed,
+                            subset_key="data.train_subset")
     return train, test
 
 
@@ -202,8 +270,91 @@ def covered_layers(model: nn.Module, masks: masklib.Masks) -> list[str]:
     return [n for n, m in masks.items() if m.dim() == 4 and n != model.encoder_name]
 
 
+def repair_advice(path: Path) -> str:
+    """What to remove so that a rerun rebuilds ``path`` (an artifact of a run or a dense level)."""
+    path = Path(path)
+    if path.parent.name.startswith(("quant_", "hw_", "timeplan_")):
+        return f"remove {path.parent} and rerun"
+    level = path.parent if path.parent.name.startswith("level_") else None
+    run = level.parent if level is not None else path.parent
+    if run.parent.name == "dense":
+        return f"remove {run} (the shared dense level; the next run trains it again) and rerun"
+    if path.name == "config.json":
+        return f"remove {path} and rerun the command that made this run (finished levels are kept)"
+    if level is None:   # init.pt / rewind.pt / validation.json: copied or written with level 0
+        level = paths.level_dir(run, 0)
+    return f"remove {level} and every later level_N of {run}, then rerun (earlier levels are kept)"
+
+
 def load_state(path: Path) -> dict:
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A torch file of a run, on CPU; a damaged one raises ``ArtifactError`` naming it and the fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path} is missing; {repair_advice(path)}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # any unpickling failure: truncated, overwritten, not a torch file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ArtifactError(f"cannot read {path} ({type(err).__name__}: {first[:120]}); "
+                            f"{repair_advice(path)}") from None
+
+
+def read_config(run: Path) -> RunConfig:
+    """The ``RunConfig`` in ``run/config.json``; a damaged or foreign file raises ``RunConfigError``."""
+    path = paths.config_path(run)
+    d = io.load_json(path, fix=repair_advice(path))
+    try:
+        return from_dict(d)
+    except (TypeError, ValueError, AttributeError) as err:
+        raise RunConfigError(f"{path} is not a uticket run configuration ({err}); "
+                             f"{repair_advice(path)}") from None
+
+
+def seal(level_dir: Path, extra: tuple[Path, ...] = ()) -> Path:
+    """Write ``manifest.json``: size and SHA-256 of every file of the finished level (and of
+    ``extra`` files beside the level, such as level 0's ``init.pt`` and ``rewind.pt``)."""
+    base = level_dir.parent
+    skip = {paths.metrics_path(level_dir).name, paths.manifest_path(level_dir).name,
+            paths.partial_path(level_dir).name}
+    files = [p for p in sorted(level_dir.iterdir())
+             if p.is_file() and not p.name.startswith(".") and p.name not in skip]
+    files += [p for p in extra if p.is_file()]
+    record = {"files": {p.relative_to(base).as_posix(): io.file_record(p) for p in files}}
+    return io.save_json(record, paths.manifest_path(level_dir))
+
+
+def verify(level_dir: Path) -> None:
+    """Check a finished level's files against its manifest (a level without one, written before
+    manifests existed, is accepted); ``ArtifactError`` names the first bad file and the repair."""
+    manifest = paths.manifest_path(level_dir)
+    if not manifest.exists():
+        return
+    files = io.load_json(manifest, fix=repair_advice(manifest)).get("files", {})
+    for rel, want in files.items():
+        path = level_dir.parent / rel
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing (its level's manifest.json lists it); "
+                                f"{repair_advice(path)}")
+        got = io.file_record(path)
+        if got != want:
+            what = (f"{got['bytes']} bytes, {want['bytes']} recorded" if got["bytes"] != want["bytes"]
+                    else "its SHA-256 differs from the one recorded")
+            raise ArtifactError(f"{path} is damaged ({what} in manifest.json); {repair_advice(path)}")
+    read_metrics(level_dir)
+
+
+def read_metrics(level_dir: Path) -> dict:
+    """A level's ``metrics.json``; a damaged one raises naming it and the repair."""
+    path = paths.metrics_path(level_dir)
+    return io.load_json(path, fix=repair_advice(path))
+
+
+def done(level_dir: Path) -> bool:
+    """Whether a level is finished (``metrics.json``) and its artifacts are intact (``verify``)."""
+    if not paths.metrics_path(level_dir).exists():
+        return False
+    verify(level_dir)
+    return True
 
 
 # ----------------------------------------------------------------------------- one level
@@ -220,8 +371,8 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
     With ``quant`` the model computes with quantized weights (quantizers initialised from
     ``start_state``'s surviving weights); its checkpoint then also holds every layer's ``wq.a/c``.
     """
-    if paths.metrics_path(level_dir).exists():
-        return io.load_json(paths.metrics_path(level_dir))
+    if done(level_dir):
+        return read_metrics(level_dir)
     device = device_for(cfg.train)
     model = build_model(cfg)
     model.timesteps = timesteps or cfg.model.timesteps
@@ -283,12 +434,13 @@ def _train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mas
         if quant is not None:
             metrics["quant"] = {**extra.get("quant", {}), **_quant_stats(model, masks, quant)}
         io.save_torch({"model": _cpu_state(model)}, paths.checkpoint_path(level_dir))
+        seal(level_dir, (paths.init_path(level_dir.parent), rewind_to) if rewind_to else ())
         io.save_json(metrics, paths.metrics_path(level_dir))
         partial.unlink(missing_ok=True)
         name = cfg.name if level else f"{cfg.name} (dense)"
         progress_lines.level_done(name, level, quant_levels(cfg), metrics)
     barrier()
-    return metrics if is_main() else io.load_json(paths.metrics_path(level_dir))
+    return metrics if is_main() else read_metrics(level_dir)
 
 
 def validated(cfg: RunConfig, level: int) -> bool:
@@ -462,7 +614,7 @@ def _balance_stats(before: masklib.Masks, after: masklib.Masks) -> dict:
 
 def _read_balance_stats(level_dir: Path) -> dict:
     p = level_dir / "balance.json"
-    return io.load_json(p) if p.exists() else {}
+    return io.load_json(p, fix=repair_advice(p)) if p.exists() else {}
 
 
 BN_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
@@ -498,17 +650,45 @@ def run_dir(cfg: RunConfig, root: Path | None = None) -> Path:
     return paths.run_dir(cfg.name, cfg.hash(), root)
 
 
+def _runs_root_ok(root: Path | None) -> None:
+    r = Path(root) if root else paths.runs_root()
+    if r.exists() and not r.is_dir():
+        raise RunConfigError(f"the runs root {r} is a file, not a directory; pass --runs DIR "
+                             f"(or set $UTICKET_RUNS) to a directory")
+
+
 def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: Path | None = None,
         progress: bool = True) -> Path:
-    """Execute (or resume, or skip) every level of ``cfg``; return the run directory."""
+    """Execute (or resume, or skip) every level of ``cfg``; return the run directory.
+
+    Everything that can be checked without training is checked before the first file is written:
+    the configuration (``validate``), a ``config.json`` already there, the datasets."""
     validate(cfg)
+    _runs_root_ok(root)
     if cfg.quant.bits is not None and cfg.quant.mode != "joint":
         return _run_quantized_after(cfg, datasets, root, progress)
     out = run_dir(cfg, root)
-    _write_config(out, cfg)
-    if _complete(out, cfg):
+    if _check_config(out, cfg) and _complete(out, cfg):
         return out
     datasets = with_validation(cfg, datasets) if datasets else load_datasets(cfg)
+    with _lock(out):
+        _write_config(out, cfg)
+        if not _complete(out, cfg):   # another process may have finished it while we waited
+            _run_levels(cfg, out, datasets, root, progress)
+    return out
+
+
+@contextlib.contextmanager
+def _lock(folder: Path, what: str = "run"):
+    """A folder's lock, taken by rank 0 only; the other DDP ranks wait at a barrier until it holds
+    the lock, so every rank then sees the same files."""
+    with io.folder_lock(folder, what) if is_main() else contextlib.nullcontext():
+        barrier()
+        yield
+
+
+def _run_levels(cfg: RunConfig, out: Path, datasets: tuple[Dataset, ...], root: Path | None,
+                progress: bool) -> None:
     record = validation_record(cfg, datasets)
     if record is not None and is_main() and not (out / "validation.json").exists():
         io.save_json(record, out / "validation.json")
@@ -518,7 +698,7 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
     joint = cfg.quant if cfg.quant.bits is not None else None   # joint: QAT in every round >= 1
     for level in range(1, cfg.prune.levels):
         here = paths.level_dir(out, level)
-        if paths.metrics_path(here).exists():
+        if done(here):
             continue
         masks, stats = level_mask(out, cfg, level, model)
         extra = {"balance": stats} if stats else {}
@@ -529,7 +709,6 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
             extra["quant"] = {"start": "rewind point"}
         _train_level(here, cfg, level, masks, level_start_state(out, cfg, level), cfg.train.epochs,
                      datasets, extra=extra, progress=progress, timesteps=t, quant=joint)
-    return out
 
 
 QUANT_MODES = ("isolation", "cumulative", "joint")
@@ -550,57 +729,88 @@ def _run_quantized_after(cfg: RunConfig, datasets, root: Path | None, progress: 
     """Isolation / cumulative: run (or reuse) the float run, then quantize and fine-tune each level's
     trained network (``quant.epochs`` of QAT under the level's mask) into this run's level folder."""
     out = run_dir(cfg, root)
-    _write_config(out, cfg)
     n = quant_levels(cfg)
-    if all(paths.metrics_path(paths.level_dir(out, k)).exists() for k in range(n)):
+    if _check_config(out, cfg) and all(done(paths.level_dir(out, k)) for k in range(n)):
         return out
     datasets = datasets or load_datasets(cfg)
     src = run(float_config(cfg), datasets, root, progress)
+    with _lock(out):
+        _write_config(out, cfg)
+        _quantize_levels(cfg, out, src, n, datasets, progress)
+    return out
+
+
+def _quantize_levels(cfg: RunConfig, out: Path, src: Path, n: int, datasets, progress: bool) -> None:
     for level in range(n):
         here, there = paths.level_dir(out, level), paths.level_dir(src, level)
-        if paths.metrics_path(here).exists():
+        if done(here):
             continue
         if is_main():
             for name in (paths.mask_path(there).name, "balance.json"):
                 if (there / name).exists():
-                    _copy(there / name, here / name)
+                    io.copy(there / name, here / name)
         barrier()
         masks = masklib.load(paths.mask_path(there))
-        float_metrics = io.load_json(paths.metrics_path(there))
+        float_metrics = read_metrics(there)
         extra = {"quant": {"float_test_accuracy": float_metrics["test_accuracy"], "from_run": src.name}}
         if "balance" in float_metrics:
             extra["balance"] = float_metrics["balance"]
         _train_level(here, cfg, level, masks, load_state(paths.checkpoint_path(there))["model"],
                      cfg.quant.epochs, datasets, extra=extra, progress=progress, quant=cfg.quant)
-    return out
 
 
 def _read_search(out: Path) -> dict | None:
     path = paths.level_dir(out, 0) / "search.json"
-    return io.load_json(path) if path.exists() else None
+    return io.load_json(path, fix=repair_advice(path)) if path.exists() else None
 
 
 def _complete(out: Path, cfg: RunConfig) -> bool:
-    return all(paths.metrics_path(paths.level_dir(out, k)).exists() for k in range(cfg.prune.levels))
+    """Every level finished and intact (``done``)."""
+    return all(done(paths.level_dir(out, k)) for k in range(cfg.prune.levels))
+
+
+def _check_config(out: Path, cfg: RunConfig) -> RunConfig | None:
+    """The configuration on disk (None for a new run); one that hashes differently is an error."""
+    path = paths.config_path(out)
+    if not path.exists():
+        return None
+    on_disk = read_config(out)
+    if on_disk.hash() != cfg.hash():
+        raise RunConfigError(f"{path} holds a different configuration (hash {on_disk.hash()}) "
+                             f"than its folder's name says ({cfg.hash()}); {repair_advice(path)}")
+    return on_disk
 
 
 def _write_config(out: Path, cfg: RunConfig) -> None:
-    path = paths.config_path(out)
-    if path.exists():
-        on_disk = from_dict(io.load_json(path))
-        if on_disk.hash() != cfg.hash():
-            raise RunConfigError(f"{path} holds a different configuration; remove {out} to start over")
-        if on_disk.prune.levels >= cfg.prune.levels:
-            return
+    on_disk = _check_config(out, cfg)
+    if on_disk is not None and on_disk.prune.levels >= cfg.prune.levels:
+        return
     if is_main():  # new run, or the same run extended by more levels
-        io.save_json(cfg.to_dict(), path)
+        io.save_json(cfg.to_dict(), paths.config_path(out))
 
 
 def _ensure_dense(cfg: RunConfig, out: Path, datasets, root: Path | None, progress: bool) -> None:
-    """Train level 0 once per dense hash, then copy its artifacts into the run directory."""
+    """Train level 0 once per dense hash, then copy its artifacts into the run directory (after
+    checking them against the dense level's manifest; ``metrics.json`` last)."""
+    if done(paths.level_dir(out, 0)):
+        return
     dense = paths.dense_dir(cfg.dense_hash(), root)
+    with _lock(dense, "the shared dense level"):
+        _train_dense(cfg, dense, datasets, progress)
     level0 = paths.level_dir(dense, 0)
-    if not paths.metrics_path(level0).exists():
+    if is_main():
+        for src in (paths.init_path(dense), paths.rewind_path(dense)):
+            io.copy(src, out / src.name)
+        files = [p for p in level0.iterdir() if p.is_file() and not p.name.startswith(".")]
+        for src in sorted(files, key=lambda p: p.name == paths.metrics_path(level0).name):
+            io.copy(src, paths.level_dir(out, 0) / src.name)
+    barrier()
+    verify(paths.level_dir(out, 0))
+
+
+def _train_dense(cfg: RunConfig, dense: Path, datasets, progress: bool) -> None:
+    level0 = paths.level_dir(dense, 0)
+    if not done(level0):
         model = build_model(cfg)
         if is_main() and not paths.init_path(dense).exists():
             io.save_torch(_cpu_state(model), paths.init_path(dense))
@@ -611,22 +821,6 @@ def _ensure_dense(cfg: RunConfig, out: Path, datasets, root: Path | None, progre
             masklib.save(masks, paths.mask_path(level0))
         _train_level(level0, cfg, 0, masks, init, cfg.train.epochs_dense, datasets,
                      rewind_to=paths.rewind_path(dense), progress=progress)
-    if is_main():
-        for src in (paths.init_path(dense), paths.rewind_path(dense)):
-            _copy(src, out / src.name)
-        for src in level0.iterdir():
-            if not src.name.startswith("."):
-                _copy(src, paths.level_dir(out, 0) / src.name)
-    barrier()
-
-
-def _copy(src: Path, dst: Path) -> None:
-    if dst.exists():
-        return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.tmp")
-    shutil.copyfile(src, tmp)
-    tmp.replace(dst)
 
 
 # ----------------------------------------------------------------------------- reading runs back
@@ -635,21 +829,29 @@ def levels(out: Path) -> list[dict]:
     found = []
     for d in sorted(out.glob("level_*"), key=lambda p: int(p.name.split("_")[1])):
         if paths.metrics_path(d).exists():
-            found.append(io.load_json(paths.metrics_path(d)))
+            found.append(read_metrics(d))
     return found
 
 
 def list_runs(root: Path | None = None) -> list[dict]:
     """Every run under the runs root with its config, hash and progress."""
     root = Path(root) if root else paths.runs_root()
+    if root.exists() and not root.is_dir():
+        raise RunConfigError(f"the runs root {root} is a file, not a directory; pass --runs DIR")
     rows = []
     for cfg_file in sorted(root.glob("*/config.json")):
-        cfg = from_dict(io.load_json(cfg_file))
-        done = len(levels(cfg_file.parent))
+        try:
+            cfg = read_config(cfg_file.parent)
+            finished = len(levels(cfg_file.parent))
+        except (ValueError, OSError) as err:  # one broken run must not hide the others
+            rows.append({"name": cfg_file.parent.name, "path": str(cfg_file.parent), "hash": None,
+                         "arch": None, "dataset": None, "method": None, "levels_done": None,
+                         "levels": None, "config": None, "error": str(err)})
+            continue
         rows.append({"name": cfg_file.parent.name, "path": str(cfg_file.parent), "hash": cfg.hash(),
                      "arch": cfg.model.arch, "dataset": cfg.data.dataset,
-                     "method": cfg.balance.method, "levels_done": done,
-                     "levels": cfg.prune.levels, "config": cfg.to_dict()})
+                     "method": cfg.balance.method, "levels_done": finished,
+                     "levels": cfg.prune.levels, "config": cfg.to_dict(), "error": None})
     return rows
 
 
@@ -659,7 +861,7 @@ def load_masks(out: Path, level: int) -> masklib.Masks:
 
 def load_model(out: Path, level: int) -> nn.Module:
     """The trained network of a level, in eval mode on CPU."""
-    cfg = from_dict(io.load_json(paths.config_path(out)))
+    cfg = read_config(out)
     model = build_model(cfg)
     here = paths.level_dir(out, level)
     state = load_state(paths.checkpoint_path(here))["model"]
@@ -667,7 +869,7 @@ def load_model(out: Path, level: int) -> nn.Module:
         quantlib.attach(model, cfg.quant.bits, cfg.quant.layers)
     model.load_state_dict(state)
     if paths.metrics_path(here).exists():  # the T this level trained with (early-time ticket)
-        model.timesteps = io.load_json(paths.metrics_path(here)).get("timesteps", model.timesteps)
+        model.timesteps = read_metrics(here).get("timesteps", model.timesteps)
     return model.eval()
 
 
@@ -685,14 +887,14 @@ def quantize_level(out: Path, level: int, bits: int, epochs: int = 1, layers: st
     (checkpoint with ``wq.a/c``, metrics with a ``quant`` entry) lands in ``quant_level_dir`` inside
     the level folder; a finished one is reused, an interrupted one resumes.
     """
-    cfg = from_dict(io.load_json(paths.config_path(out)))
+    cfg = read_config(out)
     qcfg = cfg.replace(**{"quant.bits": bits, "quant.mode": "cumulative", "quant.layers": layers,
                           "quant.epochs": epochs})
     validate(qcfg)
     here = quant_level_dir(out, level, qcfg.quant)
     if not paths.metrics_path(here).exists():
         there = paths.level_dir(out, level)
-        float_metrics = io.load_json(paths.metrics_path(there))
+        float_metrics = read_metrics(there)
         _train_level(here, qcfg, level, load_masks(out, level),
                      load_state(paths.checkpoint_path(there))["model"], epochs,
                      datasets or load_datasets(cfg),
@@ -703,8 +905,8 @@ def quantize_level(out: Path, level: int, bits: int, epochs: int = 1, layers: st
 
 def load_quantized(out: Path, here: Path) -> nn.Module:
     """The network of a ``quantize_level`` folder (or a quantized run's level), eval mode, CPU."""
-    cfg = from_dict(io.load_json(paths.config_path(out)))
-    q = io.load_json(paths.metrics_path(here))["quant"]
+    cfg = read_config(out)
+    q = read_metrics(here)["quant"]
     model = build_model(cfg)
     quantlib.attach(model, q["bits"], q["layers"])
     model.load_state_dict(load_state(paths.checkpoint_path(here))["model"])

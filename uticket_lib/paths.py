@@ -57,6 +57,12 @@ def metrics_path(level: Path) -> Path:
     return level / "metrics.json"
 
 
+def manifest_path(level: Path) -> Path:
+    """Size and SHA-256 of every artifact of a finished level (``lottery.seal``), written just
+    before ``metrics.json``; keys are paths relative to the level's parent (the run directory)."""
+    return level / "manifest.json"
+
+
 def predictions_path(level: Path) -> Path:
     """Per-image correctness of the level's final test evaluation (uint8 [test images], 1 = right,
     in test-set order); written before metrics.json. Older runs may lack it."""
@@ -83,6 +89,11 @@ def data_root(explicit: str | None = None) -> Path:
         return Path(explicit).expanduser()
     if os.environ.get("UTICKET_DATA"):
         return Path(os.environ["UTICKET_DATA"]).expanduser()
+    return default_data_root()
+
+
+def default_data_root() -> Path:
+    """Where data goes when no root is chosen: ~/.cache/uticket/data."""
     return Path.home() / ".cache" / "uticket" / "data"
 
 

@@ -27,7 +27,7 @@ from torch.utils.data import Dataset, Subset
 
 from . import data as datalib
 from . import hardware, io, lottery, paths
-from .config import RunConfig, from_dict, stable_hash
+from .config import RunConfig, stable_hash
 from .models.timeplan import JOINS, TimePlanError
 from .pruning import mask as masklib
 from .training import device_for, eval_loader, fit, predict
@@ -215,7 +215,7 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
         raise TimePlanError(f"join must be one of {JOINS}, got {join!r}")
     if not 0 <= budget < 1:
         raise TimePlanError(f"budget is a fraction of accuracy in [0, 1), e.g. 0.01 for one point; got {budget}")
-    cfg = from_dict(io.load_json(paths.config_path(run)))
+    cfg = lottery.read_config(run)
     if level is None:
         level = max(r["level"] for r in lottery.levels(run))
     settings = {"level": level, "budget": budget, "candidates": sorted(set(candidates)), "join": join,

@@ -15,7 +15,7 @@ import torch
 
 from .. import data as datalib
 from .. import hardware, io, lottery, paths, profiles
-from ..config import RunConfig, from_dict, stable_hash
+from ..config import RunConfig, stable_hash
 from . import stats
 
 
@@ -65,7 +65,7 @@ def pairs(profile: str, arch_list: str | Iterable[str], dataset: str = "fmnist",
 
 
 def config(run: Path) -> RunConfig:
-    return from_dict(io.load_json(paths.config_path(run)))
+    return lottery.read_config(run)
 
 
 def levels_frame(run: Path) -> pd.DataFrame:

@@ -83,7 +83,7 @@ def load(path: Path, reference: Mapping[str, Tensor | tuple[int, ...]] | None = 
         raise MaskError(
             f"cannot read mask file {path} (not a loadable torch file: {type(exc).__name__}); "
             f"it must be a torch.save'd dict {{parameter name: 0/1 tensor}}; a run's damaged mask is "
-            f"rebuilt by deleting it and rerunning 'uticket run'"
+            f"rebuilt by removing its level_<k> folder and every later one, then rerunning 'uticket run'"
         ) from exc
     check(obj, reference, f"mask file {path}")
     return {name: m.to(torch.float32) for name, m in obj.items()}
