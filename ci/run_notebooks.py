@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import difflib
 import json
 import os
 import platform
@@ -151,6 +152,23 @@ def parameter_names(nb) -> list[str] | None:
     if not cells:
         return None
     return re.findall(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)", "\n".join(c.source for c in cells), flags=re.M)
+
+
+def check_parameters(sources: list[Path], parameters: dict) -> None:
+    """Refuse (SystemExit, one line) a ``-p`` name that no chosen chapter's parameters cell sets:
+    papermill would inject it where nothing reads it and the chapter would run on its default."""
+    declared: set[str] = {"PROFILE"}
+    for source in sources:
+        try:
+            declared.update(parameter_names(to_notebook(source)) or [])
+        except Exception:  # an unreadable source is reported as failed by execute()
+            continue
+    unknown = sorted(set(parameters) - declared)
+    if unknown:
+        close = {u: difflib.get_close_matches(u, declared, n=1) for u in unknown}
+        hints = "".join(f" ({u}: did you mean {c[0]}?)" for u, c in close.items() if c)
+        raise SystemExit(f"run_notebooks: no chosen chapter takes the parameter(s) {', '.join(unknown)}"
+                         f"{hints}; the chosen chapters take: {', '.join(sorted(declared))}")
 
 
 def title_of(source: Path) -> str:
@@ -564,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     kernel_environment(args.root)
     sources = sorted(args.notebooks.glob(SOURCE_GLOB))
     todo = select(sources, args.only)
+    check_parameters(todo, args.parameters)
     have = {s.stem for s in sources}
     absent = [n for n in toc_chapters(args.toc, args.out, args.root) if n not in have]
     print(f"run_notebooks: {len(todo)} notebook(s), parameters {args.parameters}, cwd {args.root}",

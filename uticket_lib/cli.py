@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -36,7 +37,7 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
 # ----------------------------------------------------------------------------- commands
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = profiles.get(args.profile, args.arch, args.dataset, args.method, _parse_sets(args.set))
-    out = lottery.run(cfg, root=Path(args.runs) if args.runs else None, progress=not args.quiet)
+    out = lottery.run(cfg, root=_runs_arg(args), progress=not args.quiet)
     rows = lottery.levels(out)
     print(f"run: {out}")
     print(f"{'level':>5} {'sparsity':>9} {'test acc':>9} {'spike sp.':>9}")
@@ -52,10 +53,28 @@ def cmd_balance(args: argparse.Namespace) -> int:
 
     if args.n_pe < 1:
         raise ValueError(f"--n-pe must be >= 1, got {args.n_pe}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+    _writable_file(args.out, "--out")
     masks = masklib.load(args.masks)
-    out = balance_masks(masks, n_pe=args.n_pe, reference=args.reference, seed=args.seed)
+    if not masks:
+        raise ValueError(f"{args.masks} holds no masks (an empty dict); nothing to balance")
+    convs = [n for n, m in masks.items() if m.dim() == 4]
+    if args.layers is None:
+        covered = default_covered(masks)
+    else:
+        covered = [n.strip() for n in args.layers.split(",") if n.strip()]
+        unknown = [n for n in covered if n not in convs]
+        if unknown:
+            raise ValueError(f"--layers names {', '.join(unknown)}, not a conv mask of {args.masks}; "
+                             f"its conv masks: {', '.join(convs) or 'none'}")
+    if not covered:
+        raise ValueError(f"{args.masks} has no conv mask to balance (u-Ticket balances every 4-D mask "
+                         f"but the first, the encoding conv; it holds {len(convs)}); pass --layers")
+    out = balance_masks(masks, n_pe=args.n_pe, reference=args.reference, covered=covered,
+                        seed=args.seed)
     masklib.save(out, args.out)
-    print(f"balanced {len(default_covered(masks))} layers with n_PE={args.n_pe} "
+    print(f"balanced {len(covered)} layers with n_PE={args.n_pe} "
           f"({args.reference}): sparsity {masklib.sparsity(masks):.4f} -> {masklib.sparsity(out):.4f}; "
           f"wrote {args.out}")
     return 0
@@ -67,6 +86,14 @@ def cmd_hw(args: argparse.Namespace) -> int:
 
     if args.n_pe < 1:
         raise ValueError(f"--n-pe must be >= 1, got {args.n_pe}")
+    if args.timesteps < 1:
+        raise ValueError(f"--timesteps must be an integer >= 1, got {args.timesteps}")
+    if not (math.isfinite(args.width) and 0 < args.width <= lottery.MAX_WIDTH):
+        raise ValueError(f"--width must be a number in (0, {lottery.MAX_WIDTH:g}], got {args.width}")
+    if args.arch not in models.REGISTRY:
+        raise ValueError(f"unknown arch {args.arch!r}; choose one of: {', '.join(sorted(models.REGISTRY))}")
+    if args.spike_sparsity is not None and not 0 <= args.spike_sparsity <= 1:
+        raise ValueError(f"--spike-sparsity must be in [0, 1], got {args.spike_sparsity}")
     spec = datalib.DATASETS.get(args.dataset)
     if spec is None:
         raise ValueError(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(sorted(datalib.DATASETS))}")
@@ -101,6 +128,21 @@ def cmd_hw(args: argparse.Namespace) -> int:
     return 0
 
 
+def _writable_file(path: Path, flag: str) -> None:
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a directory; give the path of the file to write "
+                         f"(e.g. {path / 'mask.pt'})")
+
+
+def _runs_arg(args: argparse.Namespace) -> Path | None:
+    if not args.runs:
+        return None
+    root = Path(args.runs)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"--runs {root} is a file; give the runs directory (created when missing)")
+    return root
+
+
 def _bits_arg(bits: int) -> int:
     if not 2 <= bits <= 16:
         raise ValueError(f"--bits must be an integer in [2, 16] (2 = ternary, 16 = today's model), got {bits}")
@@ -108,7 +150,7 @@ def _bits_arg(bits: int) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    rows = lottery.list_runs(Path(args.runs) if args.runs else None)
+    rows = lottery.list_runs(_runs_arg(args))
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True))
         return 0
@@ -117,6 +159,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     print(f"{'run':<44} {'arch':<9} {'data':<8} {'method':<8} {'levels':>7}")
     for r in rows:
+        if r["error"]:
+            print(f"{r['name']:<44} BROKEN: {r['error']}")
+            continue
         print(f"{r['name']:<44} {r['arch']:<9} {r['dataset']:<8} {r['method']:<8} "
               f"{r['levels_done']:>3}/{r['levels']:<3}")
     return 0
@@ -192,7 +237,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, type=Path)
     b.add_argument("--n-pe", type=int, default=16)
     b.add_argument("--reference", choices=["block", "layer"], default="block")
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=int, default=0, help="seed of the random choices (>= 0)")
+    b.add_argument("--layers", metavar="NAME,...",
+                   help="conv masks to balance (default: every 4-D mask but the first, the encoding conv)")
     b.set_defaults(fn=cmd_balance)
 
     h = sub.add_parser("hw", help="PE-array workload, cycles, utilization and energy of a masks file")

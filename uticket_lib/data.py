@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import gzip
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -103,17 +104,19 @@ def spec(name: str) -> DatasetSpec:
 
 
 def dataset(name: str, train: bool, root: str | None = None, download: bool = False,
-            augment: bool = True, subset: int | None = None, subset_seed: int = 0) -> Dataset:
+            augment: bool = True, subset: int | None = None, subset_seed: int = 0,
+            subset_key: str = "subset") -> Dataset:
     """Training or test split of ``name`` as ``(image [C, 32, 32] float32, label int)`` pairs.
 
     ``augment=False`` uses the test transforms for the training split too. ``subset=n`` keeps a
     fixed random choice of ``n`` samples (seeded by ``subset_seed``). Raises ``DataMissingError``
-    when the files are absent and ``download`` is off or fails.
+    when the files are absent and ``download`` is off or fails. ``subset_key`` names the setting
+    in the error for a subset larger than the split (e.g. ``data.train_subset``).
     """
     entry = spec(name)
     transform = entry.train_transform if train and augment else entry.test_transform
     full = _OPENERS[name](paths.data_root(root), train, download, transform)
-    return full if subset is None else _subset(full, subset, subset_seed)
+    return full if subset is None else _subset(full, subset, subset_seed, subset_key)
 
 
 def materialize(ds: Dataset, batch: int = 1000) -> TensorDataset:
@@ -152,8 +155,8 @@ def split_indices(n_total: int, val_split: int | float, subset: int | None, seed
     n_val = validation_size(val_split, n_total)
     n_train = n_total - n_val if subset is None else subset
     if not 1 <= n_train <= n_total - n_val:
-        raise ValueError(f"train_subset={subset} and val_split={val_split} do not fit in the "
-                         f"{n_total} training images; lower one of them")
+        raise ValueError(f"data.train_subset={subset} and data.val_split={val_split} do not fit in "
+                         f"the {n_total} training images; lower one of them")
     order = torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))
     return (order[:n_train].sort().values.tolist(), order[n_total - n_val:].sort().values.tolist())
 
@@ -169,10 +172,11 @@ def train_val(name: str, val_split: int | float, root: str | None = None, downlo
     return Subset(train_full, train_idx), Subset(val_full, val_idx)
 
 
-def _subset(full: Dataset, n: int, seed: int) -> Subset:
+def _subset(full: Dataset, n: int, seed: int, key: str = "subset") -> Subset:
     """``n`` distinct samples of ``full`` drawn by a ``torch.Generator`` seeded with ``seed``."""
     if not 1 <= n <= len(full):
-        raise ValueError(f"subset={n} is outside 1..{len(full)} (the size of the split)")
+        raise ValueError(f"{key}={n} is outside 1..{len(full)} (the size of the split); "
+                         f"set {key} smaller or to none (all)")
     order = torch.randperm(len(full), generator=torch.Generator().manual_seed(seed))
     return Subset(full, order[:n].sort().values.tolist())
 
@@ -212,10 +216,24 @@ def _svhn(root: Path, train: bool, download: bool, transform: Callable) -> Datas
         raise _missing("svhn", train, [looked], err if download else None) from err
 
 
+# Data roots already warned about in this process (one line each).
+_WARNED: set[str] = set()
+
+
+def _fallback_warning(root: Path, used: Path) -> None:
+    """One line on stderr when a root the user chose does not hold the files and another is used."""
+    if str(root) not in _WARNED:
+        _WARNED.add(str(root))
+        print(f"uticket: warning: {root} holds no Fashion-MNIST files; reading them from {used}",
+              file=sys.stderr, flush=True)
+
+
 def _fmnist(root: Path, train: bool, download: bool, transform: Callable) -> Dataset:
     local = root / "FashionMNIST" / "raw"
     for folder in (local, paths.FMNIST_DEBIAN):
         if all(p.is_file() for p in _idx_files(folder, train)):
+            if folder != local and root != paths.default_data_root():  # a root the user chose
+                _fallback_warning(root, folder)
             return IdxDataset(*_idx_files(folder, train), transform=transform)
     download_error = None
     if download:
