@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 from torch.utils.data import Subset, TensorDataset  # noqa: E402
 
-from uticket_lib import data as datalib, io, lottery, machine, profiles, training  # noqa: E402
+from uticket_lib import data as datalib, io, machine, profiles, rundata, runstore, training  # noqa: E402
 from uticket_lib.models import flops  # noqa: E402
 from uticket_lib.pruning import mask as masklib  # noqa: E402
 
@@ -35,7 +35,7 @@ FULL = {"train": 60_000, "test": 10_000}   # Fashion-MNIST split sizes
 
 def datasets(cfg, quick: bool):
     try:
-        train, test = lottery.load_datasets(cfg)[:2]
+        train, test = rundata.load_datasets(cfg)[:2]
         return train, test, "real Fashion-MNIST"
     except (datalib.DataMissingError, OSError, RuntimeError) as err:
         n_train, n_test = (512, 256) if quick else (FULL["train"], FULL["test"])
@@ -53,7 +53,7 @@ def sparse_masks(model, sparsity: float = 0.9):
 
 
 def measure(cfg, train, test, device, images: int) -> dict:
-    model = lottery.build_model(cfg)
+    model = runstore.build_model(cfg)
     masks = {n: m.to(device) for n, m in sparse_masks(model).items()}
     masklib.apply(model.to(device), masks)
     sub = Subset(train, range(min(images, len(train))))
@@ -66,7 +66,7 @@ def measure(cfg, train, test, device, images: int) -> dict:
     ev = training.evaluate(model, training.eval_loader(test, device=device), device, amp=cfg.train.amp)
     eval_s = time.perf_counter() - t0
     ips = stats.images_per_s
-    gflop = flops.train_flops_per_image(lottery.build_model(cfg), 1) / 1e9
+    gflop = flops.train_flops_per_image(runstore.build_model(cfg), 1) / 1e9
     return {"timesteps": cfg.model.timesteps, "train_images_per_s": ips, "timed_images": stats.images,
             "eval_images_per_s": ev["images"] / eval_s, "eval_images": ev["images"],
             "train_gflop_per_image": gflop, "achieved_tflop_per_s": ips * gflop / 1e3,

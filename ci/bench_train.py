@@ -38,7 +38,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
 
-from uticket_lib import data as datalib, io, lottery, machine, models, profiles, training  # noqa: E402
+from uticket_lib import data as datalib, io, machine, models, profiles, rundata, runstore, training  # noqa: E402
 from uticket_lib.models import flops, neurons  # noqa: E402
 from uticket_lib.pruning import mask as masklib  # noqa: E402
 from uticket_lib.training import spike_loss  # noqa: E402
@@ -150,8 +150,8 @@ def sparse_masks(model, sparsity=0.9):
 def end_to_end(arch: str, images: int) -> tuple[float, float]:
     """(training images/s of ``training.fit`` on real data, eval images/s) at the cpu profile."""
     cfg = profiles.get("cpu", arch, "fmnist")
-    train, test = lottery.load_datasets(cfg)[:2]
-    model = lottery.build_model(cfg)
+    train, test = rundata.load_datasets(cfg)[:2]
+    model = runstore.build_model(cfg)
     masks = sparse_masks(model)
     masklib.apply(model, masks)
     cpu = torch.device("cpu")

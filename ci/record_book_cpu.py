@@ -20,17 +20,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from uticket_lib import io, lottery, machine  # noqa: E402
+from uticket_lib import io, machine, runstore  # noqa: E402
 
 REFERENCE_IMAGES_PER_S = 284.0   # model-only VGG-16, width 0.25, 2 cores (ci/bench_results, 2026-11-22)
 
 
 def final_rows(root: Path | None = None) -> list[dict]:
     rows = []
-    for r in lottery.list_runs(root):
+    for r in runstore.list_runs(root):
         if r["error"]:
             raise SystemExit(f"record_book_cpu: broken run: {r['error']}")
-        done = lottery.levels(Path(r["path"]))
+        done = runstore.levels(Path(r["path"]))
         if not done:
             continue
         m = done[-1]

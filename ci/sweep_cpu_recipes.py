@@ -64,7 +64,7 @@ def job(args: tuple) -> dict:
     import torch
     torch.set_num_threads(1)
     from torch.utils.data import Subset
-    from uticket_lib import data as datalib, lottery, profiles
+    from uticket_lib import data as datalib, lottery, profiles, runstore, validation
     from uticket_lib.training import eval_loader, evaluate
     t0 = time.time()
     row = {"recipe": name, "arch": arch, "overrides": overrides}
@@ -74,13 +74,13 @@ def job(args: tuple) -> dict:
         val = Subset(full, order[-val_n:].sort().values.tolist())
         ov = {**overrides, "train.device": device, "data.test_subset": None}
         images = 0
-        for method in (("lth",) if overrides.get("prune.levels") == 1 else lottery.METHODS):
+        for method in (("lth",) if overrides.get("prune.levels") == 1 else validation.METHODS):
             cfg = profiles.get("cpu", arch, "fmnist", method, ov)
             dense, rest = images_trained(cfg)
             images += rest + (dense if method == "lth" else 0)
             out = lottery.run(cfg, root=Path(root), progress=False)
-            lv = lottery.levels(out)
-            model = lottery.load_model(out, lv[-1]["level"]).to(device)
+            lv = runstore.levels(out)
+            model = runstore.load_model(out, lv[-1]["level"]).to(device)
             v = evaluate(model, eval_loader(val, device=device), torch.device(device))
             row[method] = {"final_level": lv[-1]["level"], "sparsity": lv[-1]["sparsity"],
                            "val_accuracy": v["accuracy"], "test_accuracy": lv[-1]["test_accuracy"],

@@ -33,7 +33,7 @@ EPOCHS = None
 import pandas as pd
 from IPython.display import display
 
-from uticket_lib import analysis, lottery, paper
+from uticket_lib import analysis, paper, runstore
 from uticket_lib.analysis import claims, masks, paper_compare, runs
 from uticket_lib.plotting import learning as plots
 
@@ -67,7 +67,7 @@ analysis.glue("ch4_paper_cost", paper.TEXT["balancing_cost_pct_of_lth_round"][0]
 
 # %%
 walk_run = pairs[arch_list[0]]["lth"]
-walk_masks = lottery.load_masks(walk_run, analysis.last_level(walk_run))
+walk_masks = runstore.load_masks(walk_run, analysis.last_level(walk_run))
 walk_layer = masks.walkthrough_layer(walk_masks, analysis.layers(walk_run), N_PE)
 walk = masks.balance_walkthrough(walk_masks[walk_layer], N_PE, seed=SEED)
 display(walk.head(N_PE))

@@ -46,7 +46,7 @@ JOINT_ROUNDS = 2        # pruning rounds of the joint run (same final sparsity a
 import pandas as pd
 from IPython.display import display
 
-from uticket_lib import analysis, lottery, paths
+from uticket_lib import analysis, paths, quantized
 from uticket_lib.analysis import claims as claimlib
 from uticket_lib.analysis import quant as aq
 from uticket_lib.plotting import quant as plots
@@ -107,12 +107,12 @@ analysis.glue("ch11_ratio", ticket["energy"] / ternary["energy"], "{:.2f}x");
 # ## Quantizing the tickets (cumulative) and quantizing while pruning (joint)
 #
 # *Cumulative*: each method's final ticket is quantized to ternary and fine-tuned under its mask
-# (`lottery.quantize_level`; the result lives in the level's folder). *Joint*: a u-Ticket run whose
+# (`quantized.quantize_level`; the result lives in the level's folder). *Joint*: a u-Ticket run whose
 # every round trains with the ternary quantizer on from the rewind point, reaching the same final
 # sparsity in `JOINT_ROUNDS` rounds (to keep the chapter cheap).
 
 # %%
-cum = {m: lottery.quantize_level(runs[m], last, 2, QAT_EPOCHS) for m in ("lth", "uticket")}
+cum = {m: quantized.quantize_level(runs[m], last, 2, QAT_EPOCHS) for m in ("lth", "uticket")}
 cum_points = {m: aq.point(runs[m], last, qdir=d, label=f"{analysis.METHOD_LABELS[m]} ternary (cum.)")
               for m, d in cum.items()}
 joint_run = aq.joint(PROFILE, ARCH, DATASET, "uticket", overrides, 2, JOINT_ROUNDS)

@@ -11,7 +11,7 @@ import torch
 matplotlib.use("Agg")
 
 from conftest import synthetic, tiny_config  # noqa: E402
-from uticket_lib import lottery, paper  # noqa: E402
+from uticket_lib import lottery, paper, runstore  # noqa: E402
 from uticket_lib.analysis import claims, hwframes, masks, paper_compare  # noqa: E402
 from uticket_lib.analysis import runs as runlib  # noqa: E402
 from uticket_lib.data import DataMissingError  # noqa: E402
@@ -71,7 +71,7 @@ def test_table_ii_and_cycle_identity(runs):
     for m in ("lth", "uticket"):
         rep = runlib.hardware_report(runs["vgg16"][m])
         assert rep["settings"]["n_pe"] == 4                      # the run's n_PE, not 16
-        masks_ = lottery.load_masks(runs["vgg16"][m], runlib.last_level(runs["vgg16"][m]))
+        masks_ = runstore.load_masks(runs["vgg16"][m], runlib.last_level(runs["vgg16"][m]))
         assert hwframes.independent_cycles_error(masks_, rep) < 1e-12
         # the independent count is not the report's own identity: a wrong idle is caught
         bad = {**rep, "layers": [{**r, "idle": r["idle"] + 1.0} if r["covered"] else r for r in rep["layers"]]}

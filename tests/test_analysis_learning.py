@@ -14,7 +14,7 @@ import torch
 
 matplotlib.use("Agg")
 
-from uticket_lib import analysis, hardware, lottery, paper, profiles  # noqa: E402
+from uticket_lib import analysis, hardware, lottery, paper, profiles, runstore  # noqa: E402
 from uticket_lib.analysis import claims, masks, paper_compare, switches, toys
 from uticket_lib.analysis import runs as runlib  # noqa: E402
 from uticket_lib.plotting import learning as P  # noqa: E402
@@ -75,7 +75,7 @@ def test_layer_table_and_param_counts():
     assert t.iloc[0]["role"] == "encoder" and not t.iloc[0]["covered"]
     counts = toys.param_counts(["resnet19"], [0.125], in_channels=1)
     row = counts.iloc[0]
-    model = lottery.build_model(profiles.get("smoke", "resnet19", overrides={"model.width": 0.125}))
+    model = runstore.build_model(profiles.get("smoke", "resnet19", overrides={"model.width": 0.125}))
     assert row["weights (conv+linear)"] == sum(p.numel() for p in masklib.prunable(model).values())
     assert row["all parameters"] > row["weights (conv+linear)"]
     assert 0.9 < row["covered share"] < 1.0
@@ -111,7 +111,7 @@ def test_toy_masks_balance_to_full_utilization():
 
 
 def test_random_and_magnitude_masks_keep_per_layer_counts(runs):
-    trained = lottery.load_masks(runs["lth"], 2)
+    trained = runstore.load_masks(runs["lth"], 2)
     rnd = masks.random_masks(trained, seed=0)
     assert all(int(rnd[n].sum()) == int(trained[n].sum()) for n in trained)
     assert all(torch.equal(rnd[n], masks.random_masks(trained, seed=0)[n]) for n in trained)
@@ -150,7 +150,7 @@ def test_balance_walkthrough_invariants():
 
 
 def test_uticket_layers_fully_utilized_and_cost(runs):
-    lth_masks = lottery.load_masks(runs["lth"], 2)
+    lth_masks = runstore.load_masks(runs["lth"], 2)
     name = masks.walkthrough_layer(lth_masks, analysis.layers(runs["lth"]), n_pe=N_PE)
     assert name in hardware.covered_layers(analysis.layers(runs["lth"]))
     u = masks.covered_layer_utilization(runs["uticket"], n_pe=N_PE)
@@ -188,7 +188,7 @@ def test_switch_table(runs, data, tmp_path):
     # at level 1 the carry switch has nothing to carry yet: same masks as the baseline
     # (the released percentile keeps floor, not round: at most one weight apart)
     c = t.loc[("(c) balanced mask not carried", "u-Ticket")]
-    total = sum(m.numel() for m in lottery.load_masks(runs["uticket"], 0).values())
+    total = sum(m.numel() for m in runstore.load_masks(runs["uticket"], 0).values())
     assert abs(c["sparsity diff"]) <= 1.0 / total + 1e-12
     assert c["seconds paper"] > 0 and c["seconds code"] > 0
     lv = switches.switch_levels(runs["uticket"], switched, levels=2)
@@ -203,9 +203,9 @@ def test_figures_build(runs):
             P.pe_loads(toys.pe_loads_frame(toys.toy_masks()), toys.toy_workload(toys.toy_masks())),
             P.utilization_levels({"VGG-16 LTH": analysis.utilization_frame(runs["lth"], n_pe=N_PE)}),
             P.origins(masks.mask_origins(runs["lth"], n_pe=N_PE), masks.origin_layers(runs["lth"], n_pe=N_PE)),
-            P.walkthrough(masks.balance_walkthrough(lottery.load_masks(runs["lth"], 2)["features.1.conv.weight"]
-                                                if "features.1.conv.weight" in lottery.load_masks(runs["lth"], 2)
-                                                else list(lottery.load_masks(runs["lth"], 2).values())[1], n_pe=N_PE))]
+            P.walkthrough(masks.balance_walkthrough(runstore.load_masks(runs["lth"], 2)["features.1.conv.weight"]
+                                                if "features.1.conv.weight" in runstore.load_masks(runs["lth"], 2)
+                                                else list(runstore.load_masks(runs["lth"], 2).values())[1], n_pe=N_PE))]
     for fig in figs:
         assert fig.axes and any(ax.has_data() for ax in fig.axes)
     import matplotlib.pyplot as plt

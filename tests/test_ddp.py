@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from uticket_lib import lottery, training
+from uticket_lib import lottery, runstore, training
 
 from conftest import synthetic, tiny_config
 
@@ -47,7 +47,7 @@ def _worker(rank: int, world: int, port: int, root: str, out: str) -> None:
     dist.all_gather(shards, index)
     dist.all_gather(aug, draws)
     # 1) DDP keeps replicas identical although each rank sees a different shard
-    model = lottery.build_model(cfg)
+    model = runstore.build_model(cfg)
     training.fit(model, synthetic(32, seed=rank), cfg.train, 1, 0, None, torch.device("cpu"),
                  progress=False)
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])
@@ -58,7 +58,7 @@ def _worker(rank: int, world: int, port: int, root: str, out: str) -> None:
     if rank == 0:
         torch.save({"shards": [x.tolist() for x in shards], "aug": aug,
                     "same": all(torch.equal(gathered[0], g) for g in gathered[1:]),
-                    "levels": [m["level"] for m in lottery.levels(run)]}, out)
+                    "levels": [m["level"] for m in runstore.levels(run)]}, out)
     dist.destroy_process_group()
 
 

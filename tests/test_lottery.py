@@ -6,7 +6,8 @@ import dataclasses
 import pytest
 import torch
 
-from uticket_lib import io, lottery, paths, training
+from uticket_lib import io, levelmetrics, lottery, paths, runstore, search, validation
+from uticket_lib import rewind as rewinding
 from uticket_lib.pruning import mask as masklib
 
 from conftest import Interrupted, die_after_epochs, strip_timing as _strip, tiny_config
@@ -27,16 +28,16 @@ def _count_calls(monkeypatch):
 def test_lth_levels_follow_the_sparsity_schedule(tiny_data, runs_root):
     cfg = tiny_config("lth")
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
-    rows = lottery.levels(out)
+    rows = runstore.levels(out)
     assert [r["level"] for r in rows] == [0, 1, 2]
-    total = sum(m.numel() for m in lottery.load_masks(out, 0).values())
+    total = sum(m.numel() for m in runstore.load_masks(out, 0).values())
     kept = total
     for k, row in enumerate(rows):
         assert row["nonzero_weights"] == kept
         kept -= round(cfg.prune.fraction * kept)
     prev = None
     for k in range(3):
-        m = lottery.load_masks(out, k)
+        m = runstore.load_masks(out, k)
         if prev is not None:  # LTH masks only shrink
             assert all(bool((m[n] <= prev[n]).all()) for n in m)
         state = torch.load(paths.checkpoint_path(paths.level_dir(out, k)), weights_only=True)["model"]
@@ -47,11 +48,11 @@ def test_lth_levels_follow_the_sparsity_schedule(tiny_data, runs_root):
 def test_uticket_masks_are_block_balanced(tiny_data, runs_root):
     cfg = tiny_config("uticket")
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
-    model = lottery.build_model(cfg)
+    model = runstore.build_model(cfg)
     n_pe = cfg.balance.n_pe
     for k in (1, 2):
-        masks = lottery.load_masks(out, k)
-        for name in lottery.covered_layers(model, masks):
+        masks = runstore.load_masks(out, k)
+        for name in runstore.covered_layers(model, masks):
             loads = masks[name].flatten(1).sum(1)
             for start in range(0, loads.numel(), n_pe):
                 block = loads[start:start + n_pe]
@@ -75,25 +76,25 @@ def test_interrupted_run_resumes_to_identical_masks_and_metrics(tiny_data, tmp_p
     real = die_after_epochs(monkeypatch, 4)  # mid-way through level 1 (2 dense epochs, then 2 per level)
     with pytest.raises(Interrupted):
         lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
-    out = lottery.run_dir(cfg, tmp_path / "b")
+    out = runstore.run_dir(cfg, tmp_path / "b")
     assert paths.partial_path(paths.level_dir(out, 1)).exists()
     assert not paths.metrics_path(paths.level_dir(out, 1)).exists()
     monkeypatch.setattr(lottery, "fit", real)
     out = lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
     for k in range(cfg.prune.levels):
-        a, b = lottery.load_masks(ref, k), lottery.load_masks(out, k)
+        a, b = runstore.load_masks(ref, k), runstore.load_masks(out, k)
         assert all(torch.equal(a[n], b[n]) for n in a)
-    assert _strip(lottery.levels(ref)) == _strip(lottery.levels(out))
+    assert _strip(runstore.levels(ref)) == _strip(runstore.levels(out))
     assert not paths.partial_path(paths.level_dir(out, 1)).exists()
 
 
 def test_released_rewind_keeps_trained_biases(tiny_data, runs_root):
     cfg = tiny_config("lth")
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
-    rewind = lottery.load_state(paths.rewind_path(out))
-    trained = lottery.load_state(paths.checkpoint_path(paths.level_dir(out, 1)))["model"]
-    paper = lottery.level_start_state(out, cfg, 2)
-    code = lottery.level_start_state(out, cfg.replace(**{"prune.released_rewind": True}), 2)
+    rewind = runstore.load_state(paths.rewind_path(out))
+    trained = runstore.load_state(paths.checkpoint_path(paths.level_dir(out, 1)))["model"]
+    paper = rewinding.level_start_state(out, cfg, 2)
+    code = rewinding.level_start_state(out, cfg.replace(**{"prune.released_rewind": True}), 2)
     # the read-out's bias: its gradient is never 0. (The encoder conv's bias feeds a BatchNorm, so its
     # gradient is 0 in exact arithmetic and whether it moves is one machine's rounding.)
     bias, weight = "classifier.bias", "classifier.weight"
@@ -125,7 +126,7 @@ def test_bad_configs_fail_before_any_work(key, value, match, runs_root):
 
 def test_list_runs_reports_progress(tiny_data, runs_root):
     lottery.run(tiny_config("lth"), datasets=tiny_data, progress=False)
-    rows = lottery.list_runs()
+    rows = runstore.list_runs()
     assert len(rows) == 1 and rows[0]["levels_done"] == 3 and rows[0]["method"] == "lth"
 
 
@@ -134,7 +135,7 @@ def test_more_levels_extend_the_same_run(tiny_data, runs_root, monkeypatch):
     short = lottery.run(tiny_config("lth", **{"prune.levels": 2}), datasets=tiny_data, progress=False)
     longer = lottery.run(tiny_config("lth", **{"prune.levels": 3}), datasets=tiny_data, progress=False)
     assert short == longer and calls == [0, 1, 2]
-    assert lottery.list_runs()[0]["levels"] == 3
+    assert runstore.list_runs()[0]["levels"] == 3
 
 
 def test_every_config_field_is_validated():
@@ -145,7 +146,7 @@ def test_every_config_field_is_validated():
             key = f"{section.name}.{f.name}"
             bad = cfg.replace(**{key: [1]})
             with pytest.raises(lottery.RunConfigError) as err:
-                lottery.validate(bad)
+                validation.check(bad)
             assert key in str(err.value) and "\n" not in str(err.value), key
 
 
@@ -155,19 +156,19 @@ def test_every_config_field_is_validated():
 ])
 def test_out_of_range_values_are_refused(key, value):
     with pytest.raises(lottery.RunConfigError, match=key.replace(".", r"\.")):
-        lottery.validate(tiny_config("uticket", **{key: value}))
+        validation.check(tiny_config("uticket", **{key: value}))
 
 
 def test_early_time_ticket_searches_at_t2_and_trains_the_last_level_at_full_t(tiny_data, runs_root):
     cfg = tiny_config("uticket", **{"prune.search_timesteps": "et"})
-    rows = lottery.levels(lottery.run(cfg, datasets=tiny_data, progress=False))
+    rows = runstore.levels(lottery.run(cfg, datasets=tiny_data, progress=False))
     # The tiny network's KL values are one machine's float trajectory (on AVX-512 it is silent and
     # every KL is 0), so this checks what holds on every machine: the record is the released
     # normalisation of the recorded raw values, and says so where there was nothing to normalise.
     # The arithmetic itself is tested on outputs built by hand (test_training: et_*).
     kl, raw = rows[0]["et_kl"], rows[0]["et_kl_raw"]
     assert set(kl) == set(raw) == {"2", "3"}
-    expected, note = training.et_normalise({int(t): v for t, v in raw.items()})
+    expected, note = search.et_normalise({int(t): v for t, v in raw.items()})
     assert kl == {str(t): v for t, v in expected.items()}
     assert rows[0].get("et_note") == note
     assert rows[0]["search_timesteps"] == 2                    # always: every value is <= 1
@@ -181,16 +182,16 @@ def test_early_time_ticket_searches_at_t2_and_trains_the_last_level_at_full_t(ti
 def test_fixed_search_timesteps(tiny_data, runs_root):
     cfg = tiny_config("lth", **{"prune.search_timesteps": 3, "prune.levels": 2})
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
-    rows = lottery.levels(out)
+    rows = runstore.levels(out)
     assert [r["timesteps"] for r in rows] == [3, 4] and "et_kl" not in rows[0]
-    assert lottery.load_model(out, 0).timesteps == 3
+    assert runstore.load_model(out, 0).timesteps == 3
 
 
 def test_validated_levels():
     cfg = tiny_config("lth", **{"data.val_split": 8, "prune.levels": 4})
-    assert [lottery.validated(cfg, k) for k in range(4)] == [True, False, False, True]
+    assert [levelmetrics.validated(cfg, k) for k in range(4)] == [True, False, False, True]
     q = cfg.replace(**{"quant.bits": 2})
-    assert not any(lottery.validated(q, k) for k in range(4))
+    assert not any(levelmetrics.validated(q, k) for k in range(4))
 
 
 def test_validation_split_is_held_out_stored_and_evaluated(tiny_data, runs_root):
@@ -198,7 +199,7 @@ def test_validation_split_is_held_out_stored_and_evaluated(tiny_data, runs_root)
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
     record = io.load_json(out / "validation.json")
     assert record["size"] == 8 and len(set(record["indices"])) == 8
-    rows = lottery.levels(out)
+    rows = runstore.levels(out)
     # the finished network is scored on validation at level 0 and the last level only
     assert [r["val_images"] for r in rows] == [8, None, 8]
     for row in rows:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from uticket_lib import cli, hardware, io, lottery, models, paths, profiles, quant
+from uticket_lib import cli, hardware, io, lottery, models, paths, profiles, quant, quantized, runstore
 from uticket_lib.config import RunConfig
 from uticket_lib.pruning import mask as masklib
 from uticket_lib.pruning.balance import filter_loads
@@ -206,15 +206,15 @@ def test_cli_run_bad_mode_exits_2(runs_root, capsys):
 def test_cumulative_run_quantizes_each_level_and_resumes(tiny_data, runs_root, monkeypatch):
     cfg = tiny_config("uticket", **{"quant.bits": 2, "quant.mode": "cumulative"})
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
-    float_out = lottery.run_dir(lottery.float_config(cfg))
-    rows = lottery.levels(out)
+    float_out = runstore.run_dir(quantized.float_config(cfg))
+    rows = runstore.levels(out)
     assert [r["level"] for r in rows] == [0, 1, 2]
     for k, r in enumerate(rows):
         assert r["quant"]["bits"] == 2 and r["quant"]["mode"] == "cumulative"
         assert r["quant"]["effective_sparsity"] >= r["sparsity"]
-        assert torch.equal(lottery.load_masks(out, k)["features.0.conv.weight"],
-                           lottery.load_masks(float_out, k)["features.0.conv.weight"])
-        model = lottery.load_model(out, k)                                       # quantized level loads back
+        assert torch.equal(runstore.load_masks(out, k)["features.0.conv.weight"],
+                           runstore.load_masks(float_out, k)["features.0.conv.weight"])
+        model = runstore.load_model(out, k)                                       # quantized level loads back
         assert quant.qparams(model) and all(p["bits"] == 2 for p in quant.qparams(model).values())
     calls = []
     monkeypatch.setattr(lottery, "fit", lambda *a, **k: calls.append(1))
@@ -225,7 +225,7 @@ def test_cumulative_run_quantizes_each_level_and_resumes(tiny_data, runs_root, m
 def test_isolation_quantizes_the_dense_network_only(tiny_data, runs_root):
     cfg = tiny_config("lth", **{"quant.bits": 4, "quant.mode": "isolation"})
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
-    rows = lottery.levels(out)
+    rows = runstore.levels(out)
     assert [r["level"] for r in rows] == [0] and rows[0]["sparsity"] == 0.0
     assert rows[0]["quant"]["effective_sparsity"] == pytest.approx(rows[0]["quant"]["zero_share"], abs=1e-9)
 
@@ -233,7 +233,7 @@ def test_isolation_quantizes_the_dense_network_only(tiny_data, runs_root):
 def test_joint_run_trains_rounds_with_the_quantizer(tiny_data, runs_root):
     cfg = tiny_config("lth", **{"quant.bits": 2, "quant.mode": "joint", "prune.levels": 2})
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
-    rows = lottery.levels(out)
+    rows = runstore.levels(out)
     assert "quant" not in rows[0] and rows[1]["quant"]["start"] == "rewind point"
     state = torch.load(paths.checkpoint_path(paths.level_dir(out, 1)), weights_only=True)["model"]
     assert any(".wq." in k for k in state)
@@ -317,21 +317,21 @@ def test_interrupted_joint_level_resumes_to_identical_metrics(tiny_data, tmp_pat
     real = die_after_epochs(monkeypatch, 3)  # 2 dense epochs, then mid-way through quantized level 1
     with pytest.raises(Interrupted):
         lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
-    out = lottery.run_dir(cfg, tmp_path / "b")
+    out = runstore.run_dir(cfg, tmp_path / "b")
     assert paths.partial_path(paths.level_dir(out, 1)).exists()
     monkeypatch.setattr(lottery, "fit", real)
     out = lottery.run(cfg, datasets=tiny_data, root=tmp_path / "b", progress=False)
-    assert _strip(lottery.levels(ref)) == _strip(lottery.levels(out))
+    assert _strip(runstore.levels(ref)) == _strip(runstore.levels(out))
 
 
 def test_quantize_level_is_cached_in_the_level_folder(tiny_data, runs_root, monkeypatch):
     cfg = tiny_config("uticket")
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
-    here = lottery.quantize_level(out, 2, 3, datasets=tiny_data)
+    here = quantized.quantize_level(out, 2, 3, datasets=tiny_data)
     assert here.parent == paths.level_dir(out, 2) and paths.metrics_path(here).exists()
-    model = lottery.load_quantized(out, here)
+    model = runstore.load_quantized(out, here)
     assert {p["bits"] for p in quant.qparams(model).values()} == {3}
-    assert lottery.levels(out)[-1]["level"] == 2                                  # level list unchanged
+    assert runstore.levels(out)[-1]["level"] == 2                                  # level list unchanged
     calls = []
     monkeypatch.setattr(lottery, "fit", lambda *a, **k: calls.append(1))
-    assert lottery.quantize_level(out, 2, 3, datasets=tiny_data) == here and calls == []
+    assert quantized.quantize_level(out, 2, 3, datasets=tiny_data) == here and calls == []

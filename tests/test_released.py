@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from uticket_lib import lottery
+from uticket_lib import rewind
 from uticket_lib.pruning import magnitude
 from uticket_lib.pruning.balance import balance
 
@@ -130,7 +130,7 @@ def test_released_rewind_matches_transcription_over_three_rounds():
                 for n in names if "weight" in n]
         params = released_original_initialization(mask, rewind_state, params)
         code_start = _state(params, buffers)
-        ours = lottery.start_state(ours_rewind, trained_prev, level, released=True)
+        ours = rewind.start_state(ours_rewind, trained_prev, level, released=True)
         for k, m in zip([n for n in names if "weight" in n], mask):
             ours[k] = ours[k] * torch.from_numpy(m)             # masking happens in _train_level
         assert set(ours) == set(code_start)
@@ -144,5 +144,5 @@ def test_released_rewind_matches_transcription_over_three_rounds():
         train(params, buffers)
         trained_prev = _state(params, buffers)
     # the paper's rewinding restores everything to the rewind point
-    paper = lottery.start_state(ours_rewind, trained_prev, 3, released=False)
+    paper = rewind.start_state(ours_rewind, trained_prev, 3, released=False)
     assert all(torch.equal(paper[k], ours_rewind[k]) for k in paper)

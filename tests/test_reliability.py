@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from uticket_lib import cli, data, io, lottery, paths, profiles
+from uticket_lib import cli, data, io, lottery, paths, profiles, runstore, validation
 from uticket_lib.pruning import mask as masklib
 
 from conftest import synthetic, tiny_config
@@ -74,7 +74,7 @@ def truncate(path: Path) -> None:
 def test_num_workers_lands_in_another_run_and_dense_directory():
     base = profiles.get("smoke", "vgg16", "fmnist", "lth")
     other = profiles.get("smoke", "vgg16", "fmnist", "lth", {"data.num_workers": "2"})
-    assert lottery.run_dir(other) != lottery.run_dir(base)
+    assert runstore.run_dir(other) != runstore.run_dir(base)
     assert other.dense_hash() != base.dense_hash()   # the shared dense level is not shared with it
 
 
@@ -85,7 +85,7 @@ def test_eval_every_epoch_leaves_every_weight_alone(tmp_path):
     evaluated = lottery.run(cfg, datasets=tiny_datasets(), root=tmp_path / "b", progress=False)
     assert plain.name == evaluated.name
     assert same_states(checkpoints(plain), checkpoints(evaluated))
-    assert "test_accuracy" in lottery.levels(evaluated)[0]["history"][0]  # it did evaluate
+    assert "test_accuracy" in runstore.levels(evaluated)[0]["history"][0]  # it did evaluate
 
 
 # ----------------------------------------------------------------------------- 2. corrupt artifacts
@@ -123,9 +123,9 @@ def test_a_corrupt_shared_dense_level_is_not_copied_into_a_new_run(tmp_path, syn
     truncate(paths.checkpoint_path(paths.level_dir(dense, 0)))
     line = user_error(capsys, ["run", *TINY, "--runs", str(tmp_path)])       # the LTH run
     assert f"{dense}/level_0/checkpoint.pt is damaged" in line and f"remove {dense} (the shared" in line
-    lth = lottery.run_dir(tiny_config("lth"), tmp_path)
+    lth = runstore.run_dir(tiny_config("lth"), tmp_path)
     assert not paths.checkpoint_path(paths.level_dir(lth, 0)).exists()      # nothing corrupt copied
-    assert lottery.levels(ut)                                                 # the u-Ticket run untouched
+    assert runstore.levels(ut)                                                 # the u-Ticket run untouched
 
 
 def test_a_truncated_rewind_point_is_named(tmp_path):
@@ -229,12 +229,12 @@ def test_a_cuda_device_without_a_gpu_stops_before_any_file(tmp_path, synthetic_d
 
 def test_a_model_too_large_for_memory_is_refused_before_allocating(tmp_path, synthetic_data, capsys,
                                                                    monkeypatch):
-    monkeypatch.setattr(lottery, "_available_bytes", lambda device: 2**30)   # a 1 GiB machine
+    monkeypatch.setattr(validation, "_available_bytes", lambda device: 2**30)   # a 1 GiB machine
     line = user_error(capsys, ["run", *TINY, "--runs", str(tmp_path / "runs"), "--set", "model.width=4"])
     assert "GiB to train" in line and "1.0 GiB here" in line and "model.width smaller" in line
     assert files_under(tmp_path / "runs") == []
-    assert lottery.memory_estimate(tiny_config("lth"))["parameters"] == sum(
-        p.numel() for p in lottery.build_model(tiny_config("lth")).parameters())
+    assert validation.memory_estimate(tiny_config("lth"))["parameters"] == sum(
+        p.numel() for p in runstore.build_model(tiny_config("lth")).parameters())
 
 
 def test_a_missing_dataset_stops_before_any_file(tmp_path, monkeypatch, capsys):
@@ -369,7 +369,7 @@ def test_two_concurrent_identical_runs_do_the_work_once(tmp_path):
     results = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in results]
     assert sorted(log.read_text().split()) == ["0", "1", "2"]        # each level trained once
-    run = lottery.run_dir(tiny_config("lth"), root)
+    run = runstore.run_dir(tiny_config("lth"), root)
     single = finished_run(tmp_path / "single")
     assert same_states(checkpoints(run), checkpoints(single))
     assert not list(root.rglob("*.tmp"))

@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from conftest import dyadic_, dyadic_images, synthetic
-from uticket_lib import cli, hardware, lottery, models, profiles, timeplan
+from uticket_lib import cli, hardware, lottery, models, profiles, rundata, runstore, timeplan
 from uticket_lib.config import RunConfig, from_dict
 from uticket_lib.hardware import HardwareInputError
 from uticket_lib.models.timeplan import TimePlanError, adapt, bit_planes, groups, max_group
@@ -284,7 +284,7 @@ def test_validation_split_is_disjoint_from_training_images():
     cfg = profiles.get("smoke")
     try:
         val, disjoint = timeplan.validation_set(cfg, 100)
-        train, _ = lottery.load_datasets(cfg)
+        train, _ = rundata.load_datasets(cfg)
     except FileNotFoundError:
         pytest.skip("Fashion-MNIST not installed")
     assert disjoint and len(val) == 100
@@ -296,7 +296,7 @@ def test_a_planned_run_trains_resumes_and_reloads_its_plan(tiny_data, runs_root,
     plan = "4,4,3,3,2,2,2,2,2,2,2,2,1"
     cfg = tiny_config("lth", **{"model.time_plan": plan})
     out = lottery.run(cfg, datasets=tiny_data, progress=False)
-    model = lottery.load_model(out, 1)
+    model = runstore.load_model(out, 1)
     assert model.time_plan == (4, 4, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1)
     assert model(torch.rand(2, 1, 32, 32)).shape[0] == 1
     calls = []
@@ -320,7 +320,7 @@ def test_validation_set_is_the_runs_own_validation_split_when_set():
     cfg = profiles.get("smoke", overrides={"data.val_split": 300})
     try:
         val, disjoint = timeplan.validation_set(cfg, 100)
-        train, _, run_val = lottery.load_datasets(cfg)
+        train, _, run_val = rundata.load_datasets(cfg)
     except FileNotFoundError:
         pytest.skip("Fashion-MNIST not installed")
     assert disjoint and len(val) == 100

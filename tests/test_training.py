@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from uticket_lib import lottery, training
+from uticket_lib import runstore, search, training
 from uticket_lib.config import TrainConfig
 from uticket_lib.pruning import mask as masklib
 
@@ -29,7 +29,7 @@ def test_prediction_uses_summed_logits():
 
 def test_pruned_weights_stay_zero_through_training():
     cfg = tiny_config("lth")
-    model = lottery.build_model(cfg)
+    model = runstore.build_model(cfg)
     weights = masklib.prunable(model)
     masks = {n: (torch.rand_like(w) > 0.5).float() for n, w in weights.items()}
     masklib.apply(model, masks)
@@ -50,7 +50,7 @@ def test_released_weight_decay_switch():
 
 def test_evaluate_reports_firing_rate_in_unit_interval():
     cfg = tiny_config("lth")
-    model = lottery.build_model(cfg)
+    model = runstore.build_model(cfg)
     loader = training.eval_loader(synthetic(16), 8)
     out = training.evaluate(model, loader, torch.device("cpu"), per_layer=True)
     assert 0.0 <= out["firing_rate"] <= 1.0
@@ -62,7 +62,7 @@ def test_same_seed_same_training():
     cfg = tiny_config("lth")
     finals = []
     for _ in range(2):
-        model = lottery.build_model(cfg)
+        model = runstore.build_model(cfg)
         training.fit(model, synthetic(32), cfg.train, 1, 0, None, torch.device("cpu"), progress=False)
         finals.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(finals[0], finals[1])
@@ -84,7 +84,7 @@ def test_evaluation_is_independent_of_batching_layout_and_loader():
     # Dyadic weights and pixels make every sum exact (conftest.dyadic_), so the network fires on
     # every CPU and "nothing" can be tested as equality, not as one machine's tolerance.
     cfg = tiny_config("lth")
-    model = dyadic_(lottery.build_model(cfg))
+    model = dyadic_(runstore.build_model(cfg))
     ds = dyadic_images(20)
     cpu = torch.device("cpu")
     ref = training.evaluate(model, training.eval_loader(ds, 3), cpu, per_layer=True)
@@ -111,7 +111,7 @@ def test_eval_loader_slices_tensor_datasets_in_order():
 
 def test_amp_is_a_no_op_on_cpu():
     cfg = tiny_config("lth")
-    model = dyadic_(lottery.build_model(cfg))                  # fires by design (conftest.dyadic_)
+    model = dyadic_(runstore.build_model(cfg))                  # fires by design (conftest.dyadic_)
     loader = training.eval_loader(dyadic_images(8))
     cpu = torch.device("cpu")
     a = training.evaluate(model, loader, cpu)
@@ -124,7 +124,7 @@ def test_gpu_profile_trains_one_step_on_cpu():
     from uticket_lib import profiles
     cfg = profiles.get("gpu", "vgg16", overrides={"model.width": 0.0625, "train.batch_size": 8,
                                                   "data.num_workers": 0})
-    model = lottery.build_model(cfg)
+    model = runstore.build_model(cfg)
     before = [p.detach().clone() for p in model.parameters()]
     stats = training.fit(model, synthetic(8), cfg.train, 1, 0, None, torch.device("cpu"),
                          progress=False)
@@ -172,12 +172,12 @@ def _released_normalise(KDdivs):
 
 
 def test_et_kl_on_outputs_built_by_hand():
-    from uticket_lib.training import et_choice, et_kl, et_kl_raw, et_normalise
+    from uticket_lib.search import et_choice, et_kl, et_kl_raw, et_normalise
     x = torch.tensor([[1.0, 0.5], [-0.5, 2.0], [0.3, -1.0]])
     # output only at odd steps: time averages are 1/2 (T = 2), 1/3 (T = 3), 1/2 (T = 4)
     model = _Timed(lambda t: float(t % 2))
     raw = et_kl_raw(model, x, 4)
-    assert abs(raw[2]) <= training.ET_ZERO < 1.0 < raw[3]        # T = 2 equals T = 4 up to rounding
+    assert abs(raw[2]) <= search.ET_ZERO < 1.0 < raw[3]        # T = 2 equals T = 4 up to rounding
     ref = torch.softmax(0.5 * (x @ model.w), -1)
     want = 1e4 * float((ref * (ref.log() - torch.log_softmax((x @ model.w) / 3, -1))).sum()) / ref.numel()
     assert raw[3] == pytest.approx(want, rel=1e-5)
@@ -189,10 +189,10 @@ def test_et_kl_on_outputs_built_by_hand():
 
 
 def test_et_kl_of_a_silent_network_is_flagged_not_divided_by_zero():
-    from uticket_lib.training import ET_DEGENERATE, et_choice, et_kl_raw, et_normalise
+    from uticket_lib.search import ET_DEGENERATE, et_choice, et_kl_raw, et_normalise
     silent = _Timed(lambda t: 0.0)                              # the same output at every T
     raw = et_kl_raw(silent, torch.ones(4, 2), 4)
-    assert set(raw) == {2, 3} and all(abs(v) <= training.ET_ZERO for v in raw.values())
+    assert set(raw) == {2, 3} and all(abs(v) <= search.ET_ZERO for v in raw.values())
     with pytest.raises(ZeroDivisionError):                      # what the released code does at 0
         _released_normalise([0.0, 0.0])
     kl, note = et_normalise(raw)
@@ -202,14 +202,14 @@ def test_et_kl_of_a_silent_network_is_flagged_not_divided_by_zero():
 
 @pytest.mark.parametrize("kd", [[3.0, 1.0], [1.0, 3.0], [2.0, 2.0], [0.0, 5.0], [7.5, 0.0]])
 def test_et_normalise_matches_the_released_loop(kd):
-    from uticket_lib.training import et_choice, et_normalise
+    from uticket_lib.search import et_choice, et_normalise
     norm, t = _released_normalise(kd)
     ours, note = et_normalise({2: kd[0], 3: kd[1]})
     assert list(ours.values()) == norm and et_choice(ours, 4) == t and note is None
 
 
 def test_et_choice_takes_the_first_candidate_below_the_bound():
-    from uticket_lib.training import et_choice
+    from uticket_lib.search import et_choice
     assert et_choice({2: 1.0, 3: 0.4}, 4) == 2      # normalised values are <= 1: always the first
     assert et_choice({2: 1.6, 3: 0.4}, 4) == 3
     assert et_choice({2: 1.6, 3: 1.5}, 4) == 4      # none below 1.5: keep the reference T

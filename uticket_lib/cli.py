@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from . import data as datalib
-from . import lottery, models, profiles
+from . import lottery, models, profiles, runstore, validation
 
 
 def _parse_sets(items: list[str]) -> dict[str, str]:
@@ -38,7 +38,7 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = profiles.get(args.profile, args.arch, args.dataset, args.method, _parse_sets(args.set))
     out = lottery.run(cfg, root=_runs_arg(args), progress=not args.quiet)
-    rows = lottery.levels(out)
+    rows = runstore.levels(out)
     print(f"run: {out}")
     print(f"{'level':>5} {'sparsity':>9} {'test acc':>9} {'spike sp.':>9}")
     for m in rows:
@@ -88,8 +88,8 @@ def cmd_hw(args: argparse.Namespace) -> int:
         raise ValueError(f"--n-pe must be >= 1, got {args.n_pe}")
     if args.timesteps < 1:
         raise ValueError(f"--timesteps must be an integer >= 1, got {args.timesteps}")
-    if not (math.isfinite(args.width) and 0 < args.width <= lottery.MAX_WIDTH):
-        raise ValueError(f"--width must be a number in (0, {lottery.MAX_WIDTH:g}], got {args.width}")
+    if not (math.isfinite(args.width) and 0 < args.width <= validation.MAX_WIDTH):
+        raise ValueError(f"--width must be a number in (0, {validation.MAX_WIDTH:g}], got {args.width}")
     if args.arch not in models.REGISTRY:
         raise ValueError(f"unknown arch {args.arch!r}; choose one of: {', '.join(sorted(models.REGISTRY))}")
     if args.spike_sparsity is not None and not 0 <= args.spike_sparsity <= 1:
@@ -150,7 +150,7 @@ def _bits_arg(bits: int) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    rows = lottery.list_runs(_runs_arg(args))
+    rows = runstore.list_runs(_runs_arg(args))
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True))
         return 0
@@ -225,7 +225,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--profile", choices=sorted(profiles.PROFILES), default="cpu")
     r.add_argument("--arch", default="vgg16", help=f"one of {sorted(models.REGISTRY)}")
     r.add_argument("--dataset", default="fmnist", help=f"one of {sorted(datalib.DATASETS)}")
-    r.add_argument("--method", choices=list(lottery.METHODS), default="lth")
+    r.add_argument("--method", choices=list(validation.METHODS), default="lth")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. --set train.epochs=3 --set model.width=0.5")
     r.add_argument("--runs", help="runs root (default $UTICKET_RUNS or ./runs)")

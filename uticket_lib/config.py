@@ -14,6 +14,10 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+class RunConfigError(ValueError):
+    """A run configuration (or a run directory's ``config.json``) that cannot be executed."""
+
+
 def _local(default: Any, why: str) -> Any:
     """A field that does not change results (excluded from the run hash), and why it cannot."""
     if not why:

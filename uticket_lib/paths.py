@@ -74,6 +74,26 @@ def partial_path(level: Path) -> Path:
     return level / "partial.pt"
 
 
+def balance_path(level: Path) -> Path:
+    """u-Ticket levels: weights recovered and removed by balancing, sparsity before it."""
+    return level / "balance.json"
+
+
+def search_path(level: Path) -> Path:
+    """Level 0 with ``prune.search_timesteps``: the search T (and the early-time KLs)."""
+    return level / "search.json"
+
+
+def validation_path(run: Path) -> Path:
+    """With ``data.val_split``: the validation split's seed, size and indices."""
+    return run / "validation.json"
+
+
+def quant_dir(level: Path, quant_hash: str) -> Path:
+    """``level_k/quant_<hash>/``: one level of a float run quantized and fine-tuned."""
+    return level / f"quant_{quant_hash}"
+
+
 def hardware_dir(level: Path, hw_hash: str) -> Path:
     return level / f"hw_{hw_hash}"
 

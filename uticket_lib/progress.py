@@ -50,7 +50,7 @@ def emit(line: str) -> bool:
 
 
 def level_done(run: str, level: int, levels: int, metrics: dict) -> bool:
-    """Report a finished level from its metrics dict (see ``lottery._metrics``)."""
+    """Report a finished level from its metrics dict (see ``levelmetrics.level_metrics``)."""
     return emit(format_level(run, level, levels, metrics.get("sparsity", 0.0),
                              metrics.get("test_accuracy", 0.0), metrics.get("seconds", 0.0),
                              metrics.get("train_images_per_s")))

@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from . import data as datalib
-from . import hardware, io, lottery, paths
+from . import hardware, io, paths, rundata, runstore
 from .config import RunConfig, stable_hash
 from .models.timeplan import JOINS, TimePlanError
 from .pruning import mask as masklib
@@ -215,9 +215,9 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
         raise TimePlanError(f"join must be one of {JOINS}, got {join!r}")
     if not 0 <= budget < 1:
         raise TimePlanError(f"budget is a fraction of accuracy in [0, 1), e.g. 0.01 for one point; got {budget}")
-    cfg = lottery.read_config(run)
+    cfg = runstore.read_config(run)
     if level is None:
-        level = max(r["level"] for r in lottery.levels(run))
+        level = max(r["level"] for r in runstore.levels(run))
     settings = {"level": level, "budget": budget, "candidates": sorted(set(candidates)), "join": join,
                 "val_size": val_size, "finetune_epochs": finetune_epochs, "max_steps": max_steps,
                 "scopes": list(SCOPES)}   # the kinds of change tried: a cache of other kinds is not reused
@@ -225,8 +225,8 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
     if cache.exists():
         return io.load_json(cache)
     device = device_for(cfg.train)
-    model = lottery.load_model(run, level)
-    masks = lottery.load_masks(run, level)
+    model = runstore.load_model(run, level)
+    masks = runstore.load_masks(run, level)
     spec = datalib.DATASETS[cfg.data.dataset]
     layers = hardware.trace(model, (1, spec.in_channels, 32, 32))
     val, disjoint = validation_set(cfg, val_size)
@@ -237,10 +237,10 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
     g = greedy(model, masks, layers, loader, sens, budget, join, n_pe, device, base, max_steps=max_steps)
     chosen_model, chosen = with_plan(model, g["plan"], join), g["summary"]
     if finetune_epochs > 0:
-        train_ds = lottery.load_datasets(cfg)[0]
+        train_ds = rundata.load_datasets(cfg)[0]
         chosen_model = finetune(model, masks, train_ds, cfg, g["plan"], finetune_epochs, join, device)
         chosen = _summary(chosen_model, masks, layers, loader, n_pe, device)
-    test_ds = lottery.load_datasets(cfg)[1]
+    test_ds = rundata.load_datasets(cfg)[1]
     test_loader = eval_loader(test_ds, batch_size, device=device)
     recorded = io.load_json(paths.metrics_path(paths.level_dir(run, level)))      # uniform T, as trained
     uniform_test = recorded["test_accuracy"] if cfg.model.time_plan is None else \

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 import torch
 
-from .. import hardware, lottery, paper
+from .. import hardware, paper, runstore
 from ..pruning import balance as balancelib
 from ..hardware import energy as E
 from ..hardware.sweep import PAPER_N_PE
@@ -61,7 +61,7 @@ def final_reports(runs: Runs, level: int | None = None, **options: Any) -> dict:
 
 def cycles_checks(runs: Runs, level: int | None = None) -> dict:
     """{arch: {method: ``independent_cycles_error``}} of the final-level reports."""
-    return {arch: {m: independent_cycles_error(lottery.load_masks(run, level_of(run, level)),
+    return {arch: {m: independent_cycles_error(runstore.load_masks(run, level_of(run, level)),
                                                hardware_report(run, level)) for m, run in pair.items()}
             for arch, pair in runs.items()}
 
@@ -228,7 +228,7 @@ def pe_sweep(run: Path, level: int | None = None, n_pes: Iterable[int] = PAPER_N
     """Table III from one level's mask (see ``pe_sweep_masks``); S = the level's spike sparsity."""
     level = level_of(run, level)
     c = config(run)
-    return pe_sweep_masks(lottery.load_masks(run, level), layers(run), levels_frame(run).loc[level, "spike_sparsity"],
+    return pe_sweep_masks(runstore.load_masks(run, level), layers(run), levels_frame(run).loc[level, "spike_sparsity"],
                           c.model.timesteps, n_pes, energy, rebalance, c.balance.reference, c.balance.seed)
 
 
@@ -360,7 +360,7 @@ def reordering_checks(runs: Runs, level: int | None = None) -> dict:
         chks = []
         for run in pair.values():
             c = config(run)
-            chks.append(permutation_check(lottery.load_masks(run, level_of(run, level)), layers(run),
+            chks.append(permutation_check(runstore.load_masks(run, level_of(run, level)), layers(run),
                                           c.balance.n_pe, c.model.timesteps))
         out[arch] = {"nnz": sum(c["nnz"] for c in chks), "nnz_permuted": sum(c["nnz_permuted"] for c in chks),
                      "is_permutation": all(c["is_permutation"] for c in chks),
@@ -373,7 +373,7 @@ def reorder_layers_frame(run: Path, level: int | None = None) -> pd.DataFrame:
     level = level_of(run, level)
     c = config(run)
     lays = [l for l in layers(run) if l.name in set(hardware.covered_layers(layers(run)))]
-    res = hardware.reorder_layers(lottery.load_masks(run, level), lays, n_pe=c.balance.n_pe, order="sorted",
+    res = hardware.reorder_layers(runstore.load_masks(run, level), lays, n_pe=c.balance.n_pe, order="sorted",
                                   timesteps=c.model.timesteps)
     rows = [{"layer": n.removesuffix(".weight"), "latency": r["identity"]["latency"],
              "latency sorted": r["reordered"]["latency"],

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import pandas as pd
 import torch
 
-from .. import hardware, io, lottery, models, paper, paths, profiles
+from .. import hardware, io, models, paper, paths, profiles, runstore
 from ..pruning import balance as balancelib
 from ..pruning import magnitude
 from ..pruning import mask as masklib
@@ -59,8 +59,8 @@ def mask_utilization(masks: Mapping[str, torch.Tensor], layer_list, n_pe: int = 
 
 
 def _origins(run: Path, level: int, seed: int) -> dict[str, dict[str, torch.Tensor]]:
-    trained = lottery.load_masks(run, level)
-    init = lottery.load_state(paths.init_path(run))
+    trained = runstore.load_masks(run, level)
+    init = runstore.load_state(paths.init_path(run))
     return {"trained (LTH)": trained, "random": random_masks(trained, seed),
             "untrained magnitude": magnitude_masks(init, trained)}
 
@@ -68,7 +68,7 @@ def _origins(run: Path, level: int, seed: int) -> dict[str, dict[str, torch.Tens
 def random_utilizations(run: Path, level: int | None = None, n_pe: int = 16, draws: int = 5) -> list[float]:
     """Network utilization of ``draws`` random masks (seeds 0..draws-1) with the per-layer non-zero
     counts of a level's trained mask: the spread that a single trained mask is compared against."""
-    trained = lottery.load_masks(run, level_of(run, level))
+    trained = runstore.load_masks(run, level_of(run, level))
     lyr = layers(run)
     return [mask_utilization(random_masks(trained, s), lyr, n_pe) for s in range(draws)]
 

@@ -2,7 +2,7 @@
 
 Every point of the chapter is a (network, masks, bit width) triple: the float LTH / u-Ticket tickets
 of chapters 2 and 4 (16 bits), the dense network quantized in isolation (QAT), the final tickets
-quantized and fine-tuned (cumulative, ``lottery.quantize_level``), and a joint run (QAT in every
+quantized and fine-tuned (cumulative, ``quantized.quantize_level``), and a joint run (QAT in every
 round from the rewind point). Hardware numbers come from ``hardware.report`` on the effective masks
 (mask AND Q(w) != 0) with ``weight_bits`` = b.
 """
@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import pandas as pd
 import torch
 
-from .. import hardware, io, lottery, paths, profiles, quant
+from .. import hardware, io, paths, profiles, quant, rundata, runstore
 from ..config import RunConfig
 from ..pruning import mask as masklib
 from ..training import eval_loader, evaluate
@@ -69,11 +69,11 @@ def point(run: Path, level: int | None = None, qdir: Path | None = None, label: 
     level = last_level(run) if level is None else level
     here = qdir or paths.level_dir(run, level)
     metrics = io.load_json(paths.metrics_path(here))
-    masks = lottery.load_masks(run, level)
+    masks = runstore.load_masks(run, level)
     q = metrics.get("quant")
     bits, eff = 16, masks
     if q and "qparams" in q:
-        model = lottery.load_quantized(run, here)
+        model = runstore.load_quantized(run, here)
         bits = q["bits"]
         eff = quant.effective_masks(_weights(model, masks), masks, quant.qparams(model))
     rep = hardware.report(eff, layers(run), n_pe=n_pe, timesteps=run_config(run).model.timesteps,
@@ -89,7 +89,7 @@ def point(run: Path, level: int | None = None, qdir: Path | None = None, label: 
 
 def zero_share_at_init(run: Path, bits_list=(2, 3, 4, 6, 8)) -> pd.Series:
     """Share of the trained dense weights that Q maps to zero with the quantizer's initial a, c."""
-    model = lottery.load_model(run, 0)
+    model = runstore.load_model(run, 0)
     weights = {n: p.detach() for n, p in masklib.prunable(model).items()}
     out = {}
     for b in bits_list:
@@ -112,11 +112,11 @@ def rebalance_point(run: Path, qdir: Path, n_pe: int = 16, seed: int = 0, label:
     """Re-balance a quantized u-Ticket ticket (``quant.rebalance``) and measure its accuracy (no
     fine-tuning) and utilization; the recovered weights take the sign of the rewind weights."""
     level = int(qdir.parent.name.split("_")[1]) if qdir.parent.name.startswith("level_") else last_level(run)
-    model = lottery.load_quantized(run, qdir)
-    masks = lottery.load_masks(run, level)
+    model = runstore.load_quantized(run, qdir)
+    masks = runstore.load_masks(run, level)
     qp = quant.qparams(model)
-    cov = lottery.covered_layers(model, masks)
-    rewind = lottery.load_state(paths.rewind_path(run))
+    cov = runstore.covered_layers(model, masks)
+    rewind = runstore.load_state(paths.rewind_path(run))
     out = quant.rebalance(_weights(model, masks), masks, qp, n_pe=n_pe, covered=cov, seed=seed,
                           signs={n: rewind[n] for n in masks if n in rewind})
     with torch.no_grad():
@@ -124,7 +124,7 @@ def rebalance_point(run: Path, qdir: Path, n_pe: int = 16, seed: int = 0, label:
         for n, w in out["weights"].items():
             params[n].copy_(w)
     cfg = run_config(run)
-    test = lottery.load_datasets(cfg)[1]
+    test = rundata.load_datasets(cfg)[1]
     acc = evaluate(model, eval_loader(test), torch.device("cpu"))
     rep = hardware.report(out["masks"], layers(run), n_pe=n_pe, timesteps=cfg.model.timesteps,
                           spike_sparsity=acc["spike_sparsity"], energy=ENERGY, weight_bits=qp[cov[0]]["bits"])

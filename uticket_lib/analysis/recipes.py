@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import lottery, paper
+from .. import paper, runstore
 from .labels import ARCH_LABELS
 
 RESULTS = Path(__file__).resolve().parents[2] / "ci" / "bench_results"
@@ -115,7 +115,7 @@ def training_trend(runs: dict) -> pd.DataFrame:
     falling at the last epoch says the level was stopped by the epoch budget while still learning."""
     rows = []
     for arch, run in runs.items():
-        for m in lottery.levels(run)[-2:]:
+        for m in runstore.levels(run)[-2:]:
             h = m["history"]
             rows.append({"arch": arch, "level": m["level"], "epochs": len(h),
                          "loss first epoch": h[0]["loss"], "loss last epoch": h[-1]["loss"],

@@ -14,12 +14,12 @@ import pandas as pd
 import torch
 
 from .. import data as datalib
-from .. import hardware, io, lottery, paths, profiles
+from .. import hardware, io, lottery, paths, profiles, runstore, validation
 from ..config import RunConfig, stable_hash
 from . import stats
 
 
-METHODS = lottery.METHODS
+METHODS = validation.METHODS
 
 
 def overrides(seed: int = 0, n_pe: int = 16, width: float | None = None, levels: int | None = None,
@@ -65,14 +65,14 @@ def pairs(profile: str, arch_list: str | Iterable[str], dataset: str = "fmnist",
 
 
 def config(run: Path) -> RunConfig:
-    return lottery.read_config(run)
+    return runstore.read_config(run)
 
 
 def levels_frame(run: Path) -> pd.DataFrame:
     """One row per completed level: sparsity, accuracy, spike sparsity, time."""
     cols = ["level", "sparsity", "conv_sparsity", "test_accuracy", "best_test_accuracy",
             "spike_sparsity", "firing_rate", "nonzero_weights", "train_images_per_s", "seconds"]
-    rows = lottery.levels(run)
+    rows = runstore.levels(run)
     return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows]).set_index("level")
 
 
@@ -140,7 +140,7 @@ def _layers(arch: str, width: float, timesteps: int, dataset: str) -> tuple:
     spec = datalib.DATASETS[dataset]
     cfg = RunConfig().replace(**{"model.arch": arch, "model.width": width,
                                  "model.timesteps": timesteps, "data.dataset": dataset})
-    return tuple(hardware.trace(lottery.build_model(cfg), (1, spec.in_channels, 32, 32)))
+    return tuple(hardware.trace(runstore.build_model(cfg), (1, spec.in_channels, 32, 32)))
 
 
 def layers(run: Path) -> list:
@@ -166,7 +166,7 @@ def hardware_report(run: Path, level: int | None = None, **options: Any) -> dict
     cache = paths.hardware_dir(here, hardware_key(paths.mask_path(here), opts)) / "report.json"
     if cache.exists():
         return io.load_json(cache)
-    result = hardware.report(lottery.load_masks(run, level), layers(run), **opts)
+    result = hardware.report(runstore.load_masks(run, level), layers(run), **opts)
     io.save_json(result, cache)
     return result
 
@@ -247,7 +247,7 @@ def test_images(run: Path, n: int = 8) -> torch.Tensor:
 def record(run: Path, level: int | None = None, n_images: int = 8) -> dict:
     """Input spike patterns of every layer of a level's trained network on ``n_images`` test images."""
     level = level_of(run, level)
-    return hardware.record_inputs(lottery.load_model(run, level), test_images(run, n_images),
+    return hardware.record_inputs(runstore.load_model(run, level), test_images(run, n_images),
                                   config(run).model.timesteps)
 
 
@@ -256,5 +256,5 @@ def event_report(run: Path, level: int | None = None, mode: str = "events", inpu
     """``hardware.report`` of a level in an event mode, from spikes recorded on a few test images."""
     level = level_of(run, level)
     inputs = record(run, level, n_images) if inputs is None else inputs
-    return hardware.report(lottery.load_masks(run, level), layers(run), mode=mode, inputs=inputs,
+    return hardware.report(runstore.load_masks(run, level), layers(run), mode=mode, inputs=inputs,
                            timesteps=config(run).model.timesteps, memory=False, **options)

@@ -12,7 +12,7 @@ from typing import Mapping
 import pandas as pd
 import torch
 
-from .. import hardware, io, lottery, paths, profiles, timeplan
+from .. import hardware, io, paths, profiles, runstore, timeplan
 from ..models.timeplan import adapt
 from . import ARCH_LABELS, METHOD_LABELS, config, last_level, layers
 from .claims import NOT_IN_PAPER, Claim, verdict
@@ -116,7 +116,7 @@ def uniform_report_matches(run: Path) -> tuple[bool, str]:
     """hardware.report with T as an int vs the same T as a per-layer mapping, on a ticket's mask."""
     level = last_level(run)
     cfg = config(run)
-    masks, lay = lottery.load_masks(run, level), layers(run)
+    masks, lay = runstore.load_masks(run, level), layers(run)
     S = io.load_json(paths.metrics_path(paths.level_dir(run, level)))["spike_sparsity"]
     a = hardware.report(masks, lay, n_pe=cfg.balance.n_pe, timesteps=cfg.model.timesteps, spike_sparsity=S)
     b = hardware.report(masks, lay, n_pe=cfg.balance.n_pe, spike_sparsity=S,
@@ -130,7 +130,7 @@ def uniform_report_matches(run: Path) -> tuple[bool, str]:
 def spike_count_conservation(run: Path, images: int = 16) -> tuple[bool, str]:
     """Sum-adapt the recorded input spikes of every layer of a ticket to each smaller T; counts equal?"""
     cfg = config(run)
-    model = lottery.load_model(run, last_level(run))
+    model = runstore.load_model(run, last_level(run))
     val, _ = timeplan.validation_set(cfg, images)
     x = torch.stack([val[i][0] for i in range(len(val))])
     rec = hardware.record_inputs(model, x)
