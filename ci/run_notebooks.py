@@ -50,10 +50,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from check_html import claim_counts, format_claim_counts  # noqa: E402  (ci/ is not a package)
+from uticket_lib.profiles import PROFILES as _PROFILE_SETTINGS  # noqa: E402
 from uticket_lib.progress import fmt_seconds  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-PROFILES = ("smoke", "cpu", "paper")
+PROFILES = tuple(_PROFILE_SETTINGS)   # every profile of uticket_lib.profiles, nothing else
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 SOURCE_GLOB = "[0-9][0-9]_*.py"
 STATUS_JSON = "_status.json"
@@ -218,6 +219,7 @@ def to_notebook(source: Path):
 
 RUN_NOTE_CLASS = "uticket-run-note"
 PROFILE_TIMES = {"smoke": "minutes on a CPU", "cpu": "the book's numbers; about 40 min for all chapters on 2 CPU cores",
+                 "gpu": "full width and data on one GPU (about an hour per network and method)",
                  "paper": "the paper's settings; needs a GPU (hours)"}
 
 

@@ -520,3 +520,16 @@ def test_run_note_goes_under_the_title_once():
     assert text.count(rn.RUN_NOTE_CLASS) == 1 and "profile `cpu` in 1 min 40 s" in text
     assert "<../../notebooks/04_uticket.py>" in text and "papermill 04_uticket.ipynb" in text
     assert len(nb.cells) == 2
+
+
+def test_every_profile_is_complete_for_the_book_runner_and_every_profile_table():
+    """`uticket book --profile gpu` died in run_notebooks' own profile list, and chapter 12 on a
+    missing TIMEPLAN_SEARCH entry: every table keyed by profile covers every profile."""
+    from uticket_lib import profiles
+    from uticket_lib.analysis import timesteps
+
+    assert set(rn.PROFILES) == set(profiles.PROFILES) == set(rn.PROFILE_TIMES)
+    assert set(profiles.TIMEPLAN_SEARCH) == set(profiles.PROFILES)
+    for p in profiles.PROFILES:
+        assert rn.parse_args(["--profile", p]).parameters["PROFILE"] == p
+        assert timesteps.search_settings(p)["val_size"] >= 1

@@ -7,7 +7,7 @@ from torch import nn
 
 from uticket_lib.hardware import (HardwareInputError, Layer, check_masks, layer_stats, network_stats,
                                   pe_blocks, record_inputs, report, sweep, trace, utilization, layer_workload)
-from uticket_lib.hardware.cycles import block_cycles, event_cycles, filter_cycles
+from uticket_lib.hardware.cycles import CYCLE_MODES, CycleMode, block_cycles, event_cycles, filter_cycles
 from uticket_lib.hardware.reorder import grouped_stats, lpt, permutation, reorder_layers
 
 
@@ -221,7 +221,7 @@ def test_record_inputs_shapes():
     assert inputs["fc.weight"].shape == (2, 3, 320) and inputs["head.weight"].shape == (2, 3, 7)
 
 
-@pytest.mark.parametrize("mode", ["output", "valid", "events", "ticks"])
+@pytest.mark.parametrize("mode", list(CYCLE_MODES))
 def test_identity_work_plus_idle_every_mode(mode):
     _, layers, masks, inputs = _tiny()
     for n_pe in (1, 4, 16):
@@ -319,3 +319,26 @@ def test_bad_masks_raise_hardware_input_error():
     for kw in ({"mode": "cycles"}, {"n_pe": 0}, {"avg": "median"}, {"mode": "events"}, {"energy": "x"}):
         with pytest.raises(HardwareInputError):
             report(masks, layers, **kw)
+
+
+def test_a_new_cycle_mode_is_one_registry_entry(monkeypatch):
+    """The extension point: a static toy mode (every weight counted, pruned or not) and an event toy
+    mode (each spike pair costs two cycles) registered in CYCLE_MODES alone reach report() and
+    the reordering."""
+    _, layers, masks, inputs = _tiny()
+    monkeypatch.setitem(CYCLE_MODES, "dense", CycleMode(
+        "toy: every weight, pruned or not", loads=lambda mask, layer, T: (
+            torch.full((mask.shape[0],), mask[0].numel() * layer.positions * T, dtype=torch.long),
+            layer.positions * T)))
+    monkeypatch.setitem(CYCLE_MODES, "double", CycleMode(
+        "toy: two cycles per spike pair", rows=lambda x: (x.flatten(0, 1), 2)))
+    kw = dict(n_pe=4, timesteps=2, inputs=inputs, include_linear=False, memory=False)
+    dense = report(masks, layers, mode="dense", **kw)
+    ones = {n: torch.ones_like(m) for n, m in masks.items()}
+    assert dense["network"]["work"] == report(ones, layers, mode="output", **kw)["network"]["work"]
+    ev, double = (report(masks, layers, mode=m, **kw) for m in ("events", "double"))
+    enc = [r["name"] for r in ev["layers"] if r["name"] == "enc.weight"]
+    for a, b in zip(ev["layers"], double["layers"]):
+        if a["name"] not in enc:      # the encoder is counted statically in every event mode
+            assert b["work"] == pytest.approx(2 * a["work"]) and b["latency"] == pytest.approx(2 * a["latency"])
+    assert reorder_layers(masks, layers, n_pe=4, mode="double", timesteps=2)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import data as datalib
 from . import lottery, models, profiles, runstore, validation
+from .hardware import cycles as hardware_modes
 
 
 def _parse_sets(items: list[str]) -> dict[str, str]:
@@ -254,8 +255,9 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--time-join", choices=["sum", "or"], default="sum",
                    help="time adapter where T shrinks: sum (counted as bit-planes) or or (binary)")
     h.add_argument("--n-pe", type=int, default=16)
-    h.add_argument("--mode", choices=["output", "valid"], default="output",
-                   help="cycle scaling: output = H_out*W_out*T (paper), valid = padding-aware")
+    h.add_argument("--mode", choices=list(hardware_modes.STATIC_MODES), default="output",
+                   help="cycle count (hardware.CYCLE_MODES without recorded spikes): " + "; ".join(
+                       f"{n} = {hardware_modes.CYCLE_MODES[n].doc}" for n in hardware_modes.STATIC_MODES))
     h.add_argument("--energy", default="paper_calibrated", help="energy preset")
     h.add_argument("--spike-sparsity", type=float, default=None,
                    help="network input spike sparsity S of Eq. 3 (default: the preset's assumption)")

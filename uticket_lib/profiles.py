@@ -102,6 +102,8 @@ TIMEPLAN_SEARCH: dict[str, dict[str, Any]] = {
               "finetune_epochs": 0},
     "cpu": {"val_size": 1000, "candidates": (1, 2), "budget": 0.01, "max_steps": 6, "join": "sum",
             "finetune_epochs": 0},
+    "gpu": {"val_size": 5000, "candidates": (1, 2, 3), "budget": 0.01, "max_steps": None, "join": "sum",
+            "finetune_epochs": 5},   # as "paper": full width and data, where a GPU makes it affordable
     "paper": {"val_size": 5000, "candidates": (1, 2, 3), "budget": 0.01, "max_steps": None, "join": "sum",
               "finetune_epochs": 5},
 }

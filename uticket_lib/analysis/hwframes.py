@@ -92,7 +92,7 @@ def layer_frame(pair: Mapping[str, Path], level: int | None = None, **options: A
 
 
 def cycle_modes(pair: Mapping[str, Path], level: int | None = None, n_images: int = 8,
-                modes: Iterable[str] = hardware.MODES) -> pd.DataFrame:
+                modes: Iterable[str] | None = None) -> pd.DataFrame:
     """Network cycles of LTH and u-Ticket in every cycle mode (event modes: per image, mean of
     ``n_images`` test images), with the latency reduction of u-Ticket in each mode.
 
@@ -101,10 +101,10 @@ def cycle_modes(pair: Mapping[str, Path], level: int | None = None, n_images: in
     """
     rec = {m: None for m in ("lth", "uticket")}
     rows = []
-    for mode in modes:
+    for mode in modes if modes is not None else hardware.CYCLE_MODES:
         lat = {}
         for m in ("lth", "uticket"):
-            if mode in ("events", "ticks"):
+            if hardware.CYCLE_MODES[mode].needs_inputs:
                 if rec[m] is None:
                     rec[m] = record(pair[m], level, n_images)
                 net = event_report(pair[m], level, mode, rec[m])["network"]

@@ -1,4 +1,4 @@
-"""From non-zero weights to PE cycles (paper Table II), in four modes.
+"""From non-zero weights to PE cycles (paper Table II), in four modes (``CYCLE_MODES``).
 
 One cycle = one non-zero weight meeting one input spike bit in one PE (Sec. III-B1: one bit of the
 input activation is cast to the PE at a time). Every mode returns per-block work [B] and latency [B]
@@ -18,8 +18,14 @@ in cycles; idle = n_pe * latency - work, so work + idle = n_pe * latency in ever
 In both event modes the counts are means per image over the recorded batch (float), and the encoder
 conv (analog image, direct encoding, run once) is counted as dense: "valid" with T = 1.
 Every mode but "events" charges zero spike bits: Eq. 3's (1 - S) takes care of them in energy.py.
+
+A new mode is one ``CycleMode`` entry in ``CYCLE_MODES`` (static loads, or how recorded spikes become
+rows of conv counts); the report, the reordering, the analysis and the CLI read the registry.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -28,7 +34,6 @@ from torch import nn
 from .geometry import HardwareInputError, Layer
 from .workload import filter_loads, pe_blocks
 
-MODES = ("output", "valid", "events", "ticks")
 SYNCS = ("position", "block")
 _CHUNK = 1 << 24  # elements of one conv-count chunk [M, K, H_out, W_out] (64 MB of float32)
 
@@ -49,20 +54,69 @@ def valid_taps(layer: Layer) -> torch.Tensor:
     return vh[:, None] * vw[None, :]
 
 
+def _output_loads(mask: torch.Tensor, layer: Layer, T: int):
+    q = layer.positions * T
+    return filter_loads(mask) * q, q
+
+
+def _valid_loads(mask: torch.Tensor, layer: Layer, T: int):
+    K = mask.shape[0]
+    taps = mask.reshape(K, layer.in_channels, -1).sum(1).long()          # [K, R*S] non-zeros per tap
+    return (taps * valid_taps(layer).reshape(1, -1).to(taps.device)).sum(1) * T, 1
+
+
+@dataclass(frozen=True)
+class CycleMode:
+    """One way of counting cycles. A static mode has ``loads(mask, layer, T) -> (int64 [K], quantum)``;
+    an event mode has ``rows(x [T, N, C, H, W]) -> (rows [M, C, H, W], scale)``: the 0/1 input rows
+    whose conv counts, times ``scale``, are its work (and needs recorded inputs); where no spikes are
+    known (the encoder, compile-time reordering) an event mode uses ``STATIC_FALLBACK``'s loads."""
+    doc: str
+    loads: Callable | None = None
+    rows: Callable | None = None
+
+    @property
+    def needs_inputs(self) -> bool:
+        return self.rows is not None
+
+
+CYCLE_MODES: dict[str, CycleMode] = {
+    "output": CycleMode("every non-zero weight at every output position and timestep (Table II)",
+                        loads=_output_loads),
+    "valid": CycleMode("padding-aware output: only taps that read inside the image", loads=_valid_loads),
+    "events": CycleMode("one cycle per (weight, input spike = 1) pair per timestep",
+                        rows=lambda x: (x.flatten(0, 1), 1)),
+    "ticks": CycleMode("the paper's dataflow: T cycles per (weight, non-zero activation) pair",
+                       rows=lambda x: (x.amax(0), x.shape[0])),
+}
+# Views of the registry as it is at import (the CLI's choices, defaults); the functions below read
+# CYCLE_MODES itself, so a mode registered later (a test's toy mode) works everywhere.
+MODES = tuple(CYCLE_MODES)
+EVENT_MODES = tuple(n for n, m in CYCLE_MODES.items() if m.needs_inputs)
+STATIC_MODES = tuple(n for n in MODES if n not in EVENT_MODES)
+STATIC_FALLBACK = "valid"
+
+
+def _mode(mode: str, where: str) -> CycleMode:
+    if mode not in CYCLE_MODES:
+        raise ValueError(f"{where}: mode must be one of {tuple(CYCLE_MODES)}, got {mode!r}")
+    return CYCLE_MODES[mode]
+
+
+def static_mode(mode: str) -> str:
+    """The static mode behind ``mode``: itself, or ``STATIC_FALLBACK`` for an event mode."""
+    return STATIC_FALLBACK if CYCLE_MODES[mode].needs_inputs else mode
+
+
 def filter_cycles(mask: torch.Tensor, layer: Layer, mode: str = "output", timesteps: int = 4):
     """Static per-filter loads in cycles -> (int64 [K], quantum).
 
     quantum = cycles per non-zero weight ("output"), used by Eq. 2's ceil average; 1 for "valid".
     """
-    T = steps(layer, timesteps)
-    if mode == "output":
-        q = layer.positions * T
-        return filter_loads(mask) * q, q
-    if mode == "valid":
-        K = mask.shape[0]
-        taps = mask.reshape(K, layer.in_channels, -1).sum(1).long()      # [K, R*S] non-zeros per tap
-        return (taps * valid_taps(layer).reshape(1, -1).to(taps.device)).sum(1) * T, 1
-    raise ValueError(f"filter_cycles: mode must be 'output' or 'valid', got {mode!r}")
+    if _mode(mode, "filter_cycles").loads is None:
+        raise ValueError(f"filter_cycles: {mode!r} counts recorded spikes; give a static mode "
+                         f"({', '.join(n for n, m in CYCLE_MODES.items() if m.loads)})")
+    return CYCLE_MODES[mode].loads(mask, layer, steps(layer, timesteps))
 
 
 def spike_maps(x: torch.Tensor, layer: Layer, timesteps: int) -> torch.Tensor:
@@ -97,7 +151,7 @@ def event_cycles(mask, layer, n_pe, spikes, mode="events", sync="position", time
     spikes: recorded input (see ``spike_maps``). Returns (work, latency, dynamic) with dynamic =
     number of (non-zero weight, spike bit = 1) pairs, the exact dynamic-energy count of Eq. 3.
     """
-    if mode not in ("events", "ticks") or sync not in SYNCS:
+    if mode not in CYCLE_MODES or not CYCLE_MODES[mode].needs_inputs or sync not in SYNCS:
         raise ValueError(f"event_cycles: mode {mode!r} / sync {sync!r} not supported")
     x = spike_maps(spikes, layer, timesteps)                                  # [T, N, C, H, W]
     T, N = x.shape[:2]
@@ -105,8 +159,7 @@ def event_cycles(mask, layer, n_pe, spikes, mode="events", sync="position", time
     w = (mask != 0).float().reshape(K, layer.in_channels, *layer.kernel)     # [K, C, R, S]
     w = torch.cat([w, w.new_zeros(B * n_pe - K, *w.shape[1:])])               # zero-padded PEs
     dynamic = _counts(x.flatten(0, 1), w.sum(0, keepdim=True), layer).sum(dtype=torch.float64)
-    rows = x.flatten(0, 1) if mode == "events" else x.amax(0)                 # [T*N | N, C, H, W]
-    scale = 1 if mode == "events" else T
+    rows, scale = CYCLE_MODES[mode].rows(x)                                   # [M, C, H, W]
     work = torch.zeros(B, dtype=torch.float64)
     lat = torch.zeros(B, dtype=torch.float64)
     per_pe = torch.zeros(B, n_pe, dtype=torch.float64)
@@ -128,12 +181,11 @@ def block_cycles(mask, layer, n_pe=16, mode="output", timesteps=4, spikes=None, 
 
     dynamic: spike-bit matches per image for the event modes (None otherwise: Eq. 3 uses 1 - S).
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if mode in ("output", "valid") or layer.role == "encoder":
-        loads, q = filter_cycles(mask, layer, "valid" if mode in ("events", "ticks") else mode, timesteps)
+    event = _mode(mode, "block_cycles").needs_inputs
+    if not event or layer.role == "encoder":
+        loads, q = filter_cycles(mask, layer, static_mode(mode), timesteps)
         blocks = pe_blocks(loads, n_pe).double()                             # [B, n_pe]
-        dyn = blocks.sum().item() if mode in ("events", "ticks") else None
+        dyn = blocks.sum().item() if event else None
         return {"work": blocks.sum(1), "latency": blocks.amax(1), "quantum": q, "dynamic": dyn}
     if spikes is None:
         raise HardwareInputError(f"mode {mode!r}: no recorded inputs for layer '{layer.name}'")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from .cycles import filter_cycles
+from .cycles import filter_cycles, static_mode
 from .workload import layer_stats, pe_blocks
 
 ORDERS = ("identity", "sorted")
@@ -65,8 +65,8 @@ def grouped_identity(K: int, n_pe: int) -> torch.Tensor:
 
 
 def static_loads(mask: torch.Tensor, layer, mode: str = "output", timesteps: int = 4):
-    """Loads a compiler can know (no spikes): "output" cycles, else padding-aware "valid" cycles."""
-    return filter_cycles(mask, layer, "output" if mode == "output" else "valid", timesteps)
+    """Loads a compiler can know (no spikes): a static mode's own, an event mode's fallback's."""
+    return filter_cycles(mask, layer, static_mode(mode), timesteps)
 
 
 def reorder_layers(masks: dict, layers: list, n_pe: int = 16, order: str = "sorted", mode: str = "output",

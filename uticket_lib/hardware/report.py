@@ -7,12 +7,11 @@ import torch
 
 from . import energy as E
 from . import memory as M
-from .cycles import MODES, SYNCS, block_cycles, spike_maps
+from .cycles import CYCLE_MODES, SYNCS, block_cycles, spike_maps
 from .geometry import HardwareInputError, Layer, check_masks
 from .reorder import ORDERS, permutation, static_loads
 from .workload import AVGS, WEIGHTINGS, layer_stats, network_stats
 
-EVENT_MODES = ("events", "ticks")
 
 
 def covered_layers(layers: list[Layer], include_linear: bool = False) -> list[str]:
@@ -33,7 +32,7 @@ def _options(n_pe, mode, timesteps, avg, weighting, reorder, sync, energy):
     else:
         need(isinstance(timesteps, int) and timesteps >= 1, f"timesteps must be an integer >= 1 "
              f"(or a {{layer: T}} mapping), got {timesteps!r}")
-    need(mode in MODES, f"mode must be one of {MODES}, got {mode!r}")
+    need(mode in CYCLE_MODES, f"mode must be one of {tuple(CYCLE_MODES)}, got {mode!r}")
     need(avg in AVGS, f"avg must be one of {AVGS}, got {avg!r}")
     need(weighting in WEIGHTINGS, f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
     need(reorder is None or reorder in ORDERS, f"reorder must be None or one of {ORDERS}, got {reorder!r}")
@@ -120,12 +119,12 @@ def _layer(l, mask, cov, args, S, act, net_act, inputs, model, bits=M.WORD_BITS)
     if order is not None:
         mask = mask[permutation(static_loads(mask, l, mode, TP)[0], order)]   # a reordered copy
     spikes = None if inputs is None else inputs.get(l.name)
-    if mode in EVENT_MODES and spikes is None and l.role != "encoder" and l.name not in cov:
+    if CYCLE_MODES[mode].needs_inputs and spikes is None and l.role != "encoder" and l.name not in cov:
         row.update(dict.fromkeys(("work", "idle", "latency", "latency_s", "utilization", "busy_fraction",
                                   "n_blocks", "dynamic", "energy", "energy_breakdown")))
     else:
         # event modes count recorded non-zero inputs per step (a summed input is one event there)
-        bc = block_cycles(mask, l, n_pe, mode, T if mode in EVENT_MODES else TP, spikes, sync)
+        bc = block_cycles(mask, l, n_pe, mode, T if CYCLE_MODES[mode].needs_inputs else TP, spikes, sync)
         st = layer_stats(bc["work"], bc["latency"], n_pe, avg, bc["quantum"])
         dyn = bc["dynamic"] if bc["dynamic"] is not None else st["work"] * (1 - S[l.name])
         row.update(st, latency_s=E.latency_seconds(st["latency"]), dynamic=dyn,
@@ -208,7 +207,7 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
     cov = set(covered_layers(layers, include_linear) if covered is None else covered)
     if cov - set(names):
         raise HardwareInputError(f"covered: unknown layer(s) {', '.join(sorted(cov - set(names))[:5])}")
-    if mode in EVENT_MODES and inputs is None:
+    if CYCLE_MODES[mode].needs_inputs and inputs is None:
         raise HardwareInputError(f"mode {mode!r} needs recorded inputs (cycles.record_inputs)")
     for what, d in (("inputs", inputs), ("spike_sparsity", spike_sparsity)):
         unknown = sorted(set(d) - set(names)) if isinstance(d, dict) else []
