@@ -14,7 +14,7 @@ def test_default_config_hashes_empty_dict():
 def test_golden_hashes():
     # Changing any of these renames existing runs on users' disks: add fields, never change defaults.
     assert RunConfig().hash() == "44136fa355b3"
-    cfg = RunConfig().replace(**{"model.width": 0.25, "balance.method": "uticket",
+    cfg = RunConfig().replace(**{"model.width": 0.25, "prune.method": "uticket",
                                  "prune.fraction": 0.5})
     assert cfg.hash() == "12f605e7d510"
 
@@ -37,13 +37,13 @@ OTHER_VALUE = {
     "train.label_smoothing": 0.1, "train.seed": 1, "train.eval_every_epoch": True,
     "train.device": "cpu", "train.channels_last": True, "train.amp": True, "prune.levels": 3,
     "prune.fraction": 0.5, "prune.scope": "layer", "prune.rewind_epoch": 1,
-    "prune.released_rewind": True, "prune.search_timesteps": 2, "balance.method": "uticket",
+    "prune.released_rewind": True, "prune.search_timesteps": 2, "prune.method": "uticket",
     "balance.n_pe": 8, "balance.reference": "layer", "balance.carry": False, "balance.seed": 1,
     "quant.bits": 4, "quant.mode": "joint", "quant.layers": "covered", "quant.epochs": 2,
     "quant.init": "surviving",
 }
 ACTS_WITH = {"model.time_join": {"model.time_plan": (4, 2)},   # joins act between stages only
-             **{f"balance.{k}": {"balance.method": "uticket"} for k in ("n_pe", "reference", "carry", "seed")},
+             **{f"balance.{k}": {"prune.method": "uticket"} for k in ("n_pe", "reference", "carry", "seed")},
              **{f"quant.{k}": {"quant.bits": 4} for k in ("mode", "layers", "epochs", "init")}}
 
 
@@ -89,7 +89,7 @@ def test_science_fields_change_the_hash():
 def test_balance_knobs_ignored_for_lth_but_not_uticket():
     lth = RunConfig()
     assert lth.replace(**{"balance.n_pe": 8}).hash() == lth.hash()
-    ut = lth.replace(**{"balance.method": "uticket"})
+    ut = lth.replace(**{"prune.method": "uticket"})
     assert ut.replace(**{"balance.n_pe": 8}).hash() != ut.hash()
 
 
@@ -170,7 +170,7 @@ def test_gpu_profile_sits_between_cpu_and_paper():
 
 
 def test_new_science_fields_keep_hashes_at_default():
-    cfg = RunConfig().replace(**{"model.width": 0.25, "balance.method": "uticket",
+    cfg = RunConfig().replace(**{"model.width": 0.25, "prune.method": "uticket",
                                  "prune.fraction": 0.5})
     assert cfg.replace(**{"prune.search_timesteps": None, "data.val_split": None}).hash() == cfg.hash()
     assert cfg.replace(**{"data.val_split": 1000}).hash() != cfg.hash()
@@ -186,5 +186,5 @@ def test_search_timesteps_hashes_the_level_count_and_enters_the_dense_hash():
     # level 0 depends on the search T but not on the level count
     assert et.dense_hash() != cfg.dense_hash()
     assert et.replace(**{"prune.levels": 5}).dense_hash() == et.dense_hash()
-    assert et.replace(**{"balance.method": "uticket"}).dense_hash() == et.dense_hash()
+    assert et.replace(**{"prune.method": "uticket"}).dense_hash() == et.dense_hash()
     assert cfg.replace(**{"prune.search_timesteps": "2"}).prune.search_timesteps == 2

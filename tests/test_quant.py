@@ -171,7 +171,7 @@ def test_existing_hashes_unchanged():
     assert RunConfig().hash() == "44136fa355b3"
     # the cpu profile of 2026-11 (a literal: the profile itself has moved on since)
     cpu = RunConfig().replace(**{
-        "model.arch": "vgg16", "data.dataset": "fmnist", "balance.method": "uticket",
+        "model.arch": "vgg16", "data.dataset": "fmnist", "prune.method": "uticket",
         "model.width": 0.25, "data.train_subset": 4000, "data.test_subset": 1000,
         "train.batch_size": 64, "train.epochs_dense": 4, "train.epochs": 2, "prune.levels": 7,
         "prune.fraction": 0.48, "prune.rewind_epoch": 1, "train.channels_last": True})

@@ -95,6 +95,9 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class PruneConfig:
+    method: str = "lth"                # key of pruning.methods.METHODS: "lth" | "uticket" | ...;
+                                       # hashed as balance.method (its key until 2026-12-04), so
+                                       # runs of that time keep their directories
     levels: int = _local(15,           # level 0 dense + (levels - 1) pruning rounds
         "level k never depends on how many levels follow it, so a run extends by more levels "
         "(hashed when prune.search_timesteps is set: the last level then trains at full T)")
@@ -114,7 +117,7 @@ class PruneConfig:
 
 @dataclass(frozen=True)
 class BalanceConfig:
-    method: str = "lth"                # "lth" (no balancing) | "uticket"
+    """u-Ticket's balancing knobs (hashed for every method but "lth", which never balances)."""
     n_pe: int = 16                     # PEs per block
     reference: str = "block"           # "block" (released code) | "layer" (paper text)
     carry: bool = True                 # Algorithm 1: balanced mask carried to the next round;
@@ -150,7 +153,7 @@ class RunConfig:
     @property
     def name(self) -> str:
         """Human-readable prefix of the run directory."""
-        base = f"{self.model.arch}_{self.data.dataset}_{self.balance.method}"
+        base = f"{self.model.arch}_{self.data.dataset}_{self.prune.method}"
         return base if self.quant.bits is None else f"{base}_q{self.quant.bits}{self.quant.mode[:3]}"
 
     def hash(self) -> str:
@@ -192,10 +195,12 @@ def science_dict(cfg: RunConfig) -> dict:
             for sf in fields(sub)
             if sf.metadata.get("science", True) and getattr(sub, sf.name) != sf.default
         }
-        if f.name == "balance" and cfg.balance.method == "lth":
-            d = {}  # balancing knobs do not touch an LTH run
+        if f.name == "balance":  # the method, under its old key, with the balancing knobs
+            d = {} if cfg.prune.method == "lth" else {"method": cfg.prune.method, **d}
         if f.name == "model" and cfg.model.time_plan is None:
             d.pop("time_join", None)  # the join acts only between stages of a time plan
+        if f.name == "prune":
+            d.pop("method", None)  # hashed in the balance section (above)
         if f.name == "prune" and cfg.prune.search_timesteps is not None:
             d["levels"] = cfg.prune.levels  # the last level trains at full T: levels decide which
         if f.name == "quant" and cfg.quant.bits is None:
@@ -240,12 +245,18 @@ REMOVED_LOCAL = {
 }
 
 
+# Fields that moved, old key -> new key: old config.json files and --set lines still read.
+RENAMED = {("balance", "method"): ("prune", "method")}
+
+
 def with_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     """Apply {"section.field": value} overrides; string values are parsed to the field's type."""
     sections: dict[str, dict[str, Any]] = {}
     valid = {f.name: {sf.name for sf in fields(getattr(cfg, f.name))} for f in fields(cfg)}
     for key, value in overrides.items():
         section, _, name = key.partition(".")
+        section, name = RENAMED.get((section, name), (section, name))
+        key = f"{section}.{name}"
         if (section, name) in REMOVED_LOCAL:
             raise KeyError(REMOVED_LOCAL[(section, name)])
         if section not in valid or name not in valid[section]:
@@ -267,5 +278,9 @@ def from_dict(d: dict) -> RunConfig:
                "prune": PruneConfig, "balance": BalanceConfig,
                "quant": QuantConfig}
     assert set(types) == set(classes)
+    d = {k: dict(v) for k, v in d.items()}
+    for (old_s, old_n), (new_s, new_n) in RENAMED.items():
+        if old_n in d.get(old_s, {}):
+            d.setdefault(new_s, {})[new_n] = d[old_s].pop(old_n)
     return RunConfig(**{k: classes[k](**{n: x for n, x in v.items() if (k, n) not in REMOVED_LOCAL})
                         for k, v in d.items()})

@@ -28,9 +28,8 @@ from . import progress as progress_lines
 from . import quant as quantlib
 from .config import QuantConfig, RunConfig, RunConfigError  # noqa: F401 (RunConfigError: the API)
 from .levelmetrics import cpu_state, level_metrics, score, validated
-from .pruning import magnitude
 from .pruning import mask as masklib
-from .pruning.balance import balance as balance_masks
+from .pruning import methods
 from .rewind import level_start_state
 from .rundata import load_datasets, validation_record, with_validation
 from .runstore import (ArtifactError, build_model, covered_layers, done, float_state,  # noqa: F401
@@ -127,51 +126,28 @@ def train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mask
 
 
 def level_mask(run: Path, cfg: RunConfig, level: int, model: nn.Module) -> tuple[masklib.Masks, dict]:
-    """The mask level ``level`` trains with: prune the previous level, then balance (u-Ticket).
-
-    Algorithm 1 (``balance.carry``) prunes the previous level's balanced mask by
-    ``magnitude.prune``. With ``balance.carry = False`` (u-Ticket only) it follows the released code
-    exactly: ``magnitude.prune_released`` thresholds the previous level's trained weights (trained
-    under the balanced mask) and applies the threshold to its unbalanced mask (``mask_pruned.pt``),
-    so recovered weights never carry over.
-    """
+    """The mask level ``level`` trains with: the method's step (``pruning.methods``) from the
+    previous level's trained weights and mask (its unadjusted mask where the method asks for it)."""
     here, prev = paths.level_dir(run, level), paths.level_dir(run, level - 1)
     done = paths.mask_path(here).exists()
     barrier()  # every rank decides before rank 0 writes anything
     if done:
         return masklib.load(paths.mask_path(here)), read_balance(here)
-    released = cfg.balance.method == "uticket" and not cfg.balance.carry
+    method = methods.METHODS[cfg.prune.method]
     base_path = paths.mask_path(prev)
-    if released and paths.pruned_mask_path(prev).exists():
+    if method.unadjusted_previous(cfg) and paths.pruned_mask_path(prev).exists():
         base_path = paths.pruned_mask_path(prev)
     base = masklib.load(base_path)
     weights = load_state(paths.checkpoint_path(prev))["model"]
-    if released:  # the released prune_by_percentile: trained weights, stale unbalanced mask
-        pruned = magnitude.prune_released({n: weights[n] for n in base}, base, cfg.prune.fraction)
-    else:
-        pruned = magnitude.prune({n: weights[n] for n in base}, base, cfg.prune.fraction,
-                                 cfg.prune.scope)
-    stats: dict = {}
-    final = pruned
-    if cfg.balance.method == "uticket":
-        covered = covered_layers(model, pruned)
-        final = balance_masks(pruned, n_pe=cfg.balance.n_pe, reference=cfg.balance.reference,
-                                   covered=covered, seed=cfg.balance.seed * 1000 + level)
-        stats = _balance_stats(pruned, final)
-        if is_main():
-            masklib.save(pruned, paths.pruned_mask_path(here))
-            io.save_json(stats, paths.balance_path(here))
+    step = method.step(weights, base, cfg, covered_layers(model, base), level)
     if is_main():
-        masklib.save(final, paths.mask_path(here))
+        if step.pruned is not None:
+            masklib.save(step.pruned, paths.pruned_mask_path(here))
+        if step.stats:
+            io.save_json(step.stats, paths.balance_path(here))
+        masklib.save(step.mask, paths.mask_path(here))
     barrier()
-    return final, stats
-
-
-def _balance_stats(before: masklib.Masks, after: masklib.Masks) -> dict:
-    recovered = sum(int(((after[n] > 0) & (before[n] == 0)).sum()) for n in before)
-    removed = sum(int(((after[n] == 0) & (before[n] > 0)).sum()) for n in before)
-    return {"recovered": recovered, "removed": removed,
-            "sparsity_before_balance": masklib.sparsity(before)}
+    return step.mask, step.stats
 
 
 def _runs_root_ok(root: Path | None) -> None:

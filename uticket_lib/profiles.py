@@ -114,7 +114,7 @@ def get(profile: str, arch: str = "vgg16", dataset: str = "fmnist", method: str 
     """RunConfig of a profile for one (arch, dataset, method), with ``{"section.key": value}`` overrides."""
     if profile not in PROFILES:
         raise KeyError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
-    base = {"model.arch": arch, "data.dataset": dataset, "balance.method": method}
+    base = {"model.arch": arch, "data.dataset": dataset, "prune.method": method}
     arch_specific = ARCH_OVERRIDES.get((profile, arch), {})
     return RunConfig().replace(**{**base, **PROFILES[profile], **arch_specific, **dict(overrides or {})})
 

@@ -163,7 +163,7 @@ def list_runs(root: Path | None = None) -> list[dict]:
             continue
         rows.append({"name": cfg_file.parent.name, "path": str(cfg_file.parent), "hash": cfg.hash(),
                      "arch": cfg.model.arch, "dataset": cfg.data.dataset,
-                     "method": cfg.balance.method, "levels_done": finished,
+                     "method": cfg.prune.method, "levels_done": finished,
                      "levels": cfg.prune.levels, "config": cfg.to_dict(), "error": None})
     return rows
 

@@ -247,7 +247,7 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
         evaluate(with_plan(model, None, join), test_loader, device)["accuracy"]
     test = {"uniform": uniform_test, "chosen": evaluate(chosen_model, test_loader, device)["accuracy"]}
     out = {"settings": {**settings, "validation_images": len(val), "validation_disjoint": disjoint,
-                        "arch": cfg.model.arch, "method": cfg.balance.method, "timesteps": cfg.model.timesteps},
+                        "arch": cfg.model.arch, "method": cfg.prune.method, "timesteps": cfg.model.timesteps},
            "uniform": base, "sensitivity": sens, "greedy": g["steps"], "chosen": chosen, "test": test}
     io.save_json(out, cache)
     return out

@@ -15,10 +15,10 @@ from . import data as datalib
 from . import models
 from . import quant as quantlib
 from .config import RunConfig, RunConfigError
-from .pruning import magnitude
+from .pruning import magnitude, methods
 
 
-METHODS = ("lth", "uticket")
+METHODS = methods.METHODS   # the pruning methods' registry (pruning.methods)
 QUANT_MODES = ("isolation", "cumulative", "joint")
 
 
@@ -141,7 +141,8 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
         ("prune.search_timesteps", st is None or (_is_str(st) and st == "et")
          or (_is_int(st) and _is_int(m.timesteps) and 1 <= st <= m.timesteps),
          f"none, 'et' or an integer in [1, model.timesteps={m.timesteps}]"),
-        ("balance.method", _is_str(b.method) and b.method in METHODS, f"one of: {', '.join(METHODS)}"),
+        ("prune.method", _is_str(p.method) and p.method in methods.METHODS,
+         f"one of: {', '.join(methods.METHODS)}"),
         ("balance.n_pe", _is_int(b.n_pe) and b.n_pe >= 1, "an integer >= 1"),
         ("balance.reference", _is_str(b.reference) and b.reference in ("block", "layer"), "'block' or 'layer'"),
         ("balance.carry", isinstance(b.carry, bool), "true or false"),
@@ -169,7 +170,7 @@ def check(cfg: RunConfig) -> None:
     if cfg.prune.search_timesteps is not None and cfg.prune.levels < 2:
         raise RunConfigError(f"prune.search_timesteps needs prune.levels >= 2 (a search level and "
                              f"the final level), got {cfg.prune.levels}")
-    if cfg.balance.method == "uticket" and not cfg.balance.carry and cfg.prune.scope != "global":
+    if cfg.prune.method == "uticket" and not cfg.balance.carry and cfg.prune.scope != "global":
         raise RunConfigError("balance.carry=false is the released global prune_by_percentile; "
                              "use it with prune.scope=global")
     missing = _device_missing(cfg.train.device)

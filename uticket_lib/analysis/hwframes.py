@@ -16,8 +16,12 @@ from .. import hardware, paper, runstore
 from ..pruning import balance as balancelib
 from ..hardware import energy as E
 from ..hardware.sweep import PAPER_N_PE
-from .labels import ARCH_LABELS, DATASET_LABELS, METHOD_LABELS
-from .runs import Runs, config, dataset_of, event_report, hardware_report, layers, level_of, levels_frame, record
+from .labels import ARCH_LABELS, DATASET_LABELS, name
+from .runs import (Runs, config, dataset_of, event_report, hardware_report, layers, level_of, levels_frame,
+                   record, roles)
+
+# Every frame comparing two methods reads them from its pair (``runs.roles``: baseline first), so a
+# pair {"lth": ..., "<another method>": ...} gives the same tables with that method's label.
 
 
 COMPONENTS = ("mac_dyn", "mem_dyn", "lif_dyn", "mac_leak", "lif_leak", "mem_leak")
@@ -74,15 +78,16 @@ def _cycles_row(net: dict) -> dict:
 
 
 def latency_reduction(pair: Mapping[str, Path], level: int | None = None, **options: Any) -> float:
-    """Percent latency reduction of u-Ticket vs LTH (final levels, 16 PEs unless ``n_pe`` given)."""
-    lat = [hardware_report(pair[m], level, **options)["network"]["latency"] for m in ("lth", "uticket")]
+    """Percent latency reduction of the candidate (u-Ticket) vs the baseline (LTH) (final levels,
+    16 PEs unless ``n_pe`` given)."""
+    lat = [hardware_report(pair[m], level, **options)["network"]["latency"] for m in roles(pair)]
     return reduction(*lat)
 
 
 def layer_frame(pair: Mapping[str, Path], level: int | None = None, **options: Any) -> pd.DataFrame:
     """Fig. 6: per covered layer and method, work, idle, latency (cycles) and utilization."""
     rows = []
-    for m in ("lth", "uticket"):
+    for m in roles(pair):
         for i, r in enumerate(l for l in hardware_report(pair[m], level, **options)["layers"] if l["covered"]):
             rows.append({"layer": r["name"].removesuffix(".weight"), "index": i, "method": m,
                          "work": r["work"], "idle": r["idle"], "latency": r["latency"],
@@ -99,11 +104,12 @@ def cycle_modes(pair: Mapping[str, Path], level: int | None = None, n_images: in
     "output"/"valid" use the level's measured spike sparsity in energy; the event modes count the
     spike-matched cycles directly.
     """
-    rec = {m: None for m in ("lth", "uticket")}
+    base, cand = roles(pair)
+    rec = {m: None for m in (base, cand)}
     rows = []
     for mode in modes if modes is not None else hardware.CYCLE_MODES:
         lat = {}
-        for m in ("lth", "uticket"):
+        for m in (base, cand):
             if hardware.CYCLE_MODES[mode].needs_inputs:
                 if rec[m] is None:
                     rec[m] = record(pair[m], level, n_images)
@@ -111,9 +117,9 @@ def cycle_modes(pair: Mapping[str, Path], level: int | None = None, n_images: in
             else:
                 net = hardware_report(pair[m], level, mode=mode)["network"]
             lat[m] = net["latency"]
-            rows.append({"mode": mode, "method": METHOD_LABELS[m], **_cycles_row(net)})
+            rows.append({"mode": mode, "method": name(m), **_cycles_row(net)})
         rows[-2]["latency reduction %"] = 0.0
-        rows[-1]["latency reduction %"] = reduction(lat["lth"], lat["uticket"])
+        rows[-1]["latency reduction %"] = reduction(lat[base], lat[cand])
     return pd.DataFrame(rows).set_index(["mode", "method"])
 
 
@@ -124,34 +130,37 @@ def energy_frame(runs: Runs, energy: str = "paper_calibrated", level: int | None
     pds = ds if ds in paper.DATASETS else "cifar10"
     rows = []
     for arch, pair in runs.items():
-        nets = {m: hardware_report(pair[m], level, energy=energy)["network"] for m in ("lth", "uticket")}
-        rows.append({"arch": ARCH_LABELS.get(arch, arch), "unit": nets["lth"]["energy_unit"],
-                     "energy LTH": nets["lth"]["energy"], "energy u-Ticket": nets["uticket"]["energy"],
-                     "spike sparsity LTH": nets["lth"]["spike_sparsity"],
-                     "spike sparsity u-Ticket": nets["uticket"]["spike_sparsity"],
-                     "reduction %": reduction(nets["lth"]["energy"], nets["uticket"]["energy"]),
+        base, cand = roles(pair)
+        nets = {m: hardware_report(pair[m], level, energy=energy)["network"] for m in (base, cand)}
+        rows.append({"arch": ARCH_LABELS.get(arch, arch), "unit": nets[base]["energy_unit"],
+                     f"energy {name(base)}": nets[base]["energy"], f"energy {name(cand)}": nets[cand]["energy"],
+                     f"spike sparsity {name(base)}": nets[base]["spike_sparsity"],
+                     f"spike sparsity {name(cand)}": nets[cand]["spike_sparsity"],
+                     "reduction %": reduction(nets[base]["energy"], nets[cand]["energy"]),
                      f"paper reduction % ({DATASET_LABELS[pds]})": paper.lookup(paper.FIG7A_ENERGY_REDUCTION, (arch, pds))})
     return pd.DataFrame(rows).set_index("arch")
 
 
 def energy_levels(nets: Mapping[str, list[dict]]) -> pd.DataFrame:
     """Fig. 7(b) from per-level report networks {"lth": [net, ...], "uticket": [net, ...]} (level 0
-    first): sparsity and energy of both methods, LTH's utilization and the reduction."""
+    first): sparsity and energy of both methods, the baseline's utilization and the reduction."""
+    base, cand = roles(nets)
+    b, c = name(base), name(cand)
     rows = []
-    for lv, (nl, nu) in enumerate(zip(nets["lth"], nets["uticket"])):
-        rows.append({"level": lv, "sparsity LTH": nl["weight_sparsity"], "sparsity u-Ticket": nu["weight_sparsity"],
-                     "energy LTH": nl["energy"], "energy u-Ticket": nu["energy"],
-                     "utilization LTH": nl["utilization_params"], "reduction %": reduction(nl["energy"], nu["energy"])})
+    for lv, (nl, nu) in enumerate(zip(nets[base], nets[cand])):
+        rows.append({"level": lv, f"sparsity {b}": nl["weight_sparsity"], f"sparsity {c}": nu["weight_sparsity"],
+                     f"energy {b}": nl["energy"], f"energy {c}": nu["energy"],
+                     f"utilization {b}": nl["utilization_params"], "reduction %": reduction(nl["energy"], nu["energy"])})
     return pd.DataFrame(rows).set_index("level")
 
 
 def energy_vs_sparsity(pair: Mapping[str, Path], energy: str = "paper_calibrated") -> pd.DataFrame:
     """Fig. 7(b): per pruning level, weight sparsity and Eq. 3 energy of both methods, the reduction
     and LTH's utilization (level 0, the shared dense network, has reduction 0 by construction)."""
-    f = {m: levels_frame(pair[m]).index for m in ("lth", "uticket")}
-    common = sorted(set(f["lth"]) & set(f["uticket"]))
+    f = {m: levels_frame(pair[m]).index for m in roles(pair)}
+    common = sorted(set.intersection(*(set(v) for v in f.values())))
     return energy_levels({m: [hardware_report(pair[m], int(lv), energy=energy)["network"] for lv in common]
-                          for m in ("lth", "uticket")})
+                          for m in roles(pair)})
 
 
 def break_even_ratio(net_lth: dict, net_ut: dict) -> float | None:
@@ -174,27 +183,28 @@ def breakdown_frame(pair: Mapping[str, Path], energy: str = "bottom_up_32nm",
                     level: int | None = None) -> pd.DataFrame:
     """Fig. 8: PE energy components (pJ, covered layers) for LTH and u-Ticket; rows = components."""
     cols = {}
-    for m in ("lth", "uticket"):
+    base, cand = roles(pair)
+    for m in (base, cand):
         br = hardware_report(pair[m], level, energy=energy)["network"]["energy_breakdown"]
         if br is None:
             raise ValueError(f"energy preset {energy!r} has no component split")
-        cols[METHOD_LABELS[m]] = {k: br[k] for k in COMPONENTS}
+        cols[name(m)] = {k: br[k] for k in COMPONENTS}
     out = pd.DataFrame(cols)
     out.loc["total"] = out.sum()
-    out["reduction %"] = [reduction(a, b) for a, b in zip(out["LTH"], out["u-Ticket"])]
+    out["reduction %"] = [reduction(a, b) for a, b in zip(out[name(base)], out[name(cand)])]
     return out
 
 
 def presets_frame() -> pd.DataFrame:
     """Every constant of every energy preset: value, unit, source (all are derived, none published)."""
     rows = []
-    for name, m in E.PRESETS.items():
+    for preset, m in E.PRESETS.items():
         consts = {"E_d": m.e_dyn, "E_l": m.e_leak}
         if m.components is not None:
             consts.update(vars(m.components))
         for k, c in consts.items():
-            rows.append({"preset": name, "constant": k, "value": c.value, "unit": c.unit, "source": c.source})
-        rows.append({"preset": name, "constant": "E_l / E_d", "value": m.e_leak.value / m.e_dyn.value,
+            rows.append({"preset": preset, "constant": k, "value": c.value, "unit": c.unit, "source": c.source})
+        rows.append({"preset": preset, "constant": "E_l / E_d", "value": m.e_leak.value / m.e_dyn.value,
                      "unit": "1", "source": "derived"})
     return pd.DataFrame(rows).set_index(["preset", "constant"])
 
@@ -214,10 +224,10 @@ def constants_frame(rep: dict, keys: Iterable[str] | None = None) -> pd.DataFram
 def preset_sensitivity(runs: Runs, level: int | None = None) -> pd.DataFrame:
     """u-Ticket's energy reduction vs LTH (%) per arch under every energy preset, with E_l / E_d."""
     rows = []
-    for name, m in E.PRESETS.items():
-        row = {"preset": name, "E_l / E_d": m.e_leak.value / m.e_dyn.value}
+    for preset, m in E.PRESETS.items():
+        row = {"preset": preset, "E_l / E_d": m.e_leak.value / m.e_dyn.value}
         for arch, pair in runs.items():
-            e = [hardware_report(pair[k], level, energy=name)["network"]["energy"] for k in ("lth", "uticket")]
+            e = [hardware_report(pair[k], level, energy=preset)["network"]["energy"] for k in roles(pair)]
             row[f"{ARCH_LABELS.get(arch, arch)} reduction %"] = reduction(*e)
         rows.append(row)
     return pd.DataFrame(rows).set_index("preset")
@@ -288,18 +298,19 @@ def system_frame(runs: Runs, level: int | None = None) -> pd.DataFrame:
     rows = []
     for arch, pair in runs.items():
         tot = {}
-        for m in ("lth", "uticket"):
+        base, cand = roles(pair)
+        for m in (base, cand):
             net = hardware_report(pair[m], level)["network"]
             s = net["memory"]
             tot[m] = s["total_pj"]
-            rows.append({"arch": ARCH_LABELS.get(arch, arch), "method": METHOD_LABELS[m],
+            rows.append({"arch": ARCH_LABELS.get(arch, arch), "method": name(m),
                          "weight sparsity": net["weight_sparsity"], "DRAM pJ": s["dram_pj"],
                          "GLB pJ": s["glb_pj"], "spad pJ": s["spad_pj"], "PE pJ": s["pe_pj"],
                          "total pJ": s["total_pj"], "PE share %": 100 * s["pe_share"],
                          "DRAM / dense": s["dram_norm"], "GLB / dense": s["glb_norm"],
                          "spad fits": s["spad_fits"], "overflowing filters": s["spad_overflow_filters"]})
         rows[-2]["system saving %"] = 0.0
-        rows[-1]["system saving %"] = reduction(tot["lth"], tot["uticket"])
+        rows[-1]["system saving %"] = reduction(tot[base], tot[cand])
     return pd.DataFrame(rows).set_index(["arch", "method"])
 
 
@@ -321,7 +332,7 @@ def reordering_frame(pair: Mapping[str, Path], level: int | None = None,
     latency, idle, utilization, energy, weight sparsity and accuracy (reordering leaves the mask,
     hence the accuracy, unchanged), and the latency / energy reduction vs plain LTH."""
     rows = []
-    for m in ("lth", "uticket"):
+    for m in roles(pair):
         acc = levels_frame(pair[m]).loc[level_of(pair[m], level), "test_accuracy"]
         for order in (None, "sorted"):
             net = hardware_report(pair[m], level, energy=energy, reorder=order)["network"]

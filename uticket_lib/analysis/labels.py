@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-METHOD_LABELS = {"lth": "LTH", "uticket": "u-Ticket"}
+from ..pruning.methods import METHODS
+
+METHOD_LABELS = {k: m.label for k, m in METHODS.items()}   # as registered at import
 ARCH_LABELS = {"vgg16": "VGG-16", "resnet19": "ResNet-19"}
 DATASET_LABELS = {"fmnist": "FMNIST", "cifar10": "CIFAR10", "svhn": "SVHN"}
 LABELS = {**METHOD_LABELS, **ARCH_LABELS, **DATASET_LABELS}
@@ -18,6 +20,8 @@ def name(key) -> str:
     if not isinstance(key, str):
         return str(key)
     head, sep, tail = key.partition(" + ")
+    if head in METHODS:            # the registry, read now: a method registered later has its label
+        return METHODS[head].label + sep + tail
     return LABELS.get(head, head) + sep + tail
 
 

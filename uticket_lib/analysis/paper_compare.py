@@ -13,7 +13,8 @@ import pandas as pd
 from .. import hardware, paper
 from ..hardware import energy as E
 from .hwframes import _cycles_row, reduction
-from .labels import ARCH_LABELS, DATASET_LABELS, METHOD_LABELS
+from .labels import ARCH_LABELS, DATASET_LABELS
+from .labels import name as label_name
 from .runs import Runs, dataset_of, final_rows, hardware_report, method_levels
 
 
@@ -45,7 +46,7 @@ def table_i(pairs: Mapping[str, Mapping[str, Path]], dataset: str = "fmnist",
         p = paper.TABLE_I.get((arch, ref, method), {})
         sp = paper.spike_sparsity(arch, ref, method)
         rows.append({
-            "arch": ARCH_LABELS.get(arch, arch), "method": METHOD_LABELS[method],
+            "arch": ARCH_LABELS.get(arch, arch), "method": label_name(method),
             "level": int(r["level"]),
             "accuracy %": 100 * r["test_accuracy"], f"paper ({label}) accuracy %": p.get("acc"),
             "weight sparsity %": 100 * r["sparsity"], f"paper ({label}) sparsity %": p.get("weight_sparsity"),
@@ -62,7 +63,7 @@ def utilization_table(frame: pd.DataFrame, dataset: str = "fmnist", paper_datase
     ref = paper_dataset or dataset
     label = DATASET_LABELS.get(ref, ref)
     fin = final_rows(frame)
-    rows = [{"arch": ARCH_LABELS.get(a, a), "method": METHOD_LABELS[m],
+    rows = [{"arch": ARCH_LABELS.get(a, a), "method": label_name(m),
              "level": int(r["level"]), "weight sparsity": r["sparsity"], "utilization": r["utilization"],
              f"paper ({label}) utilization": paper.TABLE_II.get((a, ref, m), {}).get("utilization")}
             for (a, m), r in fin.iterrows()]
@@ -80,7 +81,7 @@ def paper_table_ii(dataset: str | None = None) -> pd.DataFrame:
             continue
         lth = paper.TABLE_II[(arch, ds, "lth")]
         lat = lambda x: x["work"] + x["idle"]                                     # noqa: E731
-        rows.append({"arch": ARCH_LABELS[arch], "dataset": DATASET_LABELS[ds], "method": METHOD_LABELS[m],
+        rows.append({"arch": ARCH_LABELS[arch], "dataset": DATASET_LABELS[ds], "method": label_name(m),
                      **r, "(work+idle)/16": (r["work"] + r["idle"]) / 16,
                      "idle_share": r["idle"] / (r["work"] + r["idle"]),
                      "latency_reduction_pct": reduction(lat(lth), lat(r))})
@@ -106,7 +107,7 @@ def table_ii(runs: Runs, level: int | None = None, **options: Any) -> pd.DataFra
             p = paper.lookup(paper.TABLE_II, (arch, pds, m)) or dict.fromkeys(("work", "idle", "latency", "utilization"))
             plth = paper.lookup(paper.TABLE_II, (arch, pds, "lth"))
             in_paper = p["work"] is not None and plth is not None
-            rows.append({"arch": ARCH_LABELS.get(arch, arch), "method": METHOD_LABELS[m],
+            rows.append({"arch": ARCH_LABELS.get(arch, arch), "method": label_name(m),
                          "work (1e6)": row["work"] / 1e6, "idle (1e6)": row["idle"] / 1e6,
                          "latency (1e6)": row["latency"] / 1e6, "utilization": row["utilization"],
                          "idle share": row["idle_share"],

@@ -8,18 +8,21 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 import torch
 
 from .. import data as datalib
-from .. import hardware, io, lottery, paths, profiles, runstore, validation
+from .. import hardware, io, lottery, paths, profiles, runstore
 from ..config import RunConfig, stable_hash
 from . import stats
 
 
-METHODS = validation.METHODS
+# The methods every chapter compares, baseline first: analysis names them here once. A chapter
+# that shows another method passes ``methods=("lth", "<its key>")`` (pruning.methods.METHODS).
+COMPARED = ("lth", "uticket")
+METHODS = COMPARED   # the name chapters used before the registry
 
 
 def overrides(seed: int = 0, n_pe: int = 16, width: float | None = None, levels: int | None = None,
@@ -49,19 +52,30 @@ def experiment(profile: str, arch: str = "vgg16", dataset: str = "fmnist", metho
 
 
 def pair(profile: str, arch: str = "vgg16", dataset: str = "fmnist",
-         overrides: Mapping[str, Any] | None = None, progress: bool = False) -> dict[str, Path]:
-    """The LTH baseline and the u-Ticket run of one configuration: {"lth": dir, "uticket": dir}."""
-    return {m: experiment(profile, arch, dataset, m, overrides, progress) for m in METHODS}
+         overrides: Mapping[str, Any] | None = None, progress: bool = False,
+         methods: Sequence[str] = COMPARED) -> dict[str, Path]:
+    """The baseline and the candidate run of one configuration, in that order:
+    {"lth": dir, "uticket": dir} by default (``methods``)."""
+    return {m: experiment(profile, arch, dataset, m, overrides, progress) for m in methods}
 
 
 def pairs(profile: str, arch_list: str | Iterable[str], dataset: str = "fmnist",
-          overrides: Mapping[str, Any] | None = None, progress: bool = False) -> dict[str, dict[str, Path]]:
+          overrides: Mapping[str, Any] | None = None, progress: bool = False,
+          methods: Sequence[str] = COMPARED) -> dict[str, dict[str, Path]]:
     """``pair`` for every architecture: {arch: {"lth": dir, "uticket": dir}}.
 
     ``arch_list`` may be a notebook's comma-separated ``ARCHS`` string.
     """
     names = archs(arch_list) if isinstance(arch_list, str) else list(arch_list)
-    return {a: pair(profile, a, dataset, overrides, progress) for a in names}
+    return {a: pair(profile, a, dataset, overrides, progress, methods) for a in names}
+
+
+def roles(pair: Mapping[str, Any]) -> tuple[str, str]:
+    """(baseline, candidate): the two method keys of a pair, in its order."""
+    keys = list(pair)
+    if len(keys) != 2:
+        raise ValueError(f"a comparison needs exactly two methods (baseline, candidate), got {keys}")
+    return keys[0], keys[1]
 
 
 def config(run: Path) -> RunConfig:

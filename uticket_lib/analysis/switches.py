@@ -10,7 +10,8 @@ import pandas as pd
 
 from .. import io, lottery, paper, paths, profiles
 from ..config import RunConfig
-from .labels import ARCH_LABELS, DATASET_LABELS, METHOD_LABELS
+from .labels import ARCH_LABELS, DATASET_LABELS
+from .labels import name as label_name
 from .runs import config, hardware_report, level_of, levels_frame
 
 
@@ -120,7 +121,7 @@ def analysis_switch_table(pairs: Mapping[str, Mapping[str, Path]], level: int | 
         for method, run in runs.items():
             lv = level_of(run, level)
             n_pe = config(run).balance.n_pe
-            row = {"arch": ARCH_LABELS.get(arch, arch), "method": METHOD_LABELS[method],
+            row = {"arch": ARCH_LABELS.get(arch, arch), "method": label_name(method),
                    "level": lv}
             for name in ("weighting", "avg"):
                 s = SWITCHES[name]

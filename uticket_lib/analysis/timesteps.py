@@ -14,7 +14,8 @@ import torch
 
 from .. import hardware, io, paths, profiles, runstore, timeplan
 from ..models.timeplan import adapt
-from . import ARCH_LABELS, METHOD_LABELS, config, last_level, layers
+from . import ARCH_LABELS, config, last_level, layers
+from .labels import name as label_name
 from .claims import NOT_IN_PAPER, Claim, verdict
 
 SEED_SOURCE = "LD-SNN abstract (seed 003)"
@@ -53,7 +54,7 @@ def plans_frame(results: Mapping[str, Mapping[str, dict]]) -> pd.DataFrame:
     for arch, by_method in results.items():
         for method, r in by_method.items():
             u, c = r["uniform"], r["chosen"]
-            rows.append({"arch": ARCH_LABELS.get(arch, arch), "method": METHOD_LABELS.get(method, method),
+            rows.append({"arch": ARCH_LABELS.get(arch, arch), "method": label_name(method),
                          "plan": ",".join(map(str, c["plan"])),
                          "val acc uniform": u["accuracy"], "val acc plan": c["accuracy"],
                          "test acc uniform": r["test"]["uniform"], "test acc plan": r["test"]["chosen"],
@@ -69,7 +70,7 @@ def plan_summary(results: Mapping[str, Mapping[str, dict]], budget: float) -> st
     parts = []
     for arch, by_method in results.items():
         for method, r in by_method.items():
-            name = f"{ARCH_LABELS.get(arch, arch)} {METHOD_LABELS.get(method, method)}"
+            name = f"{ARCH_LABELS.get(arch, arch)} {label_name(method)}"
             u, c = r["uniform"], r["chosen"]
             if c["latency"] != u["latency"]:
                 parts.append(f"{name}: plan {','.join(map(str, c['plan']))}, "
@@ -101,7 +102,7 @@ def combined_frame(results: Mapping[str, Mapping[str, dict]]) -> pd.DataFrame:
         for method in ("lth", "uticket"):
             for which in ("uniform", "chosen"):
                 s = r[method][which]
-                rows.append({"arch": ARCH_LABELS.get(arch, arch), "method": METHOD_LABELS[method],
+                rows.append({"arch": ARCH_LABELS.get(arch, arch), "method": label_name(method),
                              "T": "uniform" if which == "uniform" else "layerwise",
                              "latency (rel. LTH uniform)": s["latency"] / ref["latency"],
                              "energy (rel. LTH uniform)": s["energy"] / ref["energy"],
@@ -155,7 +156,7 @@ def reduction_claims(results: Mapping[str, Mapping[str, dict]], budget: float) -
     """
     out = []
     for key, (lo, hi) in SEED_RANGES.items():
-        got = {f"{ARCH_LABELS.get(a, a)} {METHOD_LABELS.get(m, m)}": reduction(r["uniform"][key], r["chosen"][key])
+        got = {f"{ARCH_LABELS.get(a, a)} {label_name(m)}": reduction(r["uniform"][key], r["chosen"][key])
                for a, by in results.items() for m, r in by.items()}
         drops = [r["uniform"]["accuracy"] - r["chosen"]["accuracy"] for by in results.values() for r in by.values()]
         silent = any(math.isnan(v) for v in got.values())           # 0 -> 0: nothing measured

@@ -16,13 +16,14 @@ def layer_bars(frame: pd.DataFrame, title: str = ""):
     frame: ``analysis.hwframes.layer_frame``.
     """
     fig, axes = figure(ncols=2, nrows=2, width=5.2, height=2.8)
-    names = frame[frame.method == "lth"]["layer"].tolist()
+    methods = list(dict.fromkeys(frame.method))           # baseline, candidate (the pair's order)
+    names = frame[frame.method == methods[0]]["layer"].tolist()
     x = np.arange(len(names))
     for ax, key, ylabel in zip(axes.flat, ("work", "idle", "latency", "utilization"),
                                ("work cycles", "idle cycles", "latency (cycles)", "utilization (Eq. 2)")):
-        for i, m in enumerate(("lth", "uticket")):
+        for i, m in enumerate(methods):
             v = frame[frame.method == m][key].to_numpy()
-            ax.bar(x + (i - 0.5) * 0.4, v, 0.4, color=METHOD_COLORS[m], label=METHOD_LABELS[m])
+            ax.bar(x + (i - 0.5) * 0.4, v, 0.4, color=METHOD_COLORS.get(m, "#999999"), label=_name(m))
         ax.set_ylabel(ylabel)
         ax.set_xticks(x, [str(i + 1) for i in x], fontsize=7)
         ax.set_xlabel("covered layer")
