@@ -31,16 +31,15 @@ LEVELS = None
 EPOCHS = None
 
 # %%
-import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis, profiles
 from uticket_lib.analysis import claims, paper_compare, runs
 from uticket_lib.plotting import learning as plots
 
-pd.set_option("display.precision", 3)
-overrides = analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS)
-arch_list = analysis.archs(ARCHS)
+ch = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
+                      epochs=EPOCHS, train=False)
+overrides, arch_list = ch.overrides, ch.archs
 cfg = profiles.get(PROFILE, arch_list[0], DATASET, "lth", overrides)
 analysis.glue("ch2_profile", PROFILE)
 analysis.glue("ch2_fraction", cfg.prune.fraction, "{:.0%}")

@@ -39,9 +39,9 @@ from uticket_lib import analysis, paper
 from uticket_lib.analysis import claims, masks, paper_compare, toys
 from uticket_lib.plotting import learning as plots
 
-pd.set_option("display.precision", 3)
-overrides = analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS)
-arch_list = analysis.archs(ARCHS)
+ch = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
+                      epochs=EPOCHS, train=False)
+overrides, arch_list = ch.overrides, ch.archs
 analysis.glue("ch3_profile", PROFILE)
 analysis.glue("ch3_n_pe", N_PE);
 

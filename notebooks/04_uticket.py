@@ -37,10 +37,9 @@ from uticket_lib import analysis, paper, runstore
 from uticket_lib.analysis import claims, masks, paper_compare, runs
 from uticket_lib.plotting import learning as plots
 
-pd.set_option("display.precision", 3)
-overrides = analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS)
-arch_list = analysis.archs(ARCHS)
-pairs = analysis.pairs(PROFILE, arch_list, DATASET, overrides)
+ch = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
+                      epochs=EPOCHS)
+overrides, arch_list, pairs = ch.overrides, ch.archs, ch.pairs
 analysis.glue("ch4_profile", PROFILE)
 analysis.glue("ch4_n_pe", N_PE)
 analysis.glue("ch4_paper_cost", paper.TEXT["balancing_cost_pct_of_lth_round"][0], "{:.2f} %");

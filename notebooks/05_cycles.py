@@ -37,9 +37,8 @@ from uticket_lib import analysis, paper
 from uticket_lib.analysis import claims, decompose, hwframes, masks, paper_compare
 from uticket_lib.plotting import hardware as hplot
 
-pd.set_option("display.precision", 3)
-runs = analysis.pairs(PROFILE, ARCHS, DATASET, analysis.overrides(
-    seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS))
+runs = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
+                        epochs=EPOCHS).pairs
 first = next(iter(runs))
 reports = {a: {m: analysis.hardware_report(p[m]) for m in p} for a, p in runs.items()}
 analysis.glue("c5_n_pe", N_PE)

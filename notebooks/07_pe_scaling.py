@@ -36,10 +36,8 @@ from uticket_lib import analysis, paper
 from uticket_lib.analysis import claims, hwframes, paper_compare
 from uticket_lib.plotting import hardware as hplot
 
-pd.set_option("display.precision", 3)
-pd.set_option("display.max_colwidth", 200)
-runs = analysis.pairs(PROFILE, ARCHS, DATASET, analysis.overrides(
-    seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS))
+runs = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
+                        epochs=EPOCHS, max_colwidth=200).pairs
 n_pes = tuple(int(n) for n in N_PES.split(","))
 analysis.glue("c7_n_pe", N_PE)
 analysis.glue("c7_first", n_pes[0])

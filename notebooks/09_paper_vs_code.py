@@ -45,9 +45,9 @@ from uticket_lib import analysis
 from uticket_lib.analysis import claims, runs, switches
 from uticket_lib.plotting import learning as plots
 
-pd.set_option("display.precision", 4)
-overrides = analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS)
-arch_list = analysis.archs(ARCHS)
+ch = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
+                      epochs=EPOCHS, train=False, precision=4)
+overrides, arch_list = ch.overrides, ch.archs
 analysis.glue("ch9_profile", PROFILE)
 analysis.glue("ch9_switch_levels", SWITCH_LEVELS)
 analysis.glue("ch9_switch_arch", analysis.ARCH_LABELS[SWITCH_ARCH])

@@ -54,17 +54,15 @@ FINETUNE_EPOCHS = None
 JOIN = None
 
 # %%
-import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis
 from uticket_lib.analysis import claims as claimlib
 from uticket_lib.analysis import timesteps as ts
 
-pd.set_option("display.precision", 3)
-overrides = analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS, epochs=EPOCHS)
-arch_list = analysis.archs(ARCHS)
-pairs = analysis.pairs(PROFILE, arch_list, DATASET, overrides)
+ch = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
+                      epochs=EPOCHS)
+overrides, arch_list, pairs = ch.overrides, ch.archs, ch.pairs
 settings = ts.search_settings(PROFILE, budget=BUDGET, candidates=CANDIDATES, val_size=VAL_SIZE,
                               max_steps=MAX_STEPS, finetune_epochs=FINETUNE_EPOCHS, join=JOIN)
 analysis.glue("ch12_profile", PROFILE)

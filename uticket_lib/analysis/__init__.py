@@ -14,16 +14,18 @@ The runs API and ``glue`` are re-exported here for the notebooks' parameters cel
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
 
 import pandas as pd
 
 from .labels import ARCH_LABELS, DATASET_LABELS, METHOD_LABELS
-from .runs import (METHODS, archs, config, experiment, hardware_report, last_level, layers, level_of,
-                   levels_frame, metrics, overrides, pair, pairs, predictions, utilization_frame)
+from .runs import (COMPARED, METHODS, archs, config, experiment, hardware_report, last_level, layers,
+                   level_of, levels_frame, metrics, overrides, pair, pairs, predictions, utilization_frame)
 
-__all__ = ["ARCH_LABELS", "DATASET_LABELS", "METHOD_LABELS", "METHODS", "archs", "config", "experiment",
-           "glue", "hardware_report", "last_level", "layers", "level_of", "levels_frame", "metrics",
+__all__ = ["ARCH_LABELS", "DATASET_LABELS", "METHOD_LABELS", "METHODS", "Chapter", "archs", "chapter",
+           "config", "experiment", "glue", "hardware_report", "last_level", "layers", "level_of", "levels_frame", "metrics",
            "overrides", "pair", "pairs", "predictions", "utilization_frame"]
 
 
@@ -60,6 +62,31 @@ pd.set_option("display.float_format", plain_number)
 # ... no column or cell text hidden behind "...": wide tables scroll sideways on the page instead
 pd.set_option("display.max_columns", None)
 pd.set_option("display.max_colwidth", None)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """What a chapter's opening cell sets up (``chapter``)."""
+    profile: str
+    archs: list[str]
+    dataset: str
+    overrides: dict
+    pairs: dict[str, dict[str, Path]] = field(default_factory=dict)   # {arch: {method: run dir}}
+
+
+def chapter(profile: str, arch_list: str | Sequence[str], dataset: str = "fmnist", *, seed: int = 0,
+            n_pe: int = 16, width: float | None = None, levels: int | None = None,
+            epochs: int | None = None, train: bool = True, methods: Sequence[str] = COMPARED,
+            precision: int = 3, max_colwidth: int | None = None) -> Chapter:
+    """Every chapter's opening: the tables' precision (and cell width), the notebook's parameters as
+    config overrides (``overrides``), its architectures (``archs``) and, with ``train``, the
+    baseline / candidate runs of each (``pairs``: run, or reuse from the run cache)."""
+    pd.set_option("display.precision", precision)
+    pd.set_option("display.max_colwidth", max_colwidth)
+    over = overrides(seed=seed, n_pe=n_pe, width=width, levels=levels, epochs=epochs)
+    names = archs(arch_list) if isinstance(arch_list, str) else list(arch_list)
+    found = pairs(profile, names, dataset, over, methods=methods) if train else {}
+    return Chapter(profile, names, dataset, over, found)
 
 
 def glue(name: str, value: Any, fmt: str | None = None) -> Any:
