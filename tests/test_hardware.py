@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from uticket_lib.hardware import (HardwareInputError, Layer, check_masks, layer_stats, network_stats,
-                                  pe_blocks, record_inputs, report, sweep, trace, utilization, layer_workload)
+                                  pe_blocks, record_inputs, report, trace, utilization, layer_workload)
 from uticket_lib.hardware.cycles import CYCLE_MODES, CycleMode, block_cycles, event_cycles, filter_cycles
 from uticket_lib.hardware.reorder import grouped_stats, lpt, permutation, reorder_layers
 
@@ -282,9 +282,10 @@ def test_lpt_grouped_model():
 def test_pe_sweep_balanced_halves_latency():
     L = [conv_layer(64, 4, hw=8, name="a.weight"), conv_layer(128, 4, hw=4, name="b.weight")]
     masks = {l.name: mask_from_loads([6] * l.out_channels, c=4) for l in L}
-    s = sweep(masks, L, spike_sparsity=0.8)
-    assert s["latency_norm"] == pytest.approx([1, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32])
-    assert s["energy_norm"] == pytest.approx([1.0] * 6) and s["utilization"] == [1.0] * 6
+    from uticket_lib.analysis import hwframes
+    s = hwframes.pe_sweep_masks(masks, L, spike_sparsity=0.8)
+    assert list(s["latency_norm"]) == pytest.approx([1, 1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32])
+    assert list(s["energy_norm"]) == pytest.approx([1.0] * 6) and list(s["utilization"]) == [1.0] * 6
 
 
 def test_report_layout_and_json():

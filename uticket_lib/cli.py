@@ -145,8 +145,12 @@ def _runs_arg(args: argparse.Namespace) -> Path | None:
 
 
 def _bits_arg(bits: int) -> int:
-    if not 2 <= bits <= 16:
-        raise ValueError(f"--bits must be an integer in [2, 16] (2 = ternary, 16 = today's model), got {bits}")
+    from .hardware.memory import WORD_BITS as high
+    from .hardware.report import MIN_WEIGHT_BITS as low
+
+    if not low <= bits <= high:
+        raise ValueError(f"--bits must be an integer in [{low}, {high}] (2 = ternary, {high} = today's "
+                         f"model), got {bits}")
     return bits
 
 

@@ -27,6 +27,7 @@ from torch.utils.data import Dataset, Subset
 
 from . import data as datalib
 from . import hardware, io, paths, rundata, runstore
+from .hardware.geometry import layer_hooks
 from .config import RunConfig, stable_hash
 from .models.timeplan import JOINS, TimePlanError
 from .pruning import mask as masklib
@@ -79,12 +80,10 @@ def evaluate(model: nn.Module, loader, device: torch.device | None = None) -> di
     device = device or torch.device("cpu")
     model = model.to(device).eval()
     planes, encoder = model.layer_planes(), model.encoder_name
-    names = {id(m): f"{n}.weight" for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))}
     ones: dict[str, float] = {}
     slots: dict[str, float] = {}
 
-    def hook(module, args, _out):
-        name = names[id(module)]
+    def hook(name, module, args, _out):
         if name == encoder:
             return
         x = args[0].detach()
@@ -97,16 +96,12 @@ def evaluate(model: nn.Module, loader, device: torch.device | None = None) -> di
         ones[name] = ones.get(name, 0.0) + bits
         slots[name] = slots.get(name, 0.0) + x.numel() * p
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if id(m) in names]
     correct = seen = 0
-    try:
+    with layer_hooks(model, hook):
         for x, y in loader:
             x, y = x.to(device), y.to(device)
             correct += (predict(model(x)) == y).sum().item()
             seen += y.numel()
-    finally:
-        for h in handles:
-            h.remove()
     return {"accuracy": correct / max(seen, 1), "images": seen,
             "input_sparsity": {n: 1.0 - ones[n] / slots[n] for n in ones if slots[n]}}
 

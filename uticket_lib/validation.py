@@ -20,6 +20,7 @@ from .pruning import magnitude, methods
 
 METHODS = methods.METHODS   # the pruning methods' registry (pruning.methods)
 QUANT_MODES = ("isolation", "cumulative", "joint")
+BITS = (quantlib.quantizer.MIN_BITS, quantlib.quantizer.MAX_BITS)
 
 
 def _is_int(v) -> bool:
@@ -147,8 +148,8 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
         ("balance.reference", _is_str(b.reference) and b.reference in ("block", "layer"), "'block' or 'layer'"),
         ("balance.carry", isinstance(b.carry, bool), "true or false"),
         ("balance.seed", _is_int(b.seed) and b.seed >= 0, "an integer >= 0"),
-        ("quant.bits", q.bits is None or (_is_int(q.bits) and 2 <= q.bits <= 16),
-         "none (float) or an integer in [2, 16]"),
+        ("quant.bits", q.bits is None or (_is_int(q.bits) and BITS[0] <= q.bits <= BITS[1]),
+         f"none (float) or an integer in [{BITS[0]}, {BITS[1]}]"),
         ("quant.mode", _is_str(q.mode) and q.mode in QUANT_MODES, f"one of: {', '.join(QUANT_MODES)}"),
         ("quant.layers", _is_str(q.layers) and q.layers in quantlib.quantizer.LAYER_SETS,
          f"one of: {', '.join(quantlib.quantizer.LAYER_SETS)}"),

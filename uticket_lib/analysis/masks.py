@@ -196,9 +196,3 @@ def synthetic_paper_vgg(n_pe: int = 16, seed: int = 0) -> dict:
     net = hardware.report(synthetic_masks(layers, sparsity, seed), layers, n_pe=n_pe,
                           timesteps=cfg.model.timesteps, memory=False)["network"]
     return {"sparsity": sparsity, "nnz": net["nnz"], "work": net["work"]}
-
-
-def lottery_sparsity(masks: Mapping[str, torch.Tensor]) -> float:
-    """Weight sparsity of a mask dict (all prunable layers)."""
-    n = sum(m.numel() for m in masks.values())
-    return 1.0 - sum(float(m.sum()) for m in masks.values()) / n

@@ -61,14 +61,6 @@ def probe_frame(path: Path | None = None) -> pd.DataFrame:
                                           ignore_index=True)
 
 
-def best_setting(frame: pd.DataFrame, arch: str) -> str:
-    """The probe setting with the highest validation accuracy for ``arch`` (never the test set)."""
-    sub = frame[frame["arch"] == arch]
-    if sub.empty:
-        raise KeyError(f"no probe recorded for arch {arch!r}")
-    return str(sub.loc[sub["val_accuracy"].idxmax(), "setting"])
-
-
 def gap_frame(summary: pd.DataFrame, sweep: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per arch of ``summary`` (``runs.ticket_summary``): this build's final test accuracy, the aim
     (``AIMS``), the gap in points, and from the recorded sweep (``sweep_frame``) the most accurate

@@ -9,7 +9,6 @@ from .energy import CLOCK_HZ, PRESETS, Constant, EnergyModel, breakdown, eq3, fi
 from .geometry import HardwareInputError, Layer, check_masks, trace
 from .reorder import lpt, permutation, reorder_layers
 from .report import covered_layers, report
-from .sweep import sweep
 from .workload import filter_loads, layer_stats, network_stats, pe_blocks, utilization, layer_workload
 
 __all__ = [
@@ -17,6 +16,6 @@ __all__ = [
     "CLOCK_HZ", "PRESETS", "Constant", "EnergyModel", "breakdown", "eq3", "fit_leak_ratio", "preset",
     "HardwareInputError", "Layer", "check_masks", "trace",
     "lpt", "permutation", "reorder_layers",
-    "covered_layers", "report", "sweep",
+    "covered_layers", "report",
     "filter_loads", "layer_stats", "network_stats", "pe_blocks", "utilization", "layer_workload",
 ]

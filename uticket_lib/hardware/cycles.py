@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .geometry import HardwareInputError, Layer
+from .geometry import HardwareInputError, Layer, layer_hooks
 from .workload import filter_loads, pe_blocks
 
 SYNCS = ("position", "block")
@@ -202,28 +202,18 @@ def record_inputs(model: nn.Module, x: torch.Tensor, timesteps: int | None = Non
     cycle model treats it as dense and never reads it. Layers called once per timestep on
     un-merged inputs are stacked over calls. Runs in eval mode under no_grad; modes are restored.
     """
-    names = {id(m): f"{n}.weight" if n else "weight" for n, m in model.named_modules()
-             if isinstance(m, (nn.Conv2d, nn.Linear))}
     raw: dict[str, list] = {}
     convs: list[str] = []
 
-    def hook(module, args, output):
-        name = names[id(module)]
+    def hook(name, module, args, output):
         if isinstance(module, nn.Conv2d) and name not in raw:
             convs.append(name)
         raw.setdefault(name, []).append(args[0].detach() != 0)
 
-    modes = {m: m.training for m in model.modules()}
-    handles = [m.register_forward_hook(hook) for m in model.modules() if id(m) in names]
-    try:
+    with layer_hooks(model, hook):
         model.eval()
         with torch.no_grad():
             out = model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        for m, training in modes.items():
-            m.training = training
     if timesteps is None and getattr(model, "time_plan", None) is not None:
         timesteps = model.layer_timesteps()
     per_layer = timesteps if isinstance(timesteps, dict) else {}

@@ -6,6 +6,7 @@ same weight-parameter names as ``model.named_parameters()``.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from math import prod
 
@@ -98,6 +99,30 @@ def _roles(layers: list[Layer]) -> list[Layer]:
     return out
 
 
+def weight_names(model: nn.Module) -> dict[int, str]:
+    """{id(module): its weight's parameter name} for every ``nn.Conv2d`` / ``nn.Linear`` with a weight."""
+    return {id(m): f"{n}.weight" if n else "weight" for n, m in model.named_modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None}
+
+
+@contextlib.contextmanager
+def layer_hooks(model: nn.Module, hook):
+    """Call ``hook(weight name, module, args, output)`` after every ``nn.Conv2d`` / ``nn.Linear``
+    forward inside the block; on leaving it the hooks are removed and every module's training flag
+    is restored (the block may switch to eval mode)."""
+    names = weight_names(model)
+    modes = {m: m.training for m in model.modules()}
+    handles = [m.register_forward_hook(lambda mod, args, out: hook(names[id(mod)], mod, args, out))
+               for m in model.modules() if id(m) in names]
+    try:
+        yield names
+    finally:
+        for h in handles:
+            h.remove()
+        for m, training in modes.items():
+            m.training = training
+
+
 def trace(model: nn.Module, input_shape=(1, 3, 32, 32), timesteps: int | None = None) -> list[Layer]:
     """Run one forward pass on zeros of ``input_shape`` and record every Conv2d / Linear layer.
 
@@ -105,29 +130,19 @@ def trace(model: nn.Module, input_shape=(1, 3, 32, 32), timesteps: int | None = 
     eval mode under ``torch.no_grad`` and every submodule's train/eval flag is restored.
     ``timesteps`` is accepted for the ARCHITECTURE contract; the geometry does not depend on T.
     """
-    names = {id(m): f"{n}.weight" if n else "weight" for n, m in model.named_modules()
-             if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None}
     seen: dict[str, Layer] = {}
 
-    def hook(module, args, output):
-        name = names[id(module)]
+    def hook(name, module, args, output):
         if name not in seen:
             seen[name] = _record(module, name, args[0], output)
 
-    modes = {m: m.training for m in model.modules()}
-    handles = [m.register_forward_hook(hook) for m in model.modules() if id(m) in names]
-    try:
+    with layer_hooks(model, hook):
         p = next(model.parameters(), None)
         x = torch.zeros(input_shape, device=p.device if p is not None else None,
                         dtype=p.dtype if p is not None and p.is_floating_point() else None)
         model.eval()
         with torch.no_grad():
             model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        for m, training in modes.items():
-            m.training = training
     if not seen:
         raise HardwareInputError("trace: the model ran no nn.Conv2d / nn.Linear layer")
     return _roles(list(seen.values()))

@@ -90,6 +90,9 @@ def _const(c: E.Constant) -> dict:
     return asdict(c)
 
 
+MIN_WEIGHT_BITS = 2   # bits: ternary weights as 2-bit codes, the narrowest the memory model stores
+
+
 def _bits_of(weight_bits, names) -> dict:
     """{layer name: b} from an int or a per-layer dict (missing layers: 16 bits)."""
     per = weight_bits if isinstance(weight_bits, dict) else {n: weight_bits for n in names}
@@ -97,8 +100,9 @@ def _bits_of(weight_bits, names) -> dict:
     if unknown:
         raise HardwareInputError(f"weight_bits: unknown layer name(s) {', '.join(unknown[:5])}")
     for n, b in per.items():
-        if isinstance(b, bool) or not isinstance(b, int) or not 2 <= b <= M.WORD_BITS:
-            raise HardwareInputError(f"weight_bits must be an integer in [2, 16] (2 = ternary), got {b!r} for {n}")
+        if isinstance(b, bool) or not isinstance(b, int) or not MIN_WEIGHT_BITS <= b <= M.WORD_BITS:
+            raise HardwareInputError(f"weight_bits must be an integer in [{MIN_WEIGHT_BITS}, {M.WORD_BITS}] "
+                                     f"(2 = ternary), got {b!r} for {n}")
     return {n: per.get(n, M.WORD_BITS) for n in names}
 
 
