@@ -1,7 +1,7 @@
 """``report()``: the one entry point of the accelerator model (and of ``uticket hw``). JSON-ready."""
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
@@ -106,42 +106,59 @@ def _bits_of(weight_bits, names) -> dict:
     return {n: per.get(n, M.WORD_BITS) for n in names}
 
 
-def _layer(l, mask, cov, args, S, act, net_act, inputs, model, bits=M.WORD_BITS):
+@dataclass(frozen=True)
+class _Options:
+    """What report() settles once for every layer."""
+    n_pe: int
+    mode: str
+    timesteps: dict          # {layer: T_l}
+    planes: dict             # {layer: input bit-planes}
+    avg: str
+    sync: str
+    order: str | None        # filter reordering before mapping
+    memory: bool
+    per_layer: bool          # a time plan: rows record T_l and planes
+    net_s: float             # the network's input spike sparsity
+
+
+def _layer(l, mask, cov, o: "_Options", S, act, net_act, inputs, energy_model, bits=M.WORD_BITS):
     """One row of report()['layers']."""
-    n_pe, mode, Ts, planes, avg, sync, order, mem, per_layer, net_s = args
-    T, P = Ts[l.name], planes[l.name]
+    n_pe, mode = o.n_pe, o.mode
+    T, P = o.timesteps[l.name], o.planes[l.name]
     TP = T * P                       # cycles: one per (weight, input bit) over T_l steps x bit-planes
-    model = E.at_bits(model, bits)
+    energy_model = E.at_bits(energy_model, bits)
     nnz = int(mask.sum())
     row = {"name": l.name, "role": l.role, "kind": l.kind, "covered": l.name in cov,
            "weight_shape": list(l.weight_shape), "n_weights": l.n_weights, "nnz": nnz,
            "weight_sparsity": 1 - nnz / l.n_weights, "n_filters": l.out_channels,
            "in_hw": list(l.in_hw), "out_hw": list(l.out_hw), "positions": l.positions,
            "spike_sparsity": S[l.name], "lif_updates": E.lif_updates(l, T)}
-    if per_layer:
+    if o.per_layer:
         row.update(timesteps=T, input_planes=P)
-    if order is not None:
-        mask = mask[permutation(static_loads(mask, l, mode, TP)[0], order)]   # a reordered copy
+    if o.order is not None:
+        mask = mask[permutation(static_loads(mask, l, mode, TP)[0], o.order)]   # a reordered copy
     spikes = None if inputs is None else inputs.get(l.name)
     if CYCLE_MODES[mode].needs_inputs and spikes is None and l.role != "encoder" and l.name not in cov:
         row.update(dict.fromkeys(("work", "idle", "latency", "latency_s", "utilization", "busy_fraction",
                                   "n_blocks", "dynamic", "energy", "energy_breakdown")))
     else:
         # event modes count recorded non-zero inputs per step (a summed input is one event there)
-        bc = block_cycles(mask, l, n_pe, mode, T if CYCLE_MODES[mode].needs_inputs else TP, spikes, sync)
-        st = layer_stats(bc["work"], bc["latency"], n_pe, avg, bc["quantum"])
+        bc = block_cycles(mask, l, n_pe, mode, T if CYCLE_MODES[mode].needs_inputs else TP, spikes, o.sync)
+        st = layer_stats(bc["work"], bc["latency"], n_pe, o.avg, bc["quantum"])
         dyn = bc["dynamic"] if bc["dynamic"] is not None else st["work"] * (1 - S[l.name])
         row.update(st, latency_s=E.latency_seconds(st["latency"]), dynamic=dyn,
-                   energy=E.eq3(st["work"], st["idle"], S[l.name], model, dyn),
-                   energy_breakdown=E.breakdown(st["work"], st["idle"], S[l.name], row["lif_updates"], model, dyn))
-        pj = model if model.unit == "pJ" else E.at_bits("bottom_up_32nm", bits)  # PE energy, system split
+                   energy=E.eq3(st["work"], st["idle"], S[l.name], energy_model, dyn),
+                   energy_breakdown=E.breakdown(st["work"], st["idle"], S[l.name], row["lif_updates"],
+                                                energy_model, dyn))
+        # PE energy for the system split: the preset itself where it is in pJ
+        pj = energy_model if energy_model.unit == "pJ" else E.at_bits("bottom_up_32nm", bits)
         br = E.breakdown(st["work"], st["idle"], S[l.name], row["lif_updates"], pj, dyn)
         row["_pe_pj"] = sum(br.values()) if br else E.eq3(st["work"], st["idle"], S[l.name], pj, dyn)
     row["synaptic_updates"] = row.get("dynamic")   # event-mode count: (non-zero weight, set input bit) pairs
     # LIF neurons x steps; the encoder's conv runs once but its neurons fire over T_l steps
     row["neuron_evaluations"] = E.lif_updates(replace(l, role="conv") if l.role == "encoder" else l, T)
-    if mem:
-        out_act = net_act if net_act is not None else M.active_fraction(net_s, T)
+    if o.memory:
+        out_act = net_act if net_act is not None else M.active_fraction(o.net_s, T)
         row["memory"] = M.layer_memory(mask, l, n_pe, T, act[l.name], out_act, in_steps=TP,
                                        weight_bits=bits)
     if bits != M.WORD_BITS:
@@ -149,24 +166,25 @@ def _layer(l, mask, cov, args, S, act, net_act, inputs, model, bits=M.WORD_BITS)
     return row
 
 
-def _network(rows, cov, weighting, model, net_s, mem):
+def _network(rows, cov, weighting, energy_model, net_s, mem):
     c = [r for r in rows if r["covered"]]
     net = network_stats(c, [r["n_weights"] for r in c], [r["nnz"] for r in c], weighting)
     nw, nz = sum(r["n_weights"] for r in rows), sum(r["nnz"] for r in rows)
     cw, cz = sum(r["n_weights"] for r in c), sum(r["nnz"] for r in c)
     net.update(latency_s=E.latency_seconds(net["latency"]), energy=sum(r["energy"] for r in c),
-               energy_unit=model.unit, dynamic=sum(r["dynamic"] for r in c),
+               energy_unit=energy_model.unit, dynamic=sum(r["dynamic"] for r in c),
                n_weights=nw, nnz=nz, weight_sparsity=1 - nz / nw,
                weight_sparsity_covered=1 - cz / cw if cw else 0.0, spike_sparsity=net_s, n_covered=len(c))
-    if model.components is not None:
-        net["energy_breakdown"] = {k: sum(r["energy_breakdown"][k] for r in c) for k in vars(model.components)}
+    if energy_model.components is not None:
+        net["energy_breakdown"] = {k: sum(r["energy_breakdown"][k] for r in c)
+                                   for k in vars(energy_model.components)}
         net["energy_breakdown_total"] = sum(net["energy_breakdown"].values())
     else:
         net["energy_breakdown"] = net["energy_breakdown_total"] = None
     net["neuron_evaluations"] = sum(r["neuron_evaluations"] for r in rows)   # every LIF of the network
     net["synaptic_updates"] = sum(r["synaptic_updates"] for r in c)
     pe_pj = sum(r["_pe_pj"] for r in c)
-    pe_preset = model.name if model.unit == "pJ" else "bottom_up_32nm"
+    pe_preset = energy_model.name if energy_model.unit == "pJ" else "bottom_up_32nm"
     for r in rows:
         r.pop("_pe_pj", None)
     if mem:
@@ -206,7 +224,7 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
     """
     _options(n_pe, mode, timesteps, avg, weighting, reorder, sync, energy)
     check_masks(masks, layers)
-    model = E.preset(energy)
+    energy_model = E.preset(energy)
     names = [l.name for l in layers]
     cov = set(covered_layers(layers, include_linear) if covered is None else covered)
     if cov - set(names):
@@ -230,14 +248,15 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
         planes = {n: int(input_planes.get(n, 1)) for n in names}
     S, act, net_s, net_act, source = _spikes(layers, cov, spike_sparsity, inputs, timesteps, Ts)
     per_layer = isinstance(timesteps, dict) or planes is not None
-    args = (n_pe, mode, Ts, planes or dict.fromkeys(names, 1), avg, sync, reorder, memory, per_layer, net_s)
+    opts = _Options(n_pe, mode, Ts, planes or dict.fromkeys(names, 1), avg, sync, reorder, memory, per_layer,
+                    net_s)
     bits = _bits_of(weight_bits, names)
     with torch.no_grad():
-        rows = [_layer(l, masks[l.name], cov, args, S, act, net_act, inputs, model, bits[l.name])
+        rows = [_layer(l, masks[l.name], cov, opts, S, act, net_act, inputs, energy_model, bits[l.name])
                 for l in layers]
-    net = _network(rows, cov, weighting, model, net_s, memory)
+    net = _network(rows, cov, weighting, energy_model, net_s, memory)
     settings = {"n_pe": n_pe, "mode": mode, "timesteps": timesteps if isinstance(timesteps, int) else dict(Ts),
-                "energy": model.name,
+                "energy": energy_model.name,
                 "spike_sparsity": spike_sparsity if not isinstance(spike_sparsity, dict) else dict(spike_sparsity),
                 "spike_sparsity_source": source, "avg": avg, "weighting": weighting,
                 "include_linear": include_linear, "reorder": reorder, "sync": sync,
@@ -245,17 +264,18 @@ def report(masks: dict, layers: list[Layer], n_pe: int = 16, mode: str = "output
                 "covered": [n for n in names if n in cov]}
     if planes is not None:
         settings["input_planes"] = planes
-    constants = {"e_dyn": _const(model.e_dyn), "e_leak": _const(model.e_leak), "energy_unit": model.unit,
-                 "energy_source": model.source, "clock_hz": _const(E.CLOCK_HZ),
-                 "components": None if model.components is None else
-                 {k: _const(v) for k, v in vars(model.components).items()},
+    constants = {"e_dyn": _const(energy_model.e_dyn), "e_leak": _const(energy_model.e_leak),
+                 "energy_unit": energy_model.unit,
+                 "energy_source": energy_model.source, "clock_hz": _const(E.CLOCK_HZ),
+                 "components": None if energy_model.components is None else
+                 {k: _const(v) for k, v in vars(energy_model.components).items()},
                  "dram": _const(M.DRAM_PJ), "glb": _const(M.GLB_PJ), "spad": _const(M.SPAD_PJ),
                  "spad_capacity": _const(M.SPAD_BITS)}
     if any(b != M.WORD_BITS for b in bits.values()):
         settings["weight_bits"] = weight_bits if not isinstance(weight_bits, dict) else dict(weight_bits)
         b0 = min(bits.values())
-        constants["weight_bits"] = {"e_dyn_at_min_bits": _const(E.at_bits(model, b0).e_dyn),
-                                    "min_bits": b0, "bit_fraction": _const(E.bit_fraction(model)),
+        constants["weight_bits"] = {"e_dyn_at_min_bits": _const(E.at_bits(energy_model, b0).e_dyn),
+                                    "min_bits": b0, "bit_fraction": _const(E.bit_fraction(energy_model)),
                                     "and16_32nm": _const(E.AND16_32NM),
                                     "storage": "b-bit two's-complement level index per stored value "
                                                "(ternary: 2-bit codes); WSP bitmask unchanged"}
