@@ -71,6 +71,8 @@ class DataConfig:
 class TrainConfig:
     epochs_dense: int = 200            # round 0 (released code: 200)
     epochs: int = 180                  # every later round (released code: 180)
+    epochs_final: int | None = None    # the last round (prune.levels - 1) only; None = train.epochs.
+                                       # When set, prune.levels is hashed (it decides which is last)
     batch_size: int = 128
     optimizer: str = "sgd"             # "sgd" (paper/released: SGD + momentum) | "adam" (short budgets)
     lr: float = 0.1
@@ -78,6 +80,8 @@ class TrainConfig:
     weight_decay: float = 5e-4
     released_weight_decay: bool = False  # True: the released code's bug (weight decay never applied)
     label_smoothing: float = 0.0
+    warmup: float = 0.0                # share of a round's steps with a linear learning-rate warm-up
+                                       # from 0 before the cosine decay (0 = the paper's plain cosine)
     seed: int = 0                      # init, shuffling and augmentation; under DDP rank r seeds
                                        # its augmentation with a rank-dependent offset (training.
                                        # augmentation_seed), the shard order stays common
@@ -201,8 +205,10 @@ def science_dict(cfg: RunConfig) -> dict:
             d.pop("time_join", None)  # the join acts only between stages of a time plan
         if f.name == "prune":
             d.pop("method", None)  # hashed in the balance section (above)
-        if f.name == "prune" and cfg.prune.search_timesteps is not None:
-            d["levels"] = cfg.prune.levels  # the last level trains at full T: levels decide which
+        if f.name == "prune" and (cfg.prune.search_timesteps is not None
+                                  or cfg.train.epochs_final is not None):
+            d["levels"] = cfg.prune.levels  # the last level trains at full T or for epochs_final:
+                                            # levels decide which level is the last
         if f.name == "quant" and cfg.quant.bits is None:
             d = {}  # quantization knobs do not touch a float run
         elif f.name == "quant":

@@ -9,6 +9,7 @@ gloo on CPU), the model is wrapped in DDP and every rank reads its own shard of 
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -140,15 +141,27 @@ def uses_channels_last(model: nn.Module) -> bool:
 
 # ----------------------------------------------------------------------------- optimisation
 def make_optimizer(model: nn.Module, cfg: TrainConfig, epochs: int, steps_per_epoch: int):
-    """SGD + momentum (or AdamW), cosine annealing over the round (stepped per batch)."""
+    """SGD + momentum (or AdamW), cosine annealing over the round (stepped per batch), after a linear
+    warm-up over ``cfg.warmup`` of the steps when that is set."""
     wd = 0.0 if cfg.released_weight_decay else cfg.weight_decay  # released code: wd silently lost
     if cfg.optimizer == "adam":  # AdamW: decoupled weight decay, betas (momentum, 0.999)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.momentum, 0.999),
                                 weight_decay=wd)
     else:
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs * steps_per_epoch))
-    return opt, sched
+    total = max(1, epochs * steps_per_epoch)
+    warm = int(round(cfg.warmup * total))
+    if warm == 0:   # the paper's schedule (and every run before train.warmup existed)
+        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_cosine(step, warm, total))
+
+
+def warmup_cosine(step: int, warm: int, total: int) -> float:
+    """Learning-rate factor at ``step``: linear from 1/warm to 1 over ``warm`` steps, then the cosine
+    from 1 to 0 over the remaining ``total - warm`` steps."""
+    if step < warm:
+        return (step + 1) / warm
+    return 0.5 * (1.0 + math.cos(math.pi * min(step - warm, total - warm) / max(1, total - warm)))
 
 
 def spike_loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
