@@ -208,8 +208,15 @@ def _run_levels(cfg: RunConfig, out: Path, datasets: tuple[Dataset, ...], root: 
             extra.update(search)
         if joint:
             extra["quant"] = {"start": "rewind point"}
-        train_level(here, cfg, level, masks, level_start_state(out, cfg, level), cfg.train.epochs,
+        train_level(here, cfg, level, masks, level_start_state(out, cfg, level), level_epochs(cfg, level),
                      datasets, extra=extra, progress=progress, timesteps=t, quant=joint)
+
+
+def level_epochs(cfg: RunConfig, level: int) -> int:
+    """Epochs of pruning round ``level`` >= 1: ``train.epochs_final`` for the last one where set."""
+    if cfg.train.epochs_final is not None and level == cfg.prune.levels - 1:
+        return cfg.train.epochs_final
+    return cfg.train.epochs
 
 
 def _complete(out: Path, cfg: RunConfig) -> bool:

@@ -28,8 +28,20 @@ from .claims import KINDS, NOT_IN_PAPER, VERDICTS
 
 
 def total_epochs(cfg: RunConfig) -> int:
-    """Training epochs of one run: the dense round plus every pruning round."""
-    return cfg.train.epochs_dense + (cfg.prune.levels - 1) * cfg.train.epochs
+    """Training epochs of one run: the dense round plus every pruning round (the last one
+    ``train.epochs_final`` where set)."""
+    rounds = cfg.prune.levels - 1
+    final = cfg.train.epochs_final if cfg.train.epochs_final is not None and rounds else cfg.train.epochs
+    return cfg.train.epochs_dense + max(0, rounds - 1) * cfg.train.epochs + (final if rounds else 0)
+
+
+def round_epochs(cfg: RunConfig) -> str:
+    """The pruning rounds' epochs in words: "6 x 2", or "2 x 1 + 1 x 3" with ``train.epochs_final``."""
+    rounds = cfg.prune.levels - 1
+    if cfg.train.epochs_final is None or cfg.train.epochs_final == cfg.train.epochs or rounds < 1:
+        return f"{rounds} x {cfg.train.epochs}"
+    head = f"{rounds - 1} x {cfg.train.epochs} + " if rounds > 1 else ""
+    return f"{head}1 x {cfg.train.epochs_final}"
 
 
 def images(cfg: RunConfig, train: bool) -> int:
@@ -53,10 +65,8 @@ def scale_gaps(profile: str, arch: str = "vgg16", dataset: str = "fmnist") -> li
             rows.append((what, f"{a:,}", f"{b:,}"))
     if total_epochs(ours) < total_epochs(ref):
         rows.append(("training epochs per run",
-                     f"{total_epochs(ours):,} ({ours.train.epochs_dense} dense + "
-                     f"{ours.prune.levels - 1} x {ours.train.epochs})",
-                     f"{total_epochs(ref):,} ({ref.train.epochs_dense} dense + "
-                     f"{ref.prune.levels - 1} x {ref.train.epochs})"))
+                     f"{total_epochs(ours):,} ({ours.train.epochs_dense} dense + {round_epochs(ours)})",
+                     f"{total_epochs(ref):,} ({ref.train.epochs_dense} dense + {round_epochs(ref)})"))
     if ours.prune.levels != ref.prune.levels:
         rows.append(("pruning rounds",
                      f"{ours.prune.levels - 1} of {100 * ours.prune.fraction:.0f} % "
