@@ -168,3 +168,31 @@ def test_origin_text_splits_the_utilization_loss(tmp_path):
     text = recipes.origin_text(frame)
     assert "after 16,000 images" in text["vgg16_length"] and "excess +0.07" in text["vgg16_length"]
     assert text["vgg16_factors"] == "VGG-16: base (adam, weight decay 0.0005) excess +0.07"
+
+
+def test_rewind_images_saves_the_state_inside_round_zero(tmp_path):
+    from uticket_lib import lottery, paths
+    from uticket_lib.runstore import load_state
+    data = (synthetic(32, seed=1), synthetic(16, seed=2))
+
+    def rewind_state(**over):
+        cfg = tiny_config(**{"prune.levels": 1, **over})
+        lottery.run(cfg, datasets=data, root=tmp_path / str(over), progress=False)
+        dense = paths.dense_dir(cfg.dense_hash(), tmp_path / str(over))
+        return load_state(paths.rewind_path(dense))
+
+    one_epoch = rewind_state(**{"prune.rewind_epoch": 1})
+    at_32 = rewind_state(**{"prune.rewind_images": 32})           # 32 images = one pass: the same state
+    at_16 = rewind_state(**{"prune.rewind_images": 16})           # one step of 16 images
+    assert all(torch.equal(one_epoch[k], at_32[k]) for k in one_epoch)
+    assert any(not torch.equal(one_epoch[k], at_16[k]) for k in one_epoch if k.endswith("weight"))
+    assert tiny_config(**{"prune.rewind_images": 16}).dense_hash() != tiny_config().dense_hash()
+
+
+def test_rewind_images_beyond_round_zero_is_refused_before_any_work():
+    from uticket_lib import validation
+    from uticket_lib.config import RunConfigError
+    cfg = tiny_config(**{"data.train_subset": 100, "prune.rewind_images": 200})   # 2 epochs x 100 images
+    with pytest.raises(RunConfigError, match="prune.rewind_images"):
+        validation.check(cfg)
+    validation.check(tiny_config(**{"data.train_subset": 100, "prune.rewind_images": 199}))

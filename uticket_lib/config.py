@@ -108,6 +108,9 @@ class PruneConfig:
     fraction: float = 0.25             # share of surviving weights removed per round
     scope: str = "global"              # "global" | "layer"
     rewind_epoch: int = 20             # late rewinding to the state after this epoch of round 0
+    rewind_images: int | None = None   # instead: the state after this many training images of round
+                                       # 0 (a point inside an epoch, for rounds of one or two passes
+                                       # over a large split); None = rewind_epoch decides
     released_rewind: bool = False      # True: the released original_initialization (biases alias
                                        # the rewind state from round 2 on; BN statistics never rewound)
     search_timesteps: int | str | None = None  # T of the search rounds (early-time ticket):
@@ -169,7 +172,7 @@ class RunConfig:
         d.pop("balance", None)
         d.pop("quant", None)     # level 0 always trains float weights
         prune = {k: v for k, v in d.pop("prune", {}).items()
-                 if k in ("rewind_epoch", "search_timesteps")}
+                 if k in ("rewind_epoch", "rewind_images", "search_timesteps")}
         if prune:  # the rewind point and the search T are all level 0 depends on of `prune`
             d["prune"] = prune
         return stable_hash(d)

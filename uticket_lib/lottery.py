@@ -79,8 +79,13 @@ def train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mask
         model.timesteps = record["search_timesteps"]
         extra.update(record)
 
-    if rewind_to is not None and cfg.prune.rewind_epoch == 0 and is_main():
+    by_images = rewind_to is not None and cfg.prune.rewind_images is not None
+    if rewind_to is not None and not by_images and cfg.prune.rewind_epoch == 0 and is_main():
         io.save_torch(cpu_state(model), rewind_to)
+
+    def on_images(n: int) -> None:   # prune.rewind_images: the first step at or past the point
+        if n >= cfg.prune.rewind_images and is_main() and not rewind_to.exists():
+            io.save_torch(cpu_state(model), rewind_to)
     if search and (cfg.prune.rewind_epoch == 0 or
                    (resume is not None and resume["epoch"] >= cfg.prune.rewind_epoch)):
         switch_timesteps()
@@ -94,7 +99,7 @@ def train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mask
             if val_ds is not None:
                 row["val_accuracy"] = score(model, val_ds, cfg, device)["accuracy"]
         history.append(row)
-        if is_main() and rewind_to is not None and epoch == cfg.prune.rewind_epoch:
+        if is_main() and rewind_to is not None and not by_images and epoch == cfg.prune.rewind_epoch:
             io.save_torch(cpu_state(model), rewind_to)
         if search and epoch == cfg.prune.rewind_epoch:
             switch_timesteps()  # every rank: they all need the same T
@@ -105,7 +110,8 @@ def train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mask
 
     t0 = time.perf_counter()
     fit(model, train_ds, cfg.train, epochs, level, dev_masks, device, cfg.data.num_workers,
-        resume=resume, on_epoch_end=on_epoch_end, progress=progress)
+        resume=resume, on_epoch_end=on_epoch_end, progress=progress,
+        on_images=on_images if by_images else None)
     metrics = {}
     if is_main():
         test = score(model, test_ds, cfg, device, return_correct=True)

@@ -211,9 +211,12 @@ class EpochStats:
 def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.device,
                 masks: masklib.Masks | None = None, label_smoothing: float = 0.0,
                 channels_last: bool = False, desc: str = "train", progress: bool = True,
-                amp: bool = False) -> EpochStats:
+                amp: bool = False, on_batch: Callable[[int], None] | None = None) -> EpochStats:
     """One pass over ``loader``. ``EpochStats.seconds`` is the wall time of the whole loop (loading,
-    augmentation, forward, backward, optimizer, masks): the runs' ``train_images_per_s``."""
+    augmentation, forward, backward, optimizer, masks): the runs' ``train_images_per_s``.
+    ``on_batch(images)`` is called after every step with the images this pass has trained on so
+    far (all ranks together)."""
+    world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     model.train()
     t0, seen, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
     bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and is_main()))
@@ -231,6 +234,8 @@ def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.
         if masks:
             masklib.apply(_unwrap(model), masks)
         seen += y.numel()
+        if on_batch is not None:
+            on_batch(seen * world)
         correct += (predict(logits.detach()) == y).sum().item()
         loss_sum += loss.item() * y.numel()
         bar.set_postfix(loss=f"{loss.item():.3f}")
@@ -320,13 +325,14 @@ EpochCallback = Callable[[int, EpochStats, dict], None]
 def fit(model: nn.Module, train_ds: Dataset, cfg: TrainConfig, epochs: int, level: int,
         masks: masklib.Masks | None, device: torch.device, num_workers: int = 0,
         resume: dict | None = None, on_epoch_end: EpochCallback | None = None,
-        progress: bool = True) -> list[EpochStats]:
+        progress: bool = True, on_images: Callable[[int], None] | None = None) -> list[EpochStats]:
     """Train ``model`` in place for ``epochs`` epochs of one pruning round.
 
     ``resume`` = {"epoch", "optimizer", "scheduler"} from an interrupted call (the caller restores
     the model's weights). After every epoch ``on_epoch_end(epoch_done, stats, optim_state)`` lets the
     caller persist progress. Each epoch's shuffle and augmentation are seeded by
     ``epoch_seed(cfg.seed, level, epoch)``, so an interrupted round resumes bit-for-bit on CPU.
+    ``on_images(n)`` is called after every step with the images of the round trained on so far.
     """
     net = prepare(model, cfg, device)
     steps = len(train_loader(train_ds, cfg, 0, 0))
@@ -341,9 +347,11 @@ def fit(model: nn.Module, train_ds: Dataset, cfg: TrainConfig, epochs: int, leve
         for epoch in tqdm(range(start, epochs), desc=f"level {level}", initial=start, total=epochs,
                           disable=not (progress and is_main()), leave=False):
             loader = epoch_loader(train_ds, cfg, num_workers, epoch_seed(cfg.seed, level, epoch))
+            done = epoch * len(train_ds)
             stats = train_epoch(net, loader, opt, sched, device, masks, cfg.label_smoothing,
                                 cfg.channels_last, desc=f"epoch {epoch + 1}/{epochs}",
-                                progress=progress, amp=cfg.amp)
+                                progress=progress, amp=cfg.amp,
+                                on_batch=None if on_images is None else (lambda n, d=done: on_images(d + n)))
             history.append(stats)
             if on_epoch_end:
                 on_epoch_end(epoch + 1, stats, {"optimizer": opt.state_dict(),

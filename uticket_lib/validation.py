@@ -141,6 +141,9 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
         ("prune.rewind_epoch", _is_int(p.rewind_epoch) and _is_int(t.epochs_dense)
          and 0 <= p.rewind_epoch <= t.epochs_dense,
          f"an integer in [0, train.epochs_dense={t.epochs_dense}]"),
+        ("prune.rewind_images", p.rewind_images is None or (_is_int(p.rewind_images) and 1 <= p.rewind_images
+                                                             < _round0_images(cfg)),
+         f"none or an integer in [1, {_round0_images(cfg) - 1}] (the images round 0 trains on)"),
         ("prune.released_rewind", isinstance(p.released_rewind, bool), "true or false"),
         ("prune.search_timesteps", st is None or (_is_str(st) and st == "et")
          or (_is_int(st) and _is_int(m.timesteps) and 1 <= st <= m.timesteps),
@@ -162,6 +165,18 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
     ]
 
 
+def _round0_images(cfg: RunConfig) -> int:
+    """Training images of round 0: train.epochs_dense passes over the training subset (or the whole
+    training split less the validation split); 0 where a field it needs is itself invalid."""
+    try:
+        total = datalib.SPLIT_SIZES[cfg.data.dataset][0]
+        val = datalib.validation_size(cfg.data.val_split, total) if cfg.data.val_split is not None else 0
+        n = cfg.data.train_subset or total - val
+        return int(n) * int(cfg.train.epochs_dense)
+    except (KeyError, ValueError, TypeError):
+        return 0
+
+
 def check(cfg: RunConfig) -> None:
     """Fail early, with the fix, on settings that cannot run: every field has a range or choice."""
     for key, ok, must in _checks(cfg):
@@ -171,6 +186,9 @@ def check(cfg: RunConfig) -> None:
             if must.startswith("one of"):
                 raise RunConfigError(f"unknown {name} {value!r} ({key}); choose {must}")
             raise RunConfigError(f"{key} must be {must}, got {value!r}; fix it with --set {key}=...")
+    if cfg.prune.rewind_images is not None and cfg.prune.search_timesteps is not None:
+        raise RunConfigError("prune.rewind_images cannot be combined with prune.search_timesteps (the "
+                             "search T switches at an epoch); use prune.rewind_epoch")
     if cfg.prune.search_timesteps is not None and cfg.prune.levels < 2:
         raise RunConfigError(f"prune.search_timesteps needs prune.levels >= 2 (a search level and "
                              f"the final level), got {cfg.prune.levels}")
