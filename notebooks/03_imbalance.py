@@ -36,7 +36,7 @@ import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis, paper
-from uticket_lib.analysis import claims, masks, paper_compare, toys
+from uticket_lib.analysis import claims, masks, paper_compare, recipes, toys
 from uticket_lib.plotting import learning as plots
 
 ch = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
@@ -168,6 +168,39 @@ analysis.glue("ch3_trained_inside", "inside" if min(draws0) <= last["trained (LT
 # chance; it is shown here, not claimed. The reproduction notes report a utilization of about
 # {glue:md}`ch3_notes_untrained` for masks from untrained weights at the paper's scale. The right
 # panel shows the same comparison per covered layer at the last level.
+
+# %% [markdown]
+# ### What training adds: layer allocation, length, optimizer, weight decay
+#
+# The tickets above come from one recipe and one seed. To separate the factors, dense networks
+# trained on the full training split under several recipes (chapter 2's learning-speed study,
+# `ci/learning_curves.py`) were pruned one-shot to 98 % weight sparsity (global magnitude, the
+# rule LTH prunes by) at every scored point of their training (`ci/imbalance_origin.py`; recorded
+# numbers, not recomputed when this page is built). Each mask is set beside two random baselines
+# with the same number of surviving weights: random positions at **one density in every layer**
+# (counting noise alone) and random positions with **the trained mask's per-layer counts** (what
+# the allocation of survivors between layers adds). *Excess* is the second baseline's mean minus the
+# trained mask's utilization: what training adds *within* each layer, by making some filters keep
+# more weights than others. The band in the figure is the second baseline's range over its draws.
+
+# %%
+origin = recipes.origin_frame()
+display(analysis.table(origin.drop(columns=["width"]).set_index(["arch", "recipe", "images"])))
+plots.origin_length(origin);
+for key, text in recipes.origin_text(origin).items():
+    analysis.glue(f"ch3_origin_{key}", text);
+
+# %% [markdown]
+# Over the training of the cpu profile's recipe (`noaug`: AdamW, no augmentation):
+# {glue:md}`ch3_origin_vgg16_length`. {glue:md}`ch3_origin_resnet19_length`. Both steps cost
+# utilization: global pruning leaves some layers with only a few weights per filter, where counting
+# noise alone unbalances the PEs, and training then concentrates a layer's survivors on some
+# filters. The recipes at the end of their curves: {glue:md}`ch3_origin_vgg16_factors`.
+# {glue:md}`ch3_origin_resnet19_factors`. One training seed per recipe: the random range is the
+# only spread shown, and a difference between recipes smaller than it is not evidence. SGD, the
+# paper's optimizer, leaves VGG-16's filters far more unequal than AdamW, which scales every
+# parameter's step by its own gradient history; this is one reason to expect the paper's
+# SGD-trained tickets to be more imbalanced than this book's AdamW-trained ones (chapter 5).
 
 # %% [markdown]
 # ## Exercises

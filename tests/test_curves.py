@@ -158,7 +158,7 @@ def test_curve_finals_take_each_curves_last_point_and_the_gap_to_its_own_dense_n
 def test_origin_text_splits_the_utilization_loss(tmp_path):
     import json
     from uticket_lib.analysis import recipes
-    row = {"arch": "vgg16", "recipe": "base", "optimizer": "adam", "weight_decay": 5e-4, "width": 0.25,
+    row = {"arch": "vgg16", "recipe": "noaug", "optimizer": "adam", "weight_decay": 5e-4, "width": 0.25,
            "val_accuracy": 0.8, "min_weights_per_filter": 4.0, "uniform_random": 0.70,
            "random_mean": 0.62, "random_min": 0.60, "random_max": 0.64}
     path = tmp_path / "o.json"
@@ -167,7 +167,7 @@ def test_origin_text_splits_the_utilization_loss(tmp_path):
     frame = recipes.origin_frame(path)
     text = recipes.origin_text(frame)
     assert "after 16,000 images" in text["vgg16_length"] and "excess +0.07" in text["vgg16_length"]
-    assert text["vgg16_factors"] == "VGG-16: base (adam, weight decay 0.0005) excess +0.07"
+    assert text["vgg16_factors"] == "VGG-16: noaug (adam, weight decay 0.0005, no augmentation) excess +0.07"
 
 
 def test_rewind_images_saves_the_state_inside_round_zero(tmp_path):
@@ -196,3 +196,20 @@ def test_rewind_images_beyond_round_zero_is_refused_before_any_work():
     with pytest.raises(RunConfigError, match="prune.rewind_images"):
         validation.check(cfg)
     validation.check(tiny_config(**{"data.train_subset": 100, "prune.rewind_images": 199}))
+
+
+def test_schedule_text_names_rounds_rewind_and_data():
+    from uticket_lib import profiles
+    from uticket_lib.analysis import landing
+    old = profiles.get("cpu", overrides={"data.train_subset": 4000, "train.epochs_dense": 4, "train.epochs": 2,
+                                         "prune.levels": 7, "prune.rewind_images": None, "data.augment": True,
+                                         "train.epochs_final": None})
+    assert landing.schedule_text(old) == (
+        "trains 4 epochs at level 0 and 2 epochs in each of the 6 pruning rounds, rewinds to the end of "
+        "epoch 1 of level 0, and uses width 0.25 and 4,000 training images (with augmentation)")
+    new = old.replace(**{"data.train_subset": None, "train.epochs_dense": 1, "prune.rewind_images": 8000,
+                         "data.augment": False, "prune.levels": 3, "train.epochs": 1, "train.epochs_final": 2})
+    assert landing.schedule_text(new) == (
+        "trains 1 epoch at level 0 and 1 epoch in the first pruning round and 2 epochs in the last, "
+        "rewinds to the state after 8,000 training images of level 0, and uses width 0.25 and 58,000 "
+        "training images (without augmentation)")

@@ -1,6 +1,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from uticket_lib.analysis import recipes
 
@@ -46,10 +47,21 @@ def _gap_inputs(third: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_gap_frame_against_hand_numbers():
     summary, sweep = _gap_inputs({"arch": "vgg16", "method": "uticket", "cpu_minutes": 20.0, "val_accuracy": 0.99})
     g = recipes.gap_frame(summary, sweep)
-    assert abs(g.loc["vgg16", "gap (points)"] - 8.0) < 1e-9 and abs(g.loc["resnet19", "gap (points)"] - 15.0) < 1e-9
+    assert g.loc["vgg16", "gap (points)"] == pytest.approx(100 * (recipes.AIMS["vgg16"] - 0.80))
+    assert g.loc["resnet19", "gap (points)"] == pytest.approx(100 * (recipes.AIMS["resnet19"] - 0.70))
     assert g.loc["vgg16", "best swept recipe"] == "b"          # u-Ticket rows never pick the recipe
     assert abs(g.loc["vgg16", "gain over cheapest (points)"] - 5.0) < 1e-9
     assert pd.isna(g.loc["resnet19", "best swept recipe"])      # nothing swept for it
+
+
+def test_gap_text_gives_the_ticket_against_its_dense_network():
+    summary, sweep = _gap_inputs({"arch": "vgg16", "method": "lth", "cpu_minutes": 8.0, "val_accuracy": 0.60})
+    summary["dense accuracy"] = [0.85, 0.71]
+    g = recipes.gap_frame(summary, sweep)
+    assert g.loc["vgg16", "ticket - dense (points)"] == pytest.approx(-5.0)
+    t = recipes.gap_text(g)
+    assert t["dense"].startswith(f"VGG-16: dense 85.0% against {recipes.DENSE_AIMS['vgg16']:.0%}, "
+                                 "ticket minus dense -5.0 points against -2")
 
 
 def test_gap_text_reads_the_frame_and_the_paper():
@@ -74,3 +86,13 @@ def test_training_trend_reads_the_last_two_levels(tmp_path):
     assert t.loc[("vgg16", 2), "loss first epoch"] == 1.6 and t.loc[("vgg16", 2), "train accuracy"] == 0.6
     assert recipes.trend_text(t) == ("VGG-16: at level 2 the training loss went from 1.60 to 1.40 over its "
                                      "2 epochs and the training accuracy reached 60% (level 1: 70%)")
+
+
+def test_imp_probe_text_by_level(tmp_path):
+    import json
+    p = tmp_path / "imp.json"
+    p.write_text(json.dumps({"levels": [{"level": 0, "sparsity": 0.0, "val_accuracy": 0.88},
+                                        {"level": 1, "sparsity": 0.859, "val_accuracy": None}]}))
+    assert recipes.imp_probe_text(p) == ("level 0 at 0.0% sparsity 88.0% on validation; "
+                                         "level 1 at 85.9% sparsity (validation not scored)")
+    assert recipes.imp_probe_text(tmp_path / "missing.json") == "not recorded"

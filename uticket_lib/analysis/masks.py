@@ -15,7 +15,8 @@ from .. import hardware, io, models, paper, paths, profiles, runstore
 from ..pruning import balance as balancelib
 from ..pruning import magnitude
 from ..pruning import mask as masklib
-from .runs import config, hardware_report, layers, level_of, levels_frame
+from ..config import RunConfig
+from .runs import _layers, config, hardware_report, layers, level_of, levels_frame
 
 
 def random_masks(masks: Mapping[str, torch.Tensor], seed: int = 0) -> dict[str, torch.Tensor]:
@@ -196,3 +197,36 @@ def synthetic_paper_vgg(n_pe: int = 16, seed: int = 0) -> dict:
     net = hardware.report(synthetic_masks(layers, sparsity, seed), layers, n_pe=n_pe,
                           timesteps=cfg.model.timesteps, memory=False)["network"]
     return {"sparsity": sparsity, "nnz": net["nnz"], "work": net["work"]}
+
+
+def one_shot_origin(state: Mapping[str, torch.Tensor], arch: str, width: float, dataset: str = "fmnist",
+                    sparsity: float = 0.98, n_pe: int = 16, draws: int = 5, timesteps: int = 4) -> dict:
+    """Where a ticket's imbalance comes from, for one trained state: Eq. 2 network utilization of
+    the state pruned one-shot to ``sparsity`` (global magnitude, ``curves.one_shot_mask``) against
+    ``draws`` random masks with the same per-layer non-zero counts (seeds 0..draws-1).
+
+    ``excess`` = mean random utilization - trained utilization: the imbalance that training adds
+    beyond what counting noise at these per-filter counts gives by itself (positive = training
+    makes filters more unequal than chance). ``uniform_random``: random masks with the same density
+    in every layer (counting noise alone), so ``uniform_random - random_mean`` is what the per-layer
+    allocation of the survivors costs."""
+    from ..curves import one_shot_mask     # curves trains; only its pruning rule is used here
+    lyr = list(_layers(arch, width, timesteps, dataset))
+    cfg = RunConfig().replace(**{"model.arch": arch, "model.width": width, "model.timesteps": timesteps,
+                                 "data.dataset": dataset})
+    masks = one_shot_mask(dict(state), runstore.build_model(cfg), sparsity)
+    trained = mask_utilization(masks, lyr, n_pe)
+    rand = [mask_utilization(random_masks(masks, s), lyr, n_pe) for s in range(draws)]
+    mean = sum(rand) / len(rand)
+    # the same density in every layer, at random positions: counting noise alone
+    density = 1.0 - masklib.sparsity(masks)
+    even = {n: (torch.arange(m.numel()) < round(density * m.numel())).float().view(m.shape)
+            for n, m in masks.items()}
+    uniform = [mask_utilization(random_masks(even, s), lyr, n_pe) for s in range(draws)]
+    covered = balancelib.default_covered(masks)
+    per_filter = [float(masks[n].flatten(1).sum(1).float().mean()) for n in covered]
+    return {"sparsity": masklib.sparsity(masks), "trained": trained, "random_mean": mean,
+            "min_weights_per_filter": min(per_filter),      # the sparsest covered layer's mean count
+            "median_weights_per_filter": sorted(per_filter)[len(per_filter) // 2],
+            "random_min": min(rand), "random_max": max(rand), "draws": draws, "excess": mean - trained,
+            "uniform_random": sum(uniform) / len(uniform)}

@@ -189,3 +189,48 @@ def switches(frame: pd.DataFrame, metrics=("accuracy", "sparsity", "utilization"
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     axes[0][0].legend(fontsize=6)
     return fig
+
+
+def curves(frame: pd.DataFrame, kind: str = "dense"):
+    """Validation accuracy against training images seen, one line per recipe, one panel per
+    network (``analysis.recipes.curves_frame``)."""
+    sub = frame[frame["kind"] == kind]
+    archs = list(dict.fromkeys(sub["arch"]))
+    fig, axes = figure(max(1, len(archs)), 1, width=3.8, height=3.0)
+    curves_ = list(dict.fromkeys(zip(sub["recipe"], sub["budget"])))
+    colors = plt.get_cmap("tab10")
+    short = min(b for _, b in curves_) if curves_ else 0
+    for ax, arch in zip(axes[0], archs):
+        for i, (r, b) in enumerate(curves_):
+            c = sub[(sub["arch"] == arch) & (sub["recipe"] == r) & (sub["budget"] == b)].sort_values("images")
+            if len(c):
+                label = r if b == short else f"{r}, {b // 1000}k budget"
+                ax.plot(c["images"] / 1000, 100 * c["val_accuracy"], "-o", ms=3, color=colors(i % 10),
+                        label=label)
+        ax.set_title(ARCH_LABELS.get(arch, arch), fontsize=10)
+        ax.set_xlabel("training images seen (thousands)")
+        ax.set_ylabel("validation accuracy (%)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return fig
+
+
+def origin_length(frame: pd.DataFrame, recipe: str = "noaug"):
+    """Utilization of one-shot 98 % masks of dense states against training images seen: the trained
+    mask (line) and the range of random masks with the same per-layer counts (band), per network
+    (``analysis.recipes.origin_frame``)."""
+    sub = frame[frame["recipe"] == recipe]
+    archs = list(dict.fromkeys(sub["arch"]))
+    fig, axes = figure(max(1, len(archs)), 1, width=3.6, height=2.8)
+    for ax, arch in zip(axes[0], archs):
+        c = sub[sub["arch"] == arch].sort_values("images")
+        x = c["images"] / 1000
+        ax.fill_between(x, c["random_min"], c["random_max"], color=METHOD_COLORS["random"], alpha=0.3,
+                        label="random masks (range)")
+        ax.plot(x, c["random_mean"], "--", color=METHOD_COLORS["random"], lw=1)
+        ax.plot(x, c["trained"], "-o", ms=3, color=METHOD_COLORS["lth"], label="trained (one-shot)")
+        ax.set_title(ARCH_LABELS.get(arch, arch), fontsize=10)
+        ax.set_xlabel("training images seen (thousands)")
+        ax.set_ylabel("network utilization")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    return fig
