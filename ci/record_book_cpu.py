@@ -7,8 +7,9 @@ Writes ``total_seconds`` (the build, notebooks and book), ``bench_vgg16_images_p
 VGG-16 training speed measured just before the build by ``ci/bench_train.py``), the time normalised
 to a machine on which that benchmark gives ``REFERENCE_IMAGES_PER_S`` (the 2026-11-22 record), and
 ``runs``: for every run of the cpu profile under ``$UTICKET_RUNS``, its final level's ``arch``,
-``method``, ``level``, ``sparsity``, ``test_accuracy`` and ``test_images`` (plus validation accuracy
-and the configuration's switches where set).
+``method``, ``level``, ``sparsity``, ``test_accuracy``, ``test_images`` and ``dense_test_accuracy``
+(its level 0, the dense network it was pruned from; plus validation accuracy and the
+configuration's switches where set).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def final_rows(root: Path | None = None) -> list[dict]:
         rows.append({"run": r["name"], "arch": r["arch"], "method": r["method"],
                      "level": m["level"], "levels_done": len(done), "sparsity": m["sparsity"],
                      "test_accuracy": m["test_accuracy"], "test_images": m["test_images"],
+                     "dense_test_accuracy": done[0]["test_accuracy"] if done[0]["level"] == 0 else None,
                      "val_accuracy": m.get("val_accuracy"), "timesteps": m.get("timesteps"),
                      "seconds_all_levels": sum(x["seconds"] for x in done)})
     return rows

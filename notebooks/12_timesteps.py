@@ -74,8 +74,8 @@ settings
 # ## Choosing the plan
 #
 # The search (`uticket_lib.timeplan.search`) works on a trained ticket and never sees the test set.
-# It selects on held-out training images: the images that follow the run's training subset in the
-# same seeded permutation, so none of them was trained on. For every stage and every smaller $T$ it
+# It selects on held-out training images: the first images of the run's validation split
+# (`data.val_split`, held out of the training set), so none of them was trained on. For every stage and every smaller $T$ it
 # measures the validation accuracy and the hardware cost of two changes: that stage alone at $T$,
 # and that stage with every later one at $T$ (a suffix). The suffixes are needed because of the sum
 # join: a lone stage at $T = 2$ reads 2 steps x 2 bit-planes and hands on 2 steps that are copied

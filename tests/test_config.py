@@ -34,7 +34,7 @@ OTHER_VALUE = {
     "data.root": "/x", "data.download": True, "data.num_workers": 2, "train.epochs_dense": 3,
     "train.epochs": 3, "train.batch_size": 16, "train.optimizer": "adam", "train.lr": 0.01,
     "train.momentum": 0.5, "train.weight_decay": 0.0, "train.released_weight_decay": True,
-    "train.label_smoothing": 0.1, "train.seed": 1, "train.eval_every_epoch": True,
+    "train.label_smoothing": 0.1, "train.warmup": 0.1, "train.epochs_final": 5, "prune.rewind_images": 100, "train.seed": 1, "train.eval_every_epoch": True,
     "train.device": "cpu", "train.channels_last": True, "train.amp": True, "prune.levels": 3,
     "prune.fraction": 0.5, "prune.scope": "layer", "prune.rewind_epoch": 1,
     "prune.released_rewind": True, "prune.search_timesteps": 2, "prune.method": "uticket",

@@ -1,12 +1,13 @@
 """The four profiles. This module is the only place where default experiment numbers live.
 
 - ``smoke``: the whole pipeline in minutes on 2 CPU cores; its numbers mean nothing.
-- ``cpu``: the default book. Real training on Fashion-MNIST at reduced width and on a seeded subset,
-  with harder pruning per round (fewer rounds) to reach about 98 % weight sparsity, a validation
-  split held out of the training set (every selection), the whole test set (every reported
-  accuracy) and a short-budget optimizer (AdamW) chosen on that validation split.
+- ``cpu``: the default book. Real training on Fashion-MNIST at reduced width on the whole training
+  split, one pass per round, with harder pruning per round (fewer rounds) to reach about 98 %
+  weight sparsity, a validation split held out of the training set (every selection), the whole
+  test set (every reported accuracy) and a short-budget recipe (AdamW, no augmentation) chosen on
+  that validation split (``ci/learning_curves.py``).
 - ``gpu``: between the two, for one current GPU: full width, full data, the early-time search,
-  bf16 mixed precision, the cpu profile's 7-level schedule (98 % sparsity) with more epochs;
+  bf16 mixed precision, a 7-level schedule (6 rounds of 48 %, 98 % sparsity) with more epochs;
   sized for about an hour per (arch, dataset, method).
 - ``paper``: the paper's settings (full width, full data, 200 + 14 x 180 epochs, 25 % per round,
   15 levels = 98.2 % sparsity, rewind to epoch 20). Needs a GPU; torchrun for several.
@@ -31,22 +32,38 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "cpu": {
         "model.width": 0.25,        # every covered layer keeps >= 16 filters (one full PE block)
-        "data.train_subset": 4000,
-        "data.val_split": 2000,     # held out of the training set, disjoint from train_subset
+        # The whole training split less the validation split: 58,000 images, one pass per round.
+        # WHICH SPLIT CHOSE IT: VALIDATION (ci/bench_results/learning_curves.json, 2,000 held-out
+        # images). At equal images seen, distinct data beats repeated passes: one pass over 58,000
+        # gave dense VGG-16 83.0 % (with augmentation) against 74.7 % (test) for 4 passes over
+        # 4,000, the 2026-11 profile.
+        "data.train_subset": None,
+        "data.val_split": 2000,     # held out of the training set, disjoint from the training images
         # whole test set (10,000 images): one standard error of an accuracy difference on 1,000
         # images is about 1 point, the size of the paper's u-Ticket vs LTH bound
         "data.test_subset": None,
+        # VALIDATION (learning_curves.json): without augmentation one pass reaches 87.5 % (VGG-16)
+        # against 83.0 % with it; flips and crops pay off only over many epochs.
+        "data.augment": False,
         "train.batch_size": 64,
-        # Short-budget recipe, chosen on VALIDATION (5,000 held-out training images, dense probes
-        # of 24,000 training images, ci/bench_results/recipe_probe_gpu.json): AdamW lr 1e-3 reaches
-        # 76.5 % on VGG-16 against 75.1 % for the paper's SGD lr 0.1 (ResNet-19: see ARCH_OVERRIDES).
+        # VALIDATION: AdamW lr 1e-3 (83.0 % after one pass, VGG-16, augmented) against the paper's
+        # SGD lr 0.1 with 5 % warm-up (79.0 %); earlier dense probes on subsets agreed
+        # (ci/bench_results/recipe_probe_gpu.json). ResNet-19: see ARCH_OVERRIDES.
         "train.optimizer": "adam",
         "train.lr": 1e-3,
-        "train.epochs_dense": 4,
-        "train.epochs": 2,
-        "prune.levels": 7,          # 1 dense + 6 prunes at 48 %: 1 - 0.52^6 = 98.0 % sparsity
-        "prune.fraction": 0.48,
-        "prune.rewind_epoch": 1,
+        # Schedule: chosen by the BUDGET. One pass for the dense network and one for the ticket, with
+        # all of the 98 % pruned in one round (one-shot), is what fits the 60-normalised-minute book
+        # with both networks and both methods (the README records what a level costs). VALIDATION
+        # says what it costs in accuracy (learning_curves.json, VGG-16): the one-shot ticket after
+        # one pass 80.8 % against its dense network's 87.5 %; after two passes 83.8 %.
+        "train.epochs_dense": 1,
+        "train.epochs": 1,
+        "prune.levels": 2,          # 1 dense + 1 prune at 98 %
+        "prune.fraction": 0.98,
+        # Late rewinding to the state after 8,000 of the dense round's 58,000 images (14 % of it;
+        # the paper rewinds to epoch 20 of 200, 10 %): a point inside the one dense epoch.
+        "prune.rewind_images": 8000,
+        "prune.rewind_epoch": 1,    # unused while rewind_images is set
         "train.channels_last": True,  # ~18 % faster on CPU with the fused LIF (ci/bench_train.py)
     },
     # Sizing (basis: uticket_lib.models.flops, conv + linear FLOPs, training = 3 x forward): a
@@ -64,7 +81,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.batch_size": 128,
         "train.epochs_dense": 60,
         "train.epochs": 30,
-        "prune.levels": 7,          # 1 dense + 6 prunes at 48 %: 98.0 % sparsity, as the cpu profile
+        "prune.levels": 7,          # 1 dense + 6 prunes at 48 %: 98.0 % sparsity
         "prune.fraction": 0.48,
         "prune.rewind_epoch": 1,
         "train.amp": True,          # bf16 autocast on CUDA, a no-op on CPU
@@ -86,10 +103,33 @@ PROFILES: dict[str, dict[str, Any]] = {
 # scored on 5,000 images held out of the training set (ci/sweep_cpu_recipes.py --probe, recorded in
 # ci/bench_results/recipe_probe_gpu.json): AdamW lr 3e-3 74.1 %, 1e-3 66.9 %, 3e-4 60.0 %; SGD lr 0.3
 # 52.5 %, 0.05 26.5 %, 0.02 10.5 % (all batch 32; SGD lr 0.3 at batch 128: 33.0 %). The earlier
-# setting (SGD lr 0.3, batch 32) had been chosen on the test set and is retired.
+# setting (SGD lr 0.3, batch 32) had been chosen on the test set and is retired. Kept for the
+# full-split recipe: one pass without augmentation reaches 86.2 % on validation
+# (ci/bench_results/learning_curves.json).
 ARCH_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("cpu", "resnet19"): {"train.lr": 3e-3, "train.batch_size": 32},
 }
+
+
+# Side studies: chapter 9's switch runs (each a u-Ticket run of its own, some with their own dense
+# level) and chapter 11's quantized runs (QAT of the dense network at several bit widths, quantized
+# tickets, a joint run, on their own LTH + u-Ticket pair). Under the cpu profile's full-split recipe
+# they would cost several times the rest of the book, so at the cpu profile they train on the 2026-11
+# data recipe (4,000 training images with augmentation, 4 dense epochs, rounds of 2) in 3 rounds of
+# 72.9 % (1 - 0.271^3 = 98.0 %, the main profile's final sparsity).
+# Their results are contrasts between runs of that one recipe (a switch against the paper behaviour,
+# quantized against float), not the book's headline accuracies, and the chapters say so.
+SIDE_STUDY: dict[str, dict[str, Any]] = {
+    "cpu": {"data.train_subset": 4000, "data.augment": True, "train.epochs_dense": 4, "train.epochs": 2,
+            "train.epochs_final": None, "prune.levels": 4, "prune.fraction": 0.729, "prune.rewind_epoch": 1,
+            "prune.rewind_images": None},
+}
+
+
+def side_study(profile: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Overrides of a side study's runs at ``profile`` (``SIDE_STUDY``), then ``overrides`` (a
+    notebook's parameters) on top."""
+    return {**SIDE_STUDY.get(profile, {}), **dict(overrides or {})}
 
 
 # Time-plan search of chapter 12 (timeplan.search) per profile: validation images (held-out training

@@ -22,7 +22,7 @@ from typing import Mapping
 
 from .. import profiles
 from ..config import RunConfig
-from ..data import SPLIT_SIZES
+from ..data import SPLIT_SIZES, validation_size
 from .claims import KINDS, NOT_IN_PAPER, VERDICTS
 
 
@@ -154,3 +154,26 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
         out.append("No chapter has recorded its claims yet (`book/executed/claims/*.json`).")
     out.append("")
     return "\n".join(out)
+
+
+def schedule_text(cfg: RunConfig) -> str:
+    """One sentence fragment for a run's training schedule: epochs per round, the rewind point and
+    the data it trains on."""
+    rewind = (f"rewinds to the state after {cfg.prune.rewind_images:,} training images of level 0"
+              if cfg.prune.rewind_images is not None
+              else f"rewinds to the end of epoch {cfg.prune.rewind_epoch} of level 0")
+    n = images(cfg, True)
+    if cfg.data.val_split is not None and not cfg.data.train_subset:
+        n -= validation_size(cfg.data.val_split, n)
+    data = (f"{n:,} training images ({'with' if cfg.data.augment else 'without'} augmentation)")
+    def ep(k):
+        return f"{k} epoch{'s' * (k != 1)}"
+    r, e, ef = cfg.prune.levels - 1, cfg.train.epochs, cfg.train.epochs_final
+    if ef is not None and ef != e and r > 1:
+        first = "the first pruning round" if r == 2 else f"each of the first {r - 1} pruning rounds"
+        rounds = f"{ep(e)} in {first} and {ep(ef)} in the last"
+    else:
+        rounds = (f"{ep(ef if ef is not None else e)} in its one pruning round" if r == 1 else
+                  f"{ep(e)} in each of the {r} pruning rounds")
+    return (f"trains {ep(cfg.train.epochs_dense)} at level 0 and {rounds}, {rewind}, and uses width "
+            f"{cfg.model.width:g} and {data}")
