@@ -213,3 +213,15 @@ def test_schedule_text_names_rounds_rewind_and_data():
         "trains 1 epoch at level 0 and 1 epoch in the first pruning round and 2 epochs in the last, "
         "rewinds to the state after 8,000 training images of level 0, and uses width 0.25 and 58,000 "
         "training images (without augmentation)")
+
+
+def test_training_images_without_augmentation_are_materialised_to_the_same_tensors():
+    from torch.utils.data import TensorDataset
+    from uticket_lib import rundata
+    cfg = tiny_config(**{"data.train_subset": 40, "data.val_split": 20, "data.augment": False})
+    train, _test, val = rundata.load_datasets(cfg)
+    plain = rundata._load(cfg)[0]
+    assert isinstance(train, TensorDataset) and len(train) == len(plain) == 40
+    for i in (0, 17, 39):
+        assert torch.equal(train[i][0], plain[i][0]) and int(train[i][1]) == int(plain[i][1])
+    assert not isinstance(rundata.load_datasets(cfg.replace(**{"data.augment": True}))[0], TensorDataset)

@@ -13,7 +13,18 @@ from .config import RunConfig
 
 
 def load_datasets(cfg: RunConfig) -> tuple[Dataset, ...]:
-    """(train, test), or (train, test, validation) when ``data.val_split`` is set."""
+    """(train, test), or (train, test, validation) when ``data.val_split`` is set.
+
+    Without augmentation (``data.augment`` false) the training images are materialised once
+    (``data.materialize``: the same tensors the per-image transforms give, so the same training), and
+    an epoch reads tensors instead of decoding and resizing every image again."""
+    train, *rest = _load(cfg)
+    if not cfg.data.augment:
+        train = datalib.materialize(train)
+    return (train, *rest)
+
+
+def _load(cfg: RunConfig) -> tuple[Dataset, ...]:
     d = cfg.data
     test = datalib.dataset(d.dataset, train=False, root=d.root, download=d.download,
                            augment=False, subset=d.test_subset, subset_seed=d.subset_seed,
