@@ -273,3 +273,24 @@ def test_paper_sparsity_gap_text_reads_table_i():
     lth, ut = (paper.TABLE_I[("resnet19", "fmnist", m)]["weight_sparsity"] for m in ("lth", "uticket"))
     assert switches.paper_sparsity_gap_text("resnet19", "fmnist") == f"{ut - lth:+.1f} points (ResNet-19, FMNIST)"
     assert switches.paper_sparsity_gap_text("vgg16", "nope") == "(no Table I row for this dataset)"
+
+
+def test_imbalance_trend_claim_with_one_pruning_round_is_inconclusive():
+    toy = pd.DataFrame({"utilization": [0.5, 1.0]}, index=["imbalanced", "balanced"])
+    one = claims.imbalance(toy, {"vgg16": pd.Series([1.0, 0.55])}, {})
+    assert one[1].verdict == "INCONCLUSIVE" and "one pruning round" in one[1].tolerance
+    assert one[2].verdict == "PASS"                               # the final-level bound still tests
+    two = claims.imbalance(toy, {"vgg16": pd.Series([1.0, 0.7, 0.55])}, {})
+    assert two[1].verdict == "PASS"
+    assert claims.imbalance(toy, {"vgg16": pd.Series([1.0, 0.5, 0.55])}, {})[1].verdict == "FAIL"
+
+
+def test_energy_trend_claim_with_one_pruning_round_is_inconclusive():
+    from uticket_lib.analysis import paper_compare
+    one = claims.energy(paper_compare.calibration_frame(), {"vgg16": (10.0, 8.0)},
+                        {"vgg16": pd.Series([0.0, 20.0])})
+    trend = [c for c in one if "grows with sparsity" in c.statement][0]
+    assert trend.verdict == "INCONCLUSIVE" and "one pruning round" in trend.tolerance
+    two = claims.energy(paper_compare.calibration_frame(), {"vgg16": (10.0, 8.0)},
+                        {"vgg16": pd.Series([0.0, 10.0, 20.0])})
+    assert [c for c in two if "grows with sparsity" in c.statement][0].verdict == "PASS"
