@@ -181,11 +181,13 @@ analysis.glue("ch3_trained_inside", "inside" if min(draws0) <= last["trained (LT
 # (counting noise alone) and random positions with **the trained mask's per-layer counts** (what
 # the allocation of survivors between layers adds). *Excess* is the second baseline's mean minus the
 # trained mask's utilization: what training adds *within* each layer, by making some filters keep
-# more weights than others. The band in the figure is the second baseline's range over its draws.
+# more weights than others. The table gives every recipe at the end of its curve; the figure follows
+# the profile's recipe along its training, the band being the second baseline's range over its draws.
 
 # %%
 origin = recipes.origin_frame()
-display(analysis.table(origin.drop(columns=["width"]).set_index(["arch", "recipe", "images"])))
+ends = origin.sort_values("images").groupby(["arch", "recipe"], sort=False).tail(1)   # each curve's end
+display(analysis.table(ends.drop(columns=["width"]).set_index(["arch", "recipe"]).sort_index()))
 plots.origin_length(origin);
 for key, text in recipes.origin_text(origin).items():
     analysis.glue(f"ch3_origin_{key}", text);

@@ -150,7 +150,7 @@ def test_curve_finals_take_each_curves_last_point_and_the_gap_to_its_own_dense_n
     assert finals.loc[("vgg16", "base", 32000, "dense"), "val_accuracy"] == 0.86
     text = recipes.curves_text(finals)
     assert "86.0% (32,000 images)" in text["vgg16_dense"]
-    assert "rewound to 16000 images" in text["vgg16_tickets"] and "-2.0 points" in text["vgg16_tickets"]
+    assert "rewound to 16,000 images" in text["vgg16_tickets"] and "-2.0 points" in text["vgg16_tickets"]
     from uticket_lib.plotting import learning
     assert learning.curves(frame) is not None
 

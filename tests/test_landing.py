@@ -34,3 +34,11 @@ def test_verdicts_counted_by_kind_and_fails_linked(tmp_path):
     assert "- [u-Ticket](executed/04_uticket.ipynb): a (paper 1, this build 2)" in md
     headline = md.split("### Headline")[1].split("### Claim")[0]
     assert "| a |" in headline and "| c |" in headline and "| b |" not in headline and "| d |" not in headline
+
+
+def test_cpu_gaps_name_the_held_out_split_augmentation_and_the_rewind_point():
+    gaps = {a: (b, c) for a, b, c in landing.scale_gaps("cpu")}
+    assert gaps["training images"] == ("58,000 (the rest held out for validation)", "60,000")
+    assert gaps["augmentation"] == ("none (chosen on validation)", "on")
+    assert gaps["rewind point"] == ("after 8,000 training images of the dense round", "end of epoch 20")
+    assert gaps["pruning rounds"][0].startswith("1 of 98 %")

@@ -61,8 +61,14 @@ def scale_gaps(profile: str, arch: str = "vgg16", dataset: str = "fmnist") -> li
                      f"(about {100 * ours.model.width ** 2:.1f} % of the weights)", f"{ref.model.width:g}"))
     for train, what in ((True, "training images"), (False, "test images")):
         a, b = images(ours, train), images(ref, train)
+        if train and ours.data.val_split is not None and not ours.data.train_subset:
+            a -= validation_size(ours.data.val_split, a)       # the validation split is held out
         if a < b:
-            rows.append((what, f"{a:,}", f"{b:,}"))
+            rows.append((what, f"{a:,}" + (" (the rest held out for validation)" if train and
+                                          ours.data.val_split is not None else ""), f"{b:,}"))
+    if ours.data.augment != ref.data.augment:
+        rows.append(("augmentation", "on" if ours.data.augment else "none (chosen on validation)",
+                     "on" if ref.data.augment else "none"))
     if total_epochs(ours) < total_epochs(ref):
         rows.append(("training epochs per run",
                      f"{total_epochs(ours):,} ({ours.train.epochs_dense} dense + {round_epochs(ours)})",
@@ -73,8 +79,12 @@ def scale_gaps(profile: str, arch: str = "vgg16", dataset: str = "fmnist") -> li
                      f"({100 * profiles.expected_sparsity(ours):.1f} % sparsity)",
                      f"{ref.prune.levels - 1} of {100 * ref.prune.fraction:.0f} % "
                      f"({100 * profiles.expected_sparsity(ref):.1f} % sparsity)"))
-    if ours.prune.rewind_epoch != ref.prune.rewind_epoch:
-        rows.append(("rewind point (epoch)", str(ours.prune.rewind_epoch), str(ref.prune.rewind_epoch)))
+    def rewind(c):
+        if c.prune.rewind_images is not None:
+            return f"after {c.prune.rewind_images:,} training images of the dense round"
+        return f"end of epoch {c.prune.rewind_epoch}"
+    if rewind(ours) != rewind(ref):
+        rows.append(("rewind point", rewind(ours), rewind(ref)))
     return rows
 
 

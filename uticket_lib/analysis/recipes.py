@@ -235,8 +235,8 @@ def curves_text(finals: pd.DataFrame) -> dict[str, str]:
         tickets = sub[sub.index.get_level_values("kind") != "dense"]
         out[f"{arch}_tickets"] = f"{label}: " + (", ".join(
             f"{METHOD_LABELS.get(k.split('-')[0], k)} of {r} ({b:,} dense images"
-            f"{', rewound to ' + k.split('-rw')[1].split('-')[0] + ' images' if '-rw' in k else ''}"
-            f"{', trained ' + k.split('-tb')[1] + ' images' if '-tb' in k else ''}) "
+            f"{', rewound to ' + format(int(k.split('-rw')[1].split('-')[0]), ',') + ' images' if '-rw' in k else ''}"
+            f"{', trained ' + format(int(k.split('-tb')[1]), ',') + ' images' if '-tb' in k else ''}) "
             f"{row['val_accuracy']:.1%} ({row['minus dense (points)']:+.1f} points against its dense network)"
             for (r, b, k), row in tickets.iterrows()) or "no ticket recorded")
     return out

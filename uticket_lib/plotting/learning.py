@@ -211,7 +211,12 @@ def curves(frame: pd.DataFrame, kind: str = "dense"):
         ax.set_xlabel("training images seen (thousands)")
         ax.set_ylabel("validation accuracy (%)")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    # one legend for every curve of every panel (a recipe keeps its colour across panels)
+    seen = {}
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    axes[0][-1].legend(list(seen.values()), list(seen), fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     return fig
 
 
