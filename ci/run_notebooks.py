@@ -218,7 +218,7 @@ def to_notebook(source: Path):
 
 
 RUN_NOTE_CLASS = "uticket-run-note"
-PROFILE_TIMES = {"smoke": "minutes on a CPU", "cpu": "the book's numbers; about 40 min for all chapters on 2 CPU cores",
+PROFILE_TIMES = {"smoke": "minutes on a CPU", "cpu": "the book's numbers; about an hour for all chapters on 2 CPU cores (60 min normalised to a 284 images/s machine, 34 min measured on one that benchmarks at 496)",
                  "gpu": "full width and data on one GPU (about an hour per network and method)",
                  "paper": "the paper's settings; needs a GPU (hours)"}
 

@@ -89,11 +89,12 @@ analysis.glue("ch4_walk_after", int(walk["load after"].sum()));
 # {glue:md}`ch4_walk_recovered` weights back on and {glue:md}`ch4_walk_removed` off, taking the layer
 # from {glue:md}`ch4_walk_before` to {glue:md}`ch4_walk_after` non-zero weights. Because the target
 # is the rounded-up mean, a block never loses weights in total: it keeps its sum or gains fewer than
-# one weight per PE. The next round prunes again from the balanced mask, so the final sparsities of
-# the two methods need not be equal; the paper's Table I lists u-Ticket slightly sparser than LTH in
-# every row.
+# one weight per PE. With more rounds, the next one prunes again from the balanced mask, so the final
+# sparsities of the two methods need not be equal; the paper's Table I lists u-Ticket slightly
+# sparser than LTH in every row. With a single round (the cpu profile) balancing is the last step and
+# can only add weights, so u-Ticket ends slightly *denser* than LTH: the opposite sign.
 #
-# ## u-Ticket against LTH, round by round
+# ## u-Ticket against LTH, level by level
 #
 # Both methods share the dense level 0 and the pruning schedule; the only difference is the
 # balancing step. Utilization is the parameter-weighted network value of Eq. 2 with
@@ -157,7 +158,7 @@ analysis.glue("ch4_cost_s", cost["balance_seconds"].max(), "{:.3f} s");
 # %% [markdown]
 # Balancing takes at most {glue:md}`ch4_cost_s`, {glue:md}`ch4_cost_pct` of one level's training.
 # The ratio depends on how long a level trains: at the paper's 180 epochs per round it would be far
-# smaller than at a few epochs on a data subset.
+# smaller than at this profile's one pass per level.
 
 # %% [markdown]
 # ## Exercises

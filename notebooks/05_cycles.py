@@ -186,10 +186,11 @@ for key, sentence in decompose.text(parts, width).items():
 #
 # The work part is where this build and the paper can part ways. What u-Ticket's final ticket
 # keeps, relative to LTH's: {glue:md}`c5_dec_weights`. In the paper's Table I the u-Ticket tickets end
-# sparser than the LTH tickets, so they also do less work. A ratio at or above 1 (the ceiling and the
-# carried balanced mask add weights back every round) leaves u-Ticket only its utilization part,
-# net of the work it adds. Chapter 9 measures whether the released code's pruning semantics (switch
-# (c)) or its early-time ticket (switch (f)) move the weight sparsity.
+# sparser than the LTH tickets, so they also do less work. A ratio at or above 1 (the rounded-up
+# ceiling adds weights back, and with a single pruning round, as at the cpu profile, they are never
+# pruned again) leaves u-Ticket only its utilization part, net of the work it adds. Chapter 9
+# measures, on its own shorter runs, whether the released code's pruning semantics (switch (c)) or
+# its early-time ticket (switch (f)) move the weight sparsity.
 #
 # The reduced width is not a reason for a smaller gain. On the synthetic tickets:
 # {glue:md}`c5_dec_width`. A narrower network is *less* balanced under LTH, which leaves u-Ticket

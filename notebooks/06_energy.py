@@ -128,8 +128,10 @@ pd.concat(vs).round(3)
 fig = hplot.energy_vs_sparsity(vs)
 
 # %% [markdown]
-# As the masks get sparser, the LTH blocks become more unequal (chapter 3), the idle share grows and
-# so does u-Ticket's saving, which is the trend of the paper's Fig. 7(b).
+# The paper's Fig. 7(b) shows the saving growing with sparsity: as the masks get sparser, the LTH
+# blocks become more unequal (chapter 3) and the idle share grows. A run that prunes in a single round
+# (the cpu profile) has only its dense and its final level, so this build cannot show the trend; its
+# claim below is then INCONCLUSIVE.
 #
 # ## Where the energy goes (Fig. 8)
 #

@@ -93,7 +93,8 @@ fig = hplot.memory_vs_sparsity(mvs)
 
 # %% [markdown]
 # Weights dominate the dense traffic and shrink with the mask; the spike traffic does not, so at
-# high sparsity the normalised traffic levels off at the share of the activations.
+# high sparsity the normalised traffic approaches the share of the activations (a run with a single
+# pruning round, as at the cpu profile, gives only the two ends of this curve).
 #
 # ## Scratchpad capacity
 #
@@ -129,9 +130,10 @@ analysis.glue("c8_paper_saving", paper.TEXT["system_energy_saving_pct"][0], "{:.
 # takes {glue:md}`c8_pe_share_min` % to {glue:md}`c8_pe_share_max` % of the system energy of the
 # covered layers (the paper: about {glue:md}`c8_paper_share` % for VGG-16 on CIFAR10 at 95 %
 # sparsity), and u-Ticket saves {glue:md}`c8_saving_min` % to {glue:md}`c8_saving_max` % of the
-# system energy (the paper: about {glue:md}`c8_paper_saving` %). Memory traffic is nearly the same
-# for both methods (similar numbers of non-zero weights and spikes), so the system saving is the PE
-# saving of chapter 6 diluted by the PE share. The paper gives no memory model; these numbers rest
+# system energy (the paper: about {glue:md}`c8_paper_saving` %). Memory traffic is not lower for
+# u-Ticket: its recovered weights and their spikes add a few percent to the memory energy (table
+# above), so the system saving is at most the PE saving of chapter 6 diluted by the PE share, and
+# less where that extra traffic eats into it. The paper gives no memory model; these numbers rest
 # on our traffic counts and on the per-word energies above.
 
 # %% [markdown]

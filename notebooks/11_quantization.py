@@ -31,7 +31,7 @@
 #
 # Every quantized network here is trained once more (fine-tuning, or a whole joint run), so this
 # chapter runs on its own LTH and u-Ticket pair trained with the lighter *side-study recipe* of the
-# profile (`profiles.SIDE_STUDY`: at the cpu profile 4,000 training images, 4 dense epochs and 3
+# profile (`profiles.SIDE_STUDY`: at the cpu profile 4,000 training images with augmentation, 4 dense epochs and 3
 # pruning rounds of 2 epochs at 72.9 % each, 98 % in all), not on chapter 2's tickets. Its float tickets are therefore less accurate than
 # chapter 2's; what it measures is quantized against float within that one recipe.
 
@@ -46,7 +46,7 @@ LEVELS = None
 EPOCHS = None
 BITS = "2,4,8"          # bit widths of the dense network's QAT (isolation)
 QAT_EPOCHS = 1          # fine-tuning epochs after quantizing (isolation and cumulative)
-JOINT_ROUNDS = 2        # pruning rounds of the joint run (same final sparsity as the profile's)
+JOINT_ROUNDS = 2        # pruning rounds of the joint run (same final sparsity as the side-study pair's)
 
 # %%
 import pandas as pd
@@ -95,7 +95,7 @@ plots.zeros(zeros);
 # ## Pruned ticket against ternary network
 #
 # The seed's comparison, on our PE model (Eq. 3 with the `paper_calibrated` constants, scratchpad
-# read and AND energies scaled with $b$, output-mode cycles): the final 16-bit LTH ticket of chapter 2
+# read and AND energies scaled with $b$, output-mode cycles): the final 16-bit LTH ticket of this chapter's side-study pair
 # against the ternary dense network. Their sparse model sat at 80 % sparsity; ours is pruned to the
 # profile's final sparsity (about 98 % in the cpu profile), which removes far more work than ternary
 # rounding does.

@@ -96,3 +96,9 @@ def test_imp_probe_text_by_level(tmp_path):
     assert recipes.imp_probe_text(p) == ("level 0 at 0.0% sparsity 88.0% on validation; "
                                          "level 1 at 85.9% sparsity (validation not scored)")
     assert recipes.imp_probe_text(tmp_path / "missing.json") == "not recorded"
+
+
+def test_trend_text_of_a_one_epoch_level():
+    t = pd.DataFrame([{"arch": "vgg16", "level": 1, "epochs": 1, "loss first epoch": 0.8, "loss last epoch": 0.8,
+                       "train accuracy": 0.77, "test accuracy": 0.80}]).set_index(["arch", "level"])
+    assert recipes.trend_text(t) == "VGG-16: level 1 trained one epoch, mean training loss 0.80, training accuracy 77%"

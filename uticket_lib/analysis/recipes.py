@@ -132,9 +132,13 @@ def trend_text(trend: pd.DataFrame) -> str:
     for arch in dict.fromkeys(trend.index.get_level_values("arch")):
         sub = trend.loc[arch]
         last = sub.iloc[-1]
-        text = (f"{ARCH_LABELS.get(arch, arch)}: at level {sub.index[-1]} the training loss went from "
-                f"{last['loss first epoch']:.2f} to {last['loss last epoch']:.2f} over its "
-                f"{int(last['epochs'])} epochs and the training accuracy reached {last['train accuracy']:.0%}")
+        if int(last["epochs"]) == 1:
+            text = (f"{ARCH_LABELS.get(arch, arch)}: level {sub.index[-1]} trained one epoch, mean training "
+                    f"loss {last['loss last epoch']:.2f}, training accuracy {last['train accuracy']:.0%}")
+        else:
+            text = (f"{ARCH_LABELS.get(arch, arch)}: at level {sub.index[-1]} the training loss went from "
+                    f"{last['loss first epoch']:.2f} to {last['loss last epoch']:.2f} over its "
+                    f"{int(last['epochs'])} epochs and the training accuracy reached {last['train accuracy']:.0%}")
         if len(sub) > 1:
             text += f" (level {sub.index[-2]}: {sub.iloc[-2]['train accuracy']:.0%})"
         parts.append(text)
