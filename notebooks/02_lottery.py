@@ -184,7 +184,7 @@ analysis.glue("ch2_imp_probe", recipes.imp_probe_text());
 # dense network after one pass, and a second pass over the ticket buys back about half of it; more
 # pruning rounds at one pass each do not (VGG-16 pruned in two rounds of 85.9 % through the book's own
 # pipeline, `ci/bench_results/imp_probe.json`: {glue:md}`ch2_imp_probe`; its dense network is the
-# profile's, 0.6 points above the study's `noaug` curve, so compare the drops: 6.9 points against
+# profile's, 0.7 points above the study's `noaug` curve, so compare the drops: 6.9 points against
 # 6.7 one-shot; one seed each). The book's time budget is 60 minutes on a machine that trains
 # VGG-16 at 284 images/s (the README records the measured time and the machine's speed); a ticket
 # level costs about 2.2 min (VGG-16) and 3.7 min (ResNet-19) there at 496 images/s, so a second pass
