@@ -172,7 +172,10 @@ finals = recipes.curve_finals(curve_points)
 display(analysis.table(finals[["images", "val_accuracy", "train_seconds", "minus dense (points)"]]))
 for key, text in recipes.curves_text(finals).items():
     analysis.glue(f"ch2_curves_{key}", text)
-analysis.glue("ch2_imp_probe", recipes.imp_probe_text());
+analysis.glue("ch2_imp_probe", recipes.imp_probe_text())
+for key, text in recipes.imp_probe_comparison(finals).items():
+    analysis.glue(f"ch2_imp_{key}", text)
+analysis.glue("ch2_second_pass", recipes.second_pass_text(levels));
 
 # %% [markdown]
 # Dense networks after their budget: {glue:md}`ch2_curves_vgg16_dense`;
@@ -184,13 +187,12 @@ analysis.glue("ch2_imp_probe", recipes.imp_probe_text());
 # dense network after one pass, and a second pass over the ticket buys back about half of it; more
 # pruning rounds at one pass each do not (VGG-16 pruned in two rounds of 85.9 % through the book's own
 # pipeline, `ci/bench_results/imp_probe.json`: {glue:md}`ch2_imp_probe`; its dense network is the
-# profile's, 0.7 points above the study's `noaug` curve, so compare the drops: 6.9 points against
-# 6.7 one-shot; one seed each). The book's time budget is 60 minutes on a machine that trains
-# VGG-16 at 284 images/s (the README records the measured time and the machine's speed); a ticket
-# level costs about 2.2 min (VGG-16) and 3.7 min (ResNet-19) there at 496 images/s, so a second pass
-# for both tickets of both networks would add about 12 minutes, 21 normalised, to a book that took
-# 59.5. This profile therefore prunes in one round and trains the ticket once; the gap it leaves is
-# shown, not hidden.
+# profile's, {glue:md}`ch2_imp_dense_gap` points above the study's `noaug` curve, so compare the
+# drops: {glue:md}`ch2_imp_imp_drop` points against {glue:md}`ch2_imp_one_shot_drop` one-shot; one
+# seed each). The book's time budget is 60 minutes on a machine that trains VGG-16 at 284 images/s
+# (the README records the measured time of the cpu book and the machine's speed, and it used nearly
+# all of it); {glue:md}`ch2_second_pass`. This profile therefore prunes in one round and trains the
+# ticket once; the gap it leaves is shown, not hidden.
 #
 # ### Earlier sweeps on data subsets
 #

@@ -206,10 +206,10 @@ for key, text in recipes.origin_text(origin).items():
 # filters. The recipes at the end of their curves: {glue:md}`ch3_origin_vgg16_factors`.
 # {glue:md}`ch3_origin_resnet19_factors`. One training seed per recipe: the random range is the
 # only spread shown, and a difference between recipes smaller than it is not evidence: weight decay's
-# part (SGD without augmentation, with and without it: excess +0.14 against +0.11) is about the
-# width of that range. SGD, the paper's optimizer, leaves VGG-16's filters far more unequal than
-# AdamW (excess +0.14 to +0.16 against +0.04 to +0.07), which scales every parameter's step by its
-# own gradient history. For one-shot masks after one pass this is a reason to expect SGD-trained
+# part (VGG-16, SGD without augmentation, {glue:md}`ch3_origin_vgg16_weight_decay`) is about the
+# width of that range. SGD, the paper's optimizer, leaves VGG-16's filters more unequal than AdamW,
+# which scales every parameter's step by its own gradient history
+# ({glue:md}`ch3_origin_vgg16_optimizer`). For one-shot masks after one pass this is a reason to expect SGD-trained
 # tickets to be more imbalanced; whether it carries to the paper's 14-round tickets is not measured
 # here (chapter 5 compares the paper's and this build's utilizations).
 

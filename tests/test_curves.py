@@ -168,6 +168,8 @@ def test_origin_text_splits_the_utilization_loss(tmp_path):
     text = recipes.origin_text(frame)
     assert "after 16,000 images" in text["vgg16_length"] and "excess +0.07" in text["vgg16_length"]
     assert text["vgg16_factors"] == "VGG-16: noaug (adam, weight decay 0.0005, no augmentation) excess +0.07"
+    assert text["vgg16_optimizer"] == "adam: excess +0.07"
+    assert text["vgg16_weight_decay"] == "not recorded"             # no SGD curve in this input
 
 
 def test_rewind_images_saves_the_state_inside_round_zero(tmp_path):

@@ -102,3 +102,19 @@ def test_trend_text_of_a_one_epoch_level():
     t = pd.DataFrame([{"arch": "vgg16", "level": 1, "epochs": 1, "loss first epoch": 0.8, "loss last epoch": 0.8,
                        "train accuracy": 0.77, "test accuracy": 0.80}]).set_index(["arch", "level"])
     assert recipes.trend_text(t) == "VGG-16: level 1 trained one epoch, mean training loss 0.80, training accuracy 77%"
+
+
+def test_imp_probe_comparison_and_second_pass_cost(tmp_path):
+    import json
+    p = tmp_path / "imp.json"
+    p.write_text(json.dumps({"levels": [{"level": 0, "val_accuracy": 0.88}, {"level": 1, "val_accuracy": None},
+                                        {"level": 2, "val_accuracy": 0.81}]}))
+    finals = pd.DataFrame([{"arch": "vgg16", "recipe": "noaug", "budget": 56000, "kind": "dense", "val_accuracy": 0.875},
+                           {"arch": "vgg16", "recipe": "noaug", "budget": 56000, "kind": "lth", "val_accuracy": 0.81}]
+                          ).set_index(["arch", "recipe", "budget", "kind"])
+    assert recipes.imp_probe_comparison(finals, p) == {"dense_gap": "0.5", "imp_drop": "7.0", "one_shot_drop": "6.5"}
+    levels = pd.DataFrame({"arch": ["vgg16", "vgg16", "resnet19", "resnet19"], "method": ["lth"] * 4,
+                           "level": [0, 1, 0, 1], "seconds": [100.0, 120.0, 200.0, 240.0]})
+    assert recipes.second_pass_text(levels) == ("a ticket level took VGG-16 2.0 min, ResNet-19 4.0 min in this "
+                                                "build, so one more pass for the 2 tickets of each network would "
+                                                "add about 12 minutes to it")

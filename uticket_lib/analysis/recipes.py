@@ -218,6 +218,14 @@ def origin_text(frame: pd.DataFrame, recipe: str = "noaug") -> dict[str, str]:
                          f"and the trained mask {r['trained']:.2f} (excess {r['excess']:+.2f})")
         out[f"{arch}_length"] = f"{label}: " + "; ".join(parts)
         ends = sub.sort_values("images").groupby("recipe", sort=False).tail(1).set_index("recipe")
+        by_opt = ends.groupby("optimizer")["excess"]
+        out[f"{arch}_optimizer"] = "; ".join(f"{o}: excess {lo:+.2f} to {hi:+.2f}" if lo != hi else
+                                             f"{o}: excess {lo:+.2f}"
+                                             for o, (lo, hi) in by_opt.agg(["min", "max"]).iterrows())
+        wd = ends[(ends["optimizer"] == "sgd") & ends.index.str.startswith("noaug")]
+        out[f"{arch}_weight_decay"] = ("; ".join(f"weight decay {r['weight_decay']:g}: excess {r['excess']:+.2f}"
+                                                 for _, r in wd.sort_values("weight_decay", ascending=False).iterrows())
+                                       or "not recorded")
         out[f"{arch}_factors"] = f"{label}: " + "; ".join(
             f"{r} ({row['optimizer']}, weight decay {row['weight_decay']:g}, "
             f"{'no augmentation' if 'noaug' in r else 'augmentation'}) excess {row['excess']:+.2f}"
@@ -257,3 +265,34 @@ def imp_probe_text(path: Path | None = None) -> str:
              + (f" {m['val_accuracy']:.1%} on validation" if m.get("val_accuracy") is not None else
                 " (validation not scored)") for m in rec["levels"]]
     return "; ".join(parts)
+
+
+def imp_probe_comparison(finals: pd.DataFrame, path: Path | None = None, arch: str = "vgg16",
+                         recipe: str = "noaug") -> dict[str, str]:
+    """The IMP probe's drop (its dense level's validation accuracy minus its last level's) beside the
+    one-shot ticket's drop on the ``recipe`` learning curve (``curve_finals``), and how far the two
+    dense networks differ: ``dense_gap``, ``imp_drop``, ``one_shot_drop`` (points, as text)."""
+    path = path or RESULTS / "imp_probe.json"
+    levels = json.loads(path.read_text())["levels"] if path.exists() else []
+    scored = [m for m in levels if m.get("val_accuracy") is not None]
+    try:
+        dense = finals.loc[(arch, recipe)].xs("dense", level="kind")["val_accuracy"].iloc[0]
+        ticket = finals.loc[(arch, recipe)].xs("lth", level="kind")["val_accuracy"].iloc[0]
+    except KeyError:
+        dense = ticket = None
+    if len(scored) < 2 or dense is None:
+        return {"dense_gap": "not recorded", "imp_drop": "not recorded", "one_shot_drop": "not recorded"}
+    return {"dense_gap": f"{100 * (scored[0]['val_accuracy'] - dense):.1f}",
+            "imp_drop": f"{100 * (scored[0]['val_accuracy'] - scored[-1]['val_accuracy']):.1f}",
+            "one_shot_drop": f"{100 * (dense - ticket):.1f}"}
+
+
+def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
+    """What one more pass for every ticket of this build would cost: the last level's training seconds
+    per network (``runs.method_levels`` frame, LTH rows) times the number of ticket runs."""
+    lth = levels[levels["method"] == "lth"] if "method" in levels else levels
+    last = lth.sort_values("level").groupby("arch").tail(1).set_index("arch")["seconds"]
+    parts = ", ".join(f"{ARCH_LABELS.get(a, a)} {s / 60:.1f} min" for a, s in last.items())
+    total = len(methods) * float(last.sum()) / 60
+    return (f"a ticket level took {parts} in this build, so one more pass for the {len(methods)} tickets of "
+            f"{'each' if len(last) > 1 else 'the'} network would add about {total:.0f} minutes to it")
