@@ -161,7 +161,8 @@ display(table)
 # and `-wd0` without weight decay; `t2-warm` T = 2 for the first half of the budget, then T = 4.
 # Tickets: the trained `base` (VGG-16) and `noaug` (both networks) networks pruned one-shot to 98 %
 # (global magnitude; u-Ticket balanced after it), rewound to their state after 8,000 images and
-# trained for 56,000 images (`lth-tb112000`: 112,000, two passes). These are recorded numbers (`ci/bench_results/learning_curves.json`, one seed), not retrained
+# trained for 56,000 images (`lth-tb112000`: 112,000, two passes; `lth-tb224000`: 224,000, four
+# passes, the longest ticket training measured). These are recorded numbers (`ci/bench_results/learning_curves.json`, one seed), not retrained
 # when this page is built; the test set is never read.
 
 # %%
@@ -184,7 +185,8 @@ analysis.glue("ch2_second_pass", recipes.second_pass_text(levels));
 #
 # What the profile took from this: the whole training split without augmentation (the largest gain
 # per minute), AdamW as before, and one pass per round. A ticket loses several points against its
-# dense network after one pass, and a second pass over the ticket buys back about half of it; more
+# dense network after one pass, a second pass over the ticket buys back about half of it and four
+# passes most of it (so width 0.25 can hold a ticket close to its dense network at 98 %); more
 # pruning rounds at one pass each do not (VGG-16 pruned in two rounds of 85.9 % through the book's own
 # pipeline, `ci/bench_results/imp_probe.json`: {glue:md}`ch2_imp_probe`; its dense network is the
 # profile's, {glue:md}`ch2_imp_dense_gap` points above the study's `noaug` curve, so compare the
