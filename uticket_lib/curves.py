@@ -142,7 +142,7 @@ def one_shot_mask(trained: dict, model: torch.nn.Module, sparsity: float, method
     weights = {n: trained[n].float() for n in masklib.prunable(model)}
     masks = magnitude.prune(weights, masklib.ones(weights), sparsity)
     if method == "uticket":
-        masks = balancelib.balance(masks, n_pe=n_pe, covered=balancelib.default_covered(masks))
+        masks = balancelib.balance(masks, n_pe=n_pe)          # covers every conv but the encoder
     return masks
 
 

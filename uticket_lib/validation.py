@@ -165,14 +165,19 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
     ]
 
 
+def pass_images(cfg: RunConfig) -> int:
+    """Training images of one pass: the training subset, or the whole training split less the
+    validation split (``data.split_indices``)."""
+    total = datalib.SPLIT_SIZES[cfg.data.dataset][0]
+    val = datalib.validation_size(cfg.data.val_split, total) if cfg.data.val_split is not None else 0
+    return int(cfg.data.train_subset or total - val)
+
+
 def _round0_images(cfg: RunConfig) -> int:
-    """Training images of round 0: train.epochs_dense passes over the training subset (or the whole
-    training split less the validation split); 0 where a field it needs is itself invalid."""
+    """Training images of round 0 (train.epochs_dense passes); 0 where a field it needs is itself
+    invalid."""
     try:
-        total = datalib.SPLIT_SIZES[cfg.data.dataset][0]
-        val = datalib.validation_size(cfg.data.val_split, total) if cfg.data.val_split is not None else 0
-        n = cfg.data.train_subset or total - val
-        return int(n) * int(cfg.train.epochs_dense)
+        return pass_images(cfg) * int(cfg.train.epochs_dense)
     except (KeyError, ValueError, TypeError):
         return 0
 

@@ -22,7 +22,8 @@ from typing import Mapping
 
 from .. import profiles
 from ..config import RunConfig
-from ..data import SPLIT_SIZES, validation_size
+from ..data import SPLIT_SIZES
+from ..validation import pass_images
 from .claims import KINDS, NOT_IN_PAPER, VERDICTS
 
 
@@ -60,9 +61,7 @@ def scale_gaps(profile: str, arch: str = "vgg16", dataset: str = "fmnist") -> li
         rows.append(("network width", f"{ours.model.width:g} x the channels "
                      f"(about {100 * ours.model.width ** 2:.1f} % of the weights)", f"{ref.model.width:g}"))
     for train, what in ((True, "training images"), (False, "test images")):
-        a, b = images(ours, train), images(ref, train)
-        if train and ours.data.val_split is not None and not ours.data.train_subset:
-            a -= validation_size(ours.data.val_split, a)       # the validation split is held out
+        a, b = (min(pass_images(ours), images(ours, True)) if train else images(ours, False)), images(ref, train)
         if a < b:
             rows.append((what, f"{a:,}" + (" (the rest held out for validation)" if train and
                                           ours.data.val_split is not None else ""), f"{b:,}"))
@@ -172,9 +171,7 @@ def schedule_text(cfg: RunConfig) -> str:
     rewind = (f"rewinds to the state after {cfg.prune.rewind_images:,} training images of level 0"
               if cfg.prune.rewind_images is not None
               else f"rewinds to the end of epoch {cfg.prune.rewind_epoch} of level 0")
-    n = images(cfg, True)
-    if cfg.data.val_split is not None and not cfg.data.train_subset:
-        n -= validation_size(cfg.data.val_split, n)
+    n = min(pass_images(cfg), images(cfg, True))
     data = (f"{n:,} training images ({'with' if cfg.data.augment else 'without'} augmentation)")
     def ep(k):
         return f"{k} epoch{'s' * (k != 1)}"

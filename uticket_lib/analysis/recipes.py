@@ -145,31 +145,22 @@ def trend_text(trend: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-# The speed the book's times are normalised to (images/s of ci/bench_train.py's model-only VGG-16
-# on the 2-core machine that first recorded the cpu book; ci/record_book_cpu.py uses the same).
-NORMALISED_IMAGES_PER_S = 284.0
-
-
 def curves_frame(path: Path | None = None) -> pd.DataFrame:
     """Every scored point of ``ci/bench_results/learning_curves.json`` (``ci/learning_curves.py``):
-    arch, recipe, kind (dense / lth / uticket), images seen, validation accuracy, training seconds,
-    and ``normalised_minutes`` (the seconds scaled to the book's 284 images/s machine by the VGG-16
-    speed the machine recorded with the curve, where it did)."""
+    arch, recipe, dense budget, kind (dense / lth / uticket / ...), images seen, validation accuracy
+    and training seconds (on the machine each entry records)."""
     path = path or RESULTS / "learning_curves.json"
-    cols = ["arch", "recipe", "budget", "kind", "images", "val_accuracy", "train_seconds", "normalised_minutes"]
+    cols = ["arch", "recipe", "budget", "kind", "images", "val_accuracy", "train_seconds"]
     if not path.exists():
         return pd.DataFrame(columns=cols)
     rows = []
     for e in json.loads(path.read_text())["entries"]:
         if e.get("quick"):
             continue
-        speed = e.get("bench_vgg16_images_per_s")
         for p in e["points"]:
             rows.append({"arch": e["arch"], "recipe": e["recipe"], "budget": e["budget"], "kind": e["kind"],
-                         "images": p["images"],
-                         "val_accuracy": p["val_accuracy"], "train_seconds": p["train_seconds"],
-                         "normalised_minutes": p["train_seconds"] * speed / NORMALISED_IMAGES_PER_S / 60
-                         if speed else None})
+                         "images": p["images"], "val_accuracy": p["val_accuracy"],
+                         "train_seconds": p["train_seconds"]})
     return pd.DataFrame(rows, columns=cols)
 
 
