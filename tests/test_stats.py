@@ -1,6 +1,7 @@
 """analysis.stats: Wilson and Newcombe intervals on hand-computed cases, the paired difference."""
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -60,3 +61,63 @@ def test_spread():
     assert math.isnan(stats.spread([1.0])["std"])
     with pytest.raises(ValueError):
         stats.spread([])
+
+
+def test_seed_spread_widens_the_image_interval_in_quadrature():
+    d = stats.PairedDiff(10000, 0.80, 0.86, -0.06, -0.067, -0.053, 300, 900)
+    s = stats.SeedSpread(3, 0.5, "test")
+    assert stats.t95(2) == 4.303 and s.half_width() == pytest.approx(4.303 * 0.5)
+    lo, hi = stats.with_seeds(d, s)
+    # by hand: -6 pts -+ sqrt(0.7^2 + 2.1515^2) = -6 -+ 2.2625
+    assert 100 * lo == pytest.approx(-6 - math.hypot(0.7, 2.1515), abs=1e-9)
+    assert 100 * hi == pytest.approx(-6 + math.hypot(0.7, 2.1515), abs=1e-9)
+    assert stats.t95(12) == 2.228 and stats.t95(100) == stats.Z95     # untabled df: the next smaller
+    with pytest.raises(ValueError, match="2 seeds"):
+        stats.t95(0)
+
+
+def test_accuracy_claim_needs_the_seed_spread_to_pass():
+    tight = stats.PairedDiff(10000, 0.9, 0.9, 0.0, -0.004, 0.004, 30, 30)
+    no_seeds = claims.paired_accuracy("s", "Table I", "1", tight, -1.1, 1.1, "why")
+    assert no_seeds.verdict == "INCONCLUSIVE" and no_seeds.seeds == 1 and claims.NO_SEEDS in no_seeds.measured
+    quiet = claims.paired_accuracy("s", "Table I", "1", tight, -1.1, 1.1, "why", stats.SeedSpread(3, 0.1, "t"))
+    noisy = claims.paired_accuracy("s", "Table I", "1", tight, -1.1, 1.1, "why", stats.SeedSpread(3, 0.5, "t"))
+    assert (quiet.verdict, quiet.seeds) == ("PASS", 3) and noisy.verdict == "INCONCLUSIVE"
+    far = stats.PairedDiff(10000, 0.8, 0.9, -0.1, -0.107, -0.093, 30, 1030)
+    assert claims.paired_accuracy("s", "T", "1", far, -2, 2, "why").verdict == "FAIL"   # FAIL stands
+
+
+@pytest.mark.parametrize("value,verdict", [(46.7, "PASS"), (36.0, "PASS"), (34.0, "DIRECTION"), (15.5, "DIRECTION"),
+                                           (70.0, "DIRECTION"), (0.0, "FAIL"), (-3.0, "FAIL"),
+                                           (float("nan"), "INCONCLUSIVE")])
+def test_magnitude_verdicts_never_pass_on_the_sign_alone(value, verdict):
+    c = claims.magnitude("u-Ticket reduces latency", "Table II", 46.7, value)
+    assert c.verdict == verdict and c.kind == "reproduction"
+    assert c.ratio == (pytest.approx(value / 46.7) if verdict != "INCONCLUSIVE" else None)
+
+
+def test_recorded_seed_spread_matches_the_recipe_by_hash(tmp_path):
+    from uticket_lib import profiles
+    from uticket_lib.analysis import recipes
+    cfg = profiles.get("cpu", "vgg16", "fmnist", "lth")
+    rec = {"recipes": {"cpu": {"profile": "cpu", "archs": {"vgg16": {
+        "hashes": {"lth": cfg.replace(**recipes.SEED_KEYS).hash()},
+        "spread": {"ticket - dense": {"n": 3, "std": 0.4, "mean": -6.0, "values": [-6.4, -6.0, -5.6]},
+                   "dense": {"n": 1, "std": None, "mean": 86.0, "values": [86.0]}}}}}}}
+    path = tmp_path / "seed_spread.json"
+    path.write_text(json.dumps(rec))
+    s = recipes.seed_spread(cfg, "ticket - dense", path=path)
+    assert (s.n, s.std) == (3, 0.4)
+    assert recipes.seed_spread(cfg.replace(**{"train.seed": 7, "balance.seed": 7}), "ticket - dense",
+                               path=path).std == 0.4                        # another seed: the same recipe
+    assert recipes.seed_spread(cfg, "ticket - dense", between_runs=True, path=path).std == pytest.approx(0.4 * 2 ** 0.5)
+    assert recipes.seed_spread(cfg.replace(**{"train.lr": 0.1}), "ticket - dense", path=path) is None
+    assert recipes.seed_spread(cfg, "dense", path=path) is None             # one seed: no spread
+    assert recipes.seed_spread(cfg, "ticket - dense", path=tmp_path / "missing.json") is None
+
+
+def test_level_magnitude_has_no_direction():
+    """A level (a firing rate) has no sign to agree on: outside the tolerance it FAILs."""
+    assert claims.magnitude("firing", "Table I", 16.1, 15.0, level=True).verdict == "PASS"
+    assert claims.magnitude("firing", "Table I", 16.1, 11.0, level=True).verdict == "FAIL"
+    assert claims.magnitude("firing", "Table I", 16.1, 25.0, level=True).verdict == "FAIL"

@@ -287,3 +287,42 @@ def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
     total = len(methods) * float(last.sum()) / 60
     return (f"a ticket level took {parts} in this build, so one more pass for the {len(methods)} tickets of "
             f"{'each' if len(last) > 1 else 'the'} network would add about {total:.0f} minutes to it")
+
+
+# ----------------------------------------------------------------------------- training noise
+SEED_SPREAD = RESULTS / "seed_spread.json"
+SEED_KEYS = {"train.seed": 0, "balance.seed": 0}   # what the recorded seeds vary (set to seed 0 to match)
+
+
+def seed_spread(cfg, quantity: str, between_runs: bool = False, path: Path | None = None):
+    """``stats.SeedSpread`` (points) of ``quantity`` for the recipe of ``cfg`` (a ``RunConfig`` or a
+    run directory), or None where that recipe's seeds were not recorded.
+
+    Read from ``ci/bench_results/seed_spread.json`` (``ci/seed_spread.py``): a recipe matches when
+    its recorded seed-0 hash equals ``cfg``'s with the seeds set to 0, so any other setting a reader
+    changes (a notebook parameter, another profile) gives None, and the book's intervals then hold
+    test-image noise only and say so. Quantities: ``dense``, ``lth``, ``uticket`` (final-level test
+    accuracy), ``ticket - dense`` (LTH), ``lth - uticket``. ``between_runs``: the spread of the
+    difference between two independently trained runs of the recipe (sqrt 2 x one run's, the runs'
+    noise taken as independent), for contrasts the record holds no per-seed pairs of (a switch
+    against the paper behaviour, quantized against float).
+    """
+    from . import stats
+    path = path or SEED_SPREAD
+    if not path.exists():
+        return None
+    if not hasattr(cfg, "hash"):
+        cfg = runstore.read_config(Path(cfg))
+    key = cfg.replace(**SEED_KEYS).hash()
+    for name, r in json.loads(path.read_text()).get("recipes", {}).items():
+        for arch, d in r.get("archs", {}).items():
+            if key not in d.get("hashes", {}).values():
+                continue
+            s = d["spread"].get(quantity)
+            if s is None or s.get("n", 0) < 2 or s.get("std") is None:
+                return None
+            source = f"{quantity} of the {name} recipe, seed_spread.json"
+            if between_runs:
+                return stats.SeedSpread(s["n"], 2 ** 0.5 * s["std"], source + ", x sqrt 2 for two independent runs")
+            return stats.SeedSpread(s["n"], s["std"], source)
+    return None

@@ -16,6 +16,19 @@ from typing import Sequence
 import torch
 
 Z95 = 1.959963984540054   # two-sided 95 % normal quantile
+# two-sided 95 % quantiles of Student's t by degrees of freedom (any statistics table)
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+       10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t95(df: int) -> float:
+    """Two-sided 95 % Student-t quantile for ``df`` >= 1 degrees of freedom (the next smaller tabled
+    df where ``df`` is not tabled, which errs wide; the normal quantile beyond 30)."""
+    if df < 1:
+        raise ValueError(f"t quantile needs at least 1 degree of freedom (2 seeds), got {df}")
+    if df > 30:
+        return Z95
+    return T95[max(k for k in T95 if k <= df)]
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -90,3 +103,25 @@ def spread(values: Sequence[float]) -> dict:
     mean = sum(v) / len(v)
     std = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan")
     return {"n": len(v), "mean": mean, "std": std, "min": min(v), "max": max(v)}
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """Run-to-run spread of one quantity (points) over ``n`` training seeds: its sample standard
+    deviation ``std`` and where it was measured (``source``)."""
+    n: int
+    std: float
+    source: str
+
+    def half_width(self) -> float:
+        """95 % half-width for one run's deviation from the recipe's mean: t(n-1) x std."""
+        return t95(self.n - 1) * self.std
+
+
+def with_seeds(diff: PairedDiff, seeds: SeedSpread) -> tuple[float, float]:
+    """(lo, hi) of ``diff`` (fractions) whose test-image interval is widened by the seed spread
+    (points): each side's half-width and the seed half-width add in quadrature."""
+    h = seeds.half_width() / 100
+    lo = diff.diff - math.hypot(diff.diff - diff.lo, h)
+    hi = diff.diff + math.hypot(diff.hi - diff.diff, h)
+    return lo, hi

@@ -1,0 +1,107 @@
+"""Training noise of the book's recipes: the same runs trained with 3 seeds, recorded once.
+
+    .venv/bin/python ci/seed_spread.py --runs runs [--runs OTHER_ROOT ...] [--seeds 0 1 2] [--train]
+
+For each recipe below and each seed (``train.seed``: initialisation, data order; everything else
+equal), the final-level test accuracy of the LTH and u-Ticket tickets and of their dense network.
+Seed 0 is the book's own run (same hash). Without ``--train`` the runs are looked up under the
+``--runs`` roots (a missing one is an error naming the command that trains it); with ``--train``
+missing runs are trained into the first root (about 17 minutes per extra seed of the cpu recipe and
+2 per extra seed of the side study, on 2 cores).
+
+Recipes:
+- ``cpu``: the cpu profile (VGG-16 and ResNet-19), the runs of chapters 2-8, 10 and 12;
+- ``cpu/side-study``: ``profiles.SIDE_STUDY["cpu"]`` at 3 levels (VGG-16), chapter 9's baseline pair
+  and the recipe of chapter 11's side pair.
+
+Writes ``ci/bench_results/seed_spread.json``: per recipe and arch, the per-seed values and, per
+quantity (``dense``, ``lth``, ``uticket``, ``ticket - dense`` (LTH), ``lth - uticket``), the mean and
+sample standard deviation in points. The book widens its accuracy intervals by these spreads
+(``analysis.recipes.seed_spread``).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from uticket_lib import io, lottery, machine, profiles, runstore  # noqa: E402
+from uticket_lib.analysis import recipes  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "bench_results" / "seed_spread.json"
+RECIPES = {   # name: (profile, archs, overrides)
+    "cpu": ("cpu", ("vgg16", "resnet19"), {}),
+    "cpu/side-study": ("cpu", ("vgg16",), {**profiles.side_study("cpu"), "prune.levels": 3}),
+}
+QUANTITIES = ("dense", "lth", "uticket", "ticket - dense", "lth - uticket")
+
+
+def final(run: Path) -> tuple[dict, dict]:
+    """(level-0 metrics, final-level metrics) of a finished run."""
+    done = runstore.levels(run)
+    return done[0], done[-1]
+
+
+def find(cfg, roots: list[Path], train: bool) -> Path:
+    for root in roots:
+        path = runstore.run_dir(cfg, root)
+        if lottery._complete(path, cfg) if path.exists() else False:
+            return path
+    if not train:
+        raise SystemExit(f"seed_spread: no finished run of {cfg.name} (hash {cfg.hash()}, seed {cfg.train.seed}) "
+                         f"under {', '.join(map(str, roots))}; pass --train to train it into {roots[0]}")
+    return lottery.run(cfg, root=roots[0], progress=True)
+
+
+def summary(values: list[float]) -> dict:
+    return {"values": values, "n": len(values), "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", action="append", required=True, help="a runs root (repeatable)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--train", action="store_true", help="train the runs that are missing")
+    ap.add_argument("--out", default=str(OUT))
+    a = ap.parse_args()
+    roots = [Path(r) for r in a.runs]
+    recipes = {}
+    for name, (profile, archs, overrides) in RECIPES.items():
+        per_arch = {}
+        for arch in archs:
+            rows, hashes = [], {}
+            for seed in a.seeds:
+                row = {"seed": seed}
+                for method in ("lth", "uticket"):
+                    cfg = profiles.get(profile, arch, "fmnist", method, {**overrides, "train.seed": seed})
+                    hashes[method] = cfg.replace(**recipes.SEED_KEYS).hash()
+                    level0, last = final(find(cfg, roots, a.train))
+                    row["dense"] = 100 * level0["test_accuracy"]
+                    row[method] = 100 * last["test_accuracy"]
+                    row[f"{method}_sparsity"] = last["sparsity"]
+                    row["level"], row["test_images"] = last["level"], last["test_images"]
+                row["ticket - dense"] = row["lth"] - row["dense"]
+                row["lth - uticket"] = row["lth"] - row["uticket"]
+                rows.append(row)
+            per_arch[arch] = {"hashes": hashes, "seeds": rows,
+                              "spread": {q: summary([r[q] for r in rows]) for q in QUANTITIES}}
+        recipes[name] = {"profile": profile, "overrides": overrides, "archs": per_arch}
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    io.save_json({"what": "final-level test accuracy (points, 10,000 test images) of the book's recipes over "
+                          "training seeds (train.seed: initialisation and data order); seed 0 is the book's run",
+                  "recipes": recipes, "machine": machine.describe(), "commit": commit,
+                  "date": datetime.date.today().isoformat()}, a.out)
+    for name, r in recipes.items():
+        for arch, d in r["archs"].items():
+            print(name, arch, {q: f"{s['mean']:.2f} +- {s['std'] or 0:.2f}" for q, s in d["spread"].items()})
+
+
+if __name__ == "__main__":
+    main()
