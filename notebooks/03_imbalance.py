@@ -231,8 +231,11 @@ for key, text in recipes.origin_text(origin).items():
 #
 # The paper's statements about the imbalance, checked on this build (profile
 # {glue:md}`ch3_profile`, {glue:md}`ch3_n_pe` PEs). The toy layer is a fixed input, so it is an
-# implementation check. The random-mask claim counts a draw-to-draw spread: it is INCONCLUSIVE when
-# the draws straddle the bound.
+# implementation check. The size of the imbalance is compared with Table II as 1 - utilization, the
+# share of Eq. 2 that the busiest PE's waiting costs: PASS within 25 % of the paper's, DIRECTION
+# where it is imbalanced by another amount. Beside it, the imbalance that random masks with the
+# ticket's per-layer counts already have (what counting alone gives at this width). The random-mask
+# claim counts a draw-to-draw spread: it is INCONCLUSIVE when the draws straddle the bound.
 
 # %%
 chapter_claims = claims.show(claims.imbalance(toy_work, {a: f["utilization"] for a, f in util.items()}, random_final),

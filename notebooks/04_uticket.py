@@ -34,7 +34,7 @@ import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis, paper, runstore
-from uticket_lib.analysis import claims, masks, paper_compare, runs
+from uticket_lib.analysis import claims, masks, paper_compare, recipes, runs
 from uticket_lib.plotting import learning as plots
 
 ch = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
@@ -177,11 +177,16 @@ analysis.glue("ch4_cost_s", cost["balance_seconds"].max(), "{:.3f} s");
 # ## Claims checked
 #
 # The paper's claims about u-Ticket, on this build (profile {glue:md}`ch4_profile`). The accuracy
-# claim uses the paired 95 % interval of LTH's accuracy minus u-Ticket's over the same test images:
-# PASS if the whole interval lies below the paper's largest Table I drop, FAIL if it lies above,
-# INCONCLUSIVE if it straddles it (a small test subset gives wide intervals). Utilization 1 in every
-# covered layer follows from `balance()` itself, so it is an implementation check.
+# claim reads "less than ~1 %" two-sided: the 95 % interval of LTH's accuracy minus u-Ticket's must
+# lie within the paper's largest Table I drop either way (a u-Ticket far above a broken LTH ticket
+# fails too). The interval holds the test-image noise (paired, over the same images) and the
+# training noise (the spread of the same difference over 3 training seeds of this recipe, recorded
+# by `ci/seed_spread.py`); INCONCLUSIVE if it straddles a bound. The sparsity claim compares
+# u-Ticket's sparsity gain over LTH with the paper's. Utilization 1 in every covered layer, and so
+# a network utilization above LTH's, follow from `balance()` itself: implementation checks.
 
 # %%
 accuracy = {a: runs.paired_accuracy(p["lth"], p["uticket"]) for a, p in pairs.items()}
-chapter_claims = claims.show(claims.uticket(runs.final_rows(both), covered, cost, accuracy, n_pe=N_PE), PROFILE, "04_uticket");
+seeds = {a: recipes.seed_spread(p["lth"], "lth - uticket") for a, p in pairs.items()}
+chapter_claims = claims.show(claims.uticket(runs.final_rows(both), covered, cost, accuracy, n_pe=N_PE, seeds=seeds),
+                             PROFILE, "04_uticket");

@@ -49,8 +49,9 @@ def test_claims_render_marker_kinds_and_verdicts(tmp_path, monkeypatch):
     import json
     data = json.loads(path.read_text())
     assert [d["kind"] for d in data] == ["reproduction", "calibration", "invariant"]
-    assert set(data[0]) == {"statement", "kind", "source", "paper", "measured", "tolerance", "verdict"}
-    assert claims.counts(cs)["reproduction"] == {"PASS": 1, "FAIL": 0, "INCONCLUSIVE": 0}
+    assert set(data[0]) == {"statement", "kind", "source", "paper", "measured", "tolerance", "verdict",
+                            "ratio", "expected", "expected_basis", "seeds"}
+    assert claims.counts(cs)["reproduction"] == {"PASS": 1, "DIRECTION": 0, "FAIL": 0, "INCONCLUSIVE": 0}
 
 
 def test_glue_outside_a_kernel_returns_the_value():

@@ -1,5 +1,5 @@
-"""Mutation tests: every reproduction claim of the book turns FAIL under a plausible broken
-implementation.
+"""Mutation tests: every reproduction claim of the book turns FAIL (or DIRECTION) under a plausible
+broken implementation, and every implementation check FAILs under one too.
 
 Each chapter's claims are a pure function of small inputs (``analysis.claims``). Here those inputs
 are built from synthetic tickets by the library's own pruning, balancing and hardware code, once
@@ -24,6 +24,7 @@ from uticket_lib.pruning import magnitude
 reportlib = importlib.import_module("uticket_lib.hardware.report")   # the package exports report()
 N_PE = 4
 S_IN = 0.8          # input spike sparsity fed to Eq. 3
+SEEDS = stats.SeedSpread(3, 0.1, "test")   # a small recorded training noise (points)
 
 
 # ----------------------------------------------------------------------------- synthetic tickets
@@ -82,8 +83,10 @@ def _one(cs, text: str):
 
 # ----------------------------------------------------------------------------- chapter 3
 def _imbalance_claims(t):
-    util = {"vgg16": pd.Series([hardware.report(m, LAYERS, n_pe=N_PE, memory=False)["network"]["utilization"]
-                                for m in t["lth"]])}
+    """Chapter 3's claims; "VGG-16" is the same synthetic network pruned less (less imbalanced)."""
+    lighter = tickets(levels=3)
+    util = {a: pd.Series([hardware.report(m, LAYERS, n_pe=N_PE, memory=False)["network"]["utilization"]
+                          for m in tk["lth"]]) for a, tk in (("vgg16", lighter), ("resnet19", t))}
     from uticket_lib.analysis.masks import mask_utilization, random_masks
     final = t["lth"][-1]
     draws = {"vgg16": [mask_utilization(random_masks(final, s), LAYERS, N_PE) for s in range(3)]}
@@ -94,7 +97,8 @@ def _imbalance_claims(t):
 def test_ch3_loads_that_ignore_the_mask_fail_every_imbalance_claim(monkeypatch):
     t = tickets(levels=5)                    # 97 % sparse: random masks clearly imbalanced too
     good = _imbalance_claims(t)
-    assert set(_verdicts(good).values()) == {"PASS"}
+    assert set(_verdicts(good).values()) <= {"PASS", "DIRECTION"}
+    assert _one(good, "more imbalanced than VGG-16")   # both networks' claim is built
     # bug: a PE's load counted as the filter's size, whatever the mask holds
     monkeypatch.setattr(cyclelib, "filter_loads", lambda m: torch.full((m.shape[0],), m[0].numel()))
     bad = _imbalance_claims(t)
@@ -110,21 +114,34 @@ def _uticket_claims(t, cost_pct: float = 0.01, accuracy=None):
                      "sparsity": net["weight_sparsity"], "test_accuracy": 0.9})
     final = pd.DataFrame(rows).set_index(["arch", "method"])
     cost = pd.DataFrame({"percent_of_level": [cost_pct]}, index=["vgg16"])
-    return claims.uticket(final, {}, cost, accuracy or {})
+    return claims.uticket(final, {}, cost, accuracy or {}, seeds={"vgg16": SEEDS})
 
 
-def test_ch4_identity_balance_fails_the_utilization_claim(monkeypatch):
-    assert _one(_uticket_claims(tickets()), "network utilization above LTH")[0].verdict == "PASS"
+def _check(cs, text: str):
+    found = [c for c in cs if text in c.statement and c.kind == "invariant"]
+    assert found, f"no implementation check containing {text!r}"
+    return found
+
+
+def test_ch4_identity_balance_fails_the_utilization_check(monkeypatch):
+    assert _check(_uticket_claims(tickets()), "network utilization above LTH")[0].verdict == "PASS"
     monkeypatch.setattr(balancelib, "balance", identity_balance)
-    assert _one(_uticket_claims(tickets()), "network utilization above LTH")[0].verdict == "FAIL"
+    assert _check(_uticket_claims(tickets()), "network utilization above LTH")[0].verdict == "FAIL"
 
 
-def test_ch4_balancing_to_the_block_maximum_fails_the_sparsity_claim(monkeypatch):
-    assert _one(_uticket_claims(tickets()), "final sparsity within")[0].verdict == "PASS"
-    # bug: every filter raised to the heaviest filter of its block instead of the rounded-up mean
+def _gap(cs) -> float:
+    return float(_one(cs, "final sparsity above LTH")[0].measured.split(" pts")[0])
+
+
+def test_ch4_sparsity_claim_fails_on_the_papers_algorithm_and_a_worse_balance_widens_the_gap(monkeypatch):
+    """Ceil targets can only add weights: u-Ticket as the paper describes it ends denser than LTH, the
+    opposite of Table I's sign, so the claim FAILs here as in the book. Balancing to the block maximum
+    (a plausible bug) adds many more."""
+    good = _one(_uticket_claims(tickets()), "final sparsity above LTH")[0]
+    assert good.verdict == "FAIL" and -1 < _gap([good]) < 0
     monkeypatch.setattr(balancelib, "_targets",
                         lambda per_filter, n_pe, reference, size: balancelib._pad_blocks(per_filter, n_pe)[0].amax(1))
-    assert _one(_uticket_claims(tickets()), "final sparsity within")[0].verdict == "FAIL"
+    assert _gap(_uticket_claims(tickets())) < 3 * _gap([good])
 
 
 # ----------------------------------------------------------------------------- accuracy (ch. 2, 4)
@@ -155,9 +172,11 @@ def _lottery_claim(w, x, y):
     mask = _ticket(w, 18 * 12)
     dense = torch.ones_like(w)
     sparsity = 1 - float(mask.sum()) / mask.numel()
-    summary = pd.DataFrame({"sparsity": [sparsity], "expected_sparsity": [sparsity]}, index=["vgg16"])
+    summary = pd.DataFrame({"sparsity": [sparsity], "expected_sparsity": [sparsity], "spike_sparsity": [0.85]},
+                           index=["vgg16"])
     diff = stats.paired_difference(_correct(w, mask, x, y), _correct(w, dense, x, y))
-    return _one(claims.lottery(summary, {"vgg16": diff}), "keeps the dense network's accuracy")[0]
+    return _one(claims.lottery(summary, {"vgg16": diff}, seeds={"vgg16": SEEDS}),
+                "keeps the dense network's accuracy")[0]
 
 
 def test_ch2_random_instead_of_magnitude_pruning_fails_the_accuracy_claim(monkeypatch):
@@ -178,7 +197,7 @@ def _accuracy_drop_claim(w, x, y):
     lth = _ticket(w, 18 * 12)
     ut = balancelib.balance({"fc": lth}, n_pe=N_PE, covered=["fc"])["fc"]
     diff = stats.paired_difference(_correct(w, lth, x, y), _correct(w, ut, x, y))
-    return _one(_uticket_claims(tickets(levels=2), accuracy={"vgg16": diff}), "accuracy drop")[0]
+    return _one(_uticket_claims(tickets(levels=2), accuracy={"vgg16": diff}), "accuracy of u-Ticket vs LTH")[0]
 
 
 def test_ch4_padding_filters_counted_in_the_target_fail_the_accuracy_claim(monkeypatch):
@@ -199,10 +218,27 @@ def _cycles_claims(t):
     return claims.cycles(reps, {"vgg16": {m: 0.0 for m in ("lth", "uticket")}})
 
 
-def test_ch5_identity_balance_fails_the_latency_claim(monkeypatch):
-    assert _one(_cycles_claims(tickets()), "reduces latency")[0].verdict == "PASS"
+def test_ch5_identity_balance_fails_the_latency_and_work_claims(monkeypatch):
+    good = _cycles_claims(tickets())
+    assert _one(good, "reduces latency")[0].verdict in ("PASS", "DIRECTION")
+    assert _one(good, "reduces latency")[0].expected > 0          # LTH's idle share
     monkeypatch.setattr(balancelib, "balance", identity_balance)
-    assert _one(_cycles_claims(tickets()), "reduces latency")[0].verdict == "FAIL"
+    bad = _cycles_claims(tickets())
+    assert _one(bad, "reduces latency")[0].verdict == "FAIL"
+    assert _one(bad, "less work")[0].verdict == "FAIL"
+
+
+def test_ch5_work_claim_passes_where_u_ticket_prunes_more(monkeypatch):
+    """The work claim can PASS and turn DIRECTION: u-Ticket's work against LTH's, as a magnitude."""
+    real = balancelib.balance
+
+    def sparser_balance(masks, n_pe=16, reference="block", covered=None, seed=0):   # drops ~30 % more
+        out = real(masks, n_pe=n_pe, reference=reference, covered=covered, seed=seed)
+        g = torch.Generator().manual_seed(0)
+        return {n: m * (torch.rand(m.shape, generator=g) >= 0.3).float() for n, m in out.items()}
+
+    monkeypatch.setattr(balancelib, "balance", sparser_balance)
+    assert _one(_cycles_claims(tickets()), "less work")[0].verdict in ("PASS", "DIRECTION")
 
 
 def test_ch5_independent_count_catches_a_wrong_idle(monkeypatch):
@@ -229,7 +265,7 @@ def _energy_claims(t):
 
 
 def test_ch6_identity_balance_fails_both_energy_claims(monkeypatch):
-    assert set(_verdicts(_energy_claims(tickets())).values()) == {"PASS"}
+    assert set(_verdicts(_energy_claims(tickets())).values()) <= {"PASS", "DIRECTION"}
     monkeypatch.setattr(balancelib, "balance", identity_balance)
     assert set(_verdicts(_energy_claims(tickets())).values()) == {"FAIL"}
 
@@ -241,9 +277,13 @@ def _pe_claims(t, n_pes=(2, 4, 8)):
     return claims.pe_scaling(sweeps, "LTH", "LTH rebalanced")
 
 
+def _checks(cs) -> dict:
+    return {c.statement: c.verdict for c in cs if c.kind == "invariant"}
+
+
 def test_ch7_serial_pes_fail_halving_and_flat_energy(monkeypatch):
     good = _pe_claims(tickets())
-    assert set(_verdicts(good).values()) == {"PASS"}
+    assert set(_checks(good).values()) == {"PASS"}
     orig = reportlib.block_cycles
 
     def serial(*args, **kwargs):          # bug: the PEs of a block run one after another
@@ -251,14 +291,25 @@ def test_ch7_serial_pes_fail_halving_and_flat_energy(monkeypatch):
         return {**out, "latency": out["work"]}
 
     monkeypatch.setattr(reportlib, "block_cycles", serial)
-    bad = _verdicts(_pe_claims(tickets()))
+    bad = _checks(_pe_claims(tickets()))
     assert all(v == "FAIL" for s, v in bad.items() if "halves" in s or "energy flat" in s)
 
 
-def test_ch7_identity_balance_fails_the_balanced_vs_unbalanced_claim(monkeypatch):
-    assert _one(_pe_claims(tickets()), "is faster than")[0].verdict == "PASS"
+def test_ch7_identity_balance_fails_the_balanced_vs_unbalanced_check(monkeypatch):
+    assert _check(_pe_claims(tickets()), "is faster than")[0].verdict == "PASS"
     monkeypatch.setattr(balancelib, "balance", identity_balance)
-    assert _one(_pe_claims(tickets()), "is faster than")[0].verdict == "FAIL"
+    assert _check(_pe_claims(tickets()), "is faster than")[0].verdict == "FAIL"
+
+
+def test_ch7_padded_sweep_is_inconclusive_not_failed():
+    """Layers with fewer filters than n_PE pad their blocks: the whole-sweep claims are INCONCLUSIVE
+    (a width artefact), never FAIL; without padding they are not issued (the check covers them)."""
+    t = tickets()
+    padded = _pe_claims(t, n_pes=(2, 4, 8, 64))
+    whole = [c for c in padded if "whole sweep" in c.statement]
+    assert whole and all(c.kind == "reproduction" and c.verdict in ("PASS", "INCONCLUSIVE") for c in whole)
+    assert any(c.verdict == "INCONCLUSIVE" for c in whole)
+    assert not [c for c in _pe_claims(t) if "whole sweep" in c.statement]
 
 
 # ----------------------------------------------------------------------------- chapter 8
@@ -267,18 +318,18 @@ def _system_claims(t, layers=LAYERS):
 
 
 def test_ch8_identity_balance_fails_the_system_saving(monkeypatch):
-    assert _one(_system_claims(tickets()), "saves system energy")[0].verdict == "PASS"
+    assert _one(_system_claims(tickets()), "saves system energy")[0].verdict in ("PASS", "DIRECTION")
     monkeypatch.setattr(balancelib, "balance", identity_balance)
     assert _one(_system_claims(tickets()), "saves system energy")[0].verdict == "FAIL"
 
 
-def test_ch8_pruning_skipped_fails_the_scratchpad_claim(monkeypatch):
+def test_ch8_pruning_skipped_fails_the_scratchpad_check(monkeypatch):
     wide = _layers(0.5)                        # filters of up to 256 x 3 x 3 weights
     t = tickets(wide, levels=4, fraction=0.8)
-    assert _one(_system_claims(t, wide), "fits the 1024")[0].verdict == "PASS"
+    assert _check(_system_claims(t, wide), "fits the 1024")[0].verdict == "PASS"
     monkeypatch.setattr(magnitude, "prune", lambda weights, masks, fraction, scope="global": dict(masks))
     t = tickets(wide, levels=4, fraction=0.8)
-    assert _one(_system_claims(t, wide), "fits the 1024")[0].verdict == "FAIL"
+    assert _check(_system_claims(t, wide), "fits the 1024")[0].verdict == "FAIL"
 
 
 def test_ch8_dense_weight_storage_fails_the_pe_share(monkeypatch):
@@ -308,9 +359,9 @@ def test_ch10_identity_order_fails_the_reordering_claim(monkeypatch):
         return {"vgg16": f}
 
     chk = {"vgg16": hwframes.permutation_check(t["lth"][-1], LAYERS, N_PE)}
-    assert _one(claims.reordering(frame(), chk), "reordering alone")[0].verdict == "PASS"
+    assert _check(claims.reordering(frame(), chk), "reordering alone")[0].verdict == "PASS"
     monkeypatch.setattr(reportlib, "permutation", lambda loads, order="sorted": torch.arange(len(loads)))
-    assert _one(claims.reordering(frame(), chk), "reordering alone")[0].verdict == "FAIL"
+    assert _check(claims.reordering(frame(), chk), "reordering alone")[0].verdict == "FAIL"
 
 
 def test_ch10_permutation_check_catches_a_schedule_that_is_not_a_permutation(monkeypatch):
@@ -404,10 +455,8 @@ def test_ch9_busy_share_for_eq2_fails_the_weighting_claim(monkeypatch):
 
 
 def test_every_reproduction_builder_is_covered():
-    """The chapters whose reproduction claims are flipped above (chapters 11 and 12 in
-    test_quant_claims.py and test_timeplan_claims.py). Open: chapter 4's balancing-cost claim (its
-    mutation, a slow balance(), can only be shown by timing) and chapter 9's switch claims on
-    trained accuracy, (a), (b) and (f) (their mutations need training)."""
+    """The chapters' claim builders exercised above; the claim-by-claim list (which test flips which
+    claim, which are INCONCLUSIVE by design, what is open) is tests/test_claims_coverage.py."""
     covered = {"lottery", "imbalance", "uticket", "cycles", "energy", "pe_scaling", "system", "reordering",
                "switches"}
     assert covered <= {n for n in dir(claims) if callable(getattr(claims, n))}

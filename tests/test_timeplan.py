@@ -271,6 +271,9 @@ def test_sensitivity_and_greedy_on_a_tiny_ticket():
     kept = [s for s in g["steps"] if s["kept"]]
     assert all(g["plan"][s["stage"]] == 2 for s in kept)
     assert kept and g["summary"]["latency"] < uniform["latency"]      # budget 0.99: a suffix is taken
+    for budget in (0.0, 0.1):                 # the budget holds on the search's own validation images
+        g = timeplan.greedy(m, masks, layers, loader, sens, budget=budget)
+        assert uniform["accuracy"] - g["summary"]["accuracy"] <= budget + 1e-12
     assert m.time_plan is None                                        # the ticket itself is untouched
 
 
