@@ -39,9 +39,9 @@ from urllib.parse import unquote, urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 CLAIM_MARKER = "Claims checked (profile"
 CLAIM_RE = re.compile(r"Claims checked \(profile[:=]?\s*([A-Za-z0-9_.-]+)")
-VERDICT_RE = re.compile(r"\b(PASS|FAIL|INCONCLUSIVE)\b")
+VERDICT_RE = re.compile(r"\b(PASS|DIRECTION|FAIL|INCONCLUSIVE)\b")
 KINDS = ("reproduction", "calibration", "invariant")
-VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+VERDICTS = ("PASS", "DIRECTION", "FAIL", "INCONCLUSIVE")
 TRACEBACK_TEXT = "Traceback (most recent call last)"
 ERROR_LINE_RE = re.compile(r"^\s*(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception):", re.M)
 REMOTE_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.I)
@@ -191,7 +191,7 @@ def check_claims(page: Page, rel: str, profile: str | None) -> tuple[list[str], 
         counts[v] = verdicts.count(v)
     problems = []
     if not verdicts:
-        problems.append(f"{rel}: claim-check block without any PASS, FAIL or INCONCLUSIVE")
+        problems.append(f"{rel}: claim-check block without any verdict (PASS, DIRECTION, FAIL, INCONCLUSIVE)")
     if profile:
         wrong = sorted({m.group(1) for m in markers} - {profile})
         if wrong:
@@ -221,9 +221,10 @@ def claim_counts(directory: Path) -> tuple[dict, list[str]]:
 
 
 def format_claim_counts(counts: dict) -> str:
-    """One line: reproduction PASS / FAIL / INCONCLUSIVE, then calibration and invariants apart."""
+    """One line: reproduction PASS / DIRECTION / FAIL / INCONCLUSIVE, then calibration and invariants apart."""
     r, c, i = (counts[k] for k in KINDS)
-    return (f"reproduction {r['PASS']} PASS / {r['FAIL']} FAIL / {r['INCONCLUSIVE']} INCONCLUSIVE; "
+    return (f"reproduction {r['PASS']} PASS / {r['DIRECTION']} DIRECTION / {r['FAIL']} FAIL / "
+            f"{r['INCONCLUSIVE']} INCONCLUSIVE; "
             f"calibration {sum(c.values())} (fits, not counted); "
             f"implementation checks {sum(i.values())} ({i['FAIL']} FAIL)")
 

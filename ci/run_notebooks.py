@@ -523,9 +523,11 @@ def render_status(status: dict) -> str:
                   "Counted from `book/executed/claims/*.json`. Only reproduction claims (a statement of the "
                   "paper tested on numbers this build measured) count as evidence; calibrations are fits to "
                   "the paper's own numbers and implementation checks hold by construction.", "",
-                  "| Kind | PASS | FAIL | INCONCLUSIVE |", "|---|---:|---:|---:|"]
-        lines += [f"| {k} | {v['PASS']} | {v['FAIL']} | {v['INCONCLUSIVE']} |" for k, v in claims.items()]
-        lines += ["", f"**Reproduction:** {r['PASS']} PASS, {r['FAIL']} FAIL, {r['INCONCLUSIVE']} INCONCLUSIVE."]
+                  "| Kind | PASS | DIRECTION | FAIL | INCONCLUSIVE |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {k} | {v.get('PASS', 0)} | {v.get('DIRECTION', 0)} | {v.get('FAIL', 0)} | {v.get('INCONCLUSIVE', 0)} |"
+                  for k, v in claims.items()]
+        lines += ["", f"**Reproduction:** {r.get('PASS', 0)} PASS, {r.get('DIRECTION', 0)} DIRECTION (the paper's "
+                  f"sign, not its size), {r.get('FAIL', 0)} FAIL, {r.get('INCONCLUSIVE', 0)} INCONCLUSIVE."]
     lines += ["", f"**Total notebook time:** {fmt_seconds(status.get('total_seconds', 0.0))} "
               f"(sum over chapters; last invocation {fmt_seconds(status.get('run_seconds', 0.0))}).", ""]
     bad = {k: n for k, n in nbs.items() if n.get("status") != "ok"}

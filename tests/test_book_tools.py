@@ -128,12 +128,12 @@ def test_merge_status_keeps_previous_notebooks():
 
 def test_status_page_counts_reproduction_claims_apart():
     status = _fake_status()
-    status["claims"] = {"reproduction": {"PASS": 5, "FAIL": 2, "INCONCLUSIVE": 3},
-                        "calibration": {"PASS": 1, "FAIL": 0, "INCONCLUSIVE": 0},
-                        "invariant": {"PASS": 12, "FAIL": 0, "INCONCLUSIVE": 0}}
+    status["claims"] = {"reproduction": {"PASS": 5, "DIRECTION": 4, "FAIL": 2, "INCONCLUSIVE": 3},
+                        "calibration": {"PASS": 1, "DIRECTION": 0, "FAIL": 0, "INCONCLUSIVE": 0},
+                        "invariant": {"PASS": 12, "FAIL": 0, "INCONCLUSIVE": 0}}   # an old record: no DIRECTION
     page = rn.render_status(status)
-    assert "**Reproduction:** 5 PASS, 2 FAIL, 3 INCONCLUSIVE." in page
-    assert "| calibration | 1 | 0 | 0 |" in page and "| invariant | 12 | 0 | 0 |" in page
+    assert "**Reproduction:** 5 PASS, 4 DIRECTION (the paper's sign, not its size), 2 FAIL, 3 INCONCLUSIVE." in page
+    assert "| calibration | 1 | 0 | 0 | 0 |" in page and "| invariant | 12 | 0 | 0 | 0 |" in page
 
 
 def test_render_status_page():
@@ -272,7 +272,7 @@ def test_missing_claim_block_fails(tmp_path):
 def test_claim_block_without_verdict_fails(tmp_path):
     page = chapter_html().replace(">PASS<", ">?<").replace(">FAIL<", ">?<")
     problems, _ = run_check(tmp_path, {"01_neurons": page})
-    assert problems == ["book/executed/01_neurons.html: claim-check block without any PASS, FAIL or INCONCLUSIVE"]
+    assert problems == ["book/executed/01_neurons.html: claim-check block without any verdict (PASS, DIRECTION, FAIL, INCONCLUSIVE)"]
 
 
 def test_claims_of_another_profile_fail(tmp_path):
@@ -469,16 +469,17 @@ def test_claim_counts_by_kind_from_json(tmp_path):
     d.mkdir()
     rows = [{"statement": "a", "kind": "reproduction", "verdict": "PASS"},
             {"statement": "b", "kind": "reproduction", "verdict": "INCONCLUSIVE"},
+            {"statement": "b2", "kind": "reproduction", "verdict": "DIRECTION"},
             {"statement": "c", "kind": "calibration", "verdict": "PASS"},
             {"statement": "d", "kind": "invariant", "verdict": "FAIL"}]
     (d / "01_x.json").write_text(json.dumps(rows))
     (d / "02_y.json").write_text(json.dumps([{"statement": "e", "kind": "guess", "verdict": "PASS"}]))
     counts, problems = ch.claim_counts(d)
-    assert counts["reproduction"] == {"PASS": 1, "FAIL": 0, "INCONCLUSIVE": 1}
+    assert counts["reproduction"] == {"PASS": 1, "DIRECTION": 1, "FAIL": 0, "INCONCLUSIVE": 1}
     assert counts["calibration"]["PASS"] == 1 and counts["invariant"]["FAIL"] == 1
     assert len(problems) == 1 and "guess" in problems[0]
     line = ch.format_claim_counts(counts)
-    assert line.startswith("reproduction 1 PASS / 0 FAIL / 1 INCONCLUSIVE") and "calibration 1" in line
+    assert line.startswith("reproduction 1 PASS / 1 DIRECTION / 0 FAIL / 1 INCONCLUSIVE") and "calibration 1" in line
 
 
 @pytest.mark.slow

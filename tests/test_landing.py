@@ -20,20 +20,31 @@ def test_paper_profile_on_cifar10_has_no_gap():
     assert landing.scale_gaps("paper", dataset="cifar10") == []
 
 
-def test_verdicts_counted_by_kind_and_fails_linked(tmp_path):
-    rows = [{"statement": "a", "kind": "reproduction", "paper": "1", "measured": "2", "verdict": "FAIL"},
+def test_verdicts_counted_by_kind_ratios_shown_and_claims_grouped(tmp_path):
+    rows = [{"statement": "a", "kind": "reproduction", "paper": "1", "measured": "2", "verdict": "FAIL", "ratio": -0.5},
             {"statement": "b", "kind": "reproduction", "paper": "not in the paper", "measured": "3", "verdict": "PASS"},
             {"statement": "c", "kind": "reproduction", "paper": "4", "measured": "4", "verdict": "INCONCLUSIVE"},
+            {"statement": "f", "kind": "reproduction", "paper": "40 %", "measured": "10 %", "verdict": "DIRECTION",
+             "ratio": 0.25},
+            {"statement": "g", "kind": "reproduction", "paper": "40 %", "measured": "44 %", "verdict": "PASS",
+             "ratio": 1.1},
             {"statement": "d", "kind": "calibration", "paper": "5", "measured": "5", "verdict": "PASS"},
             {"statement": "e", "kind": "invariant", "paper": "-", "measured": "-", "verdict": "PASS"}]
     (tmp_path / "04_uticket.json").write_text(json.dumps(rows))
     counts = landing.verdict_counts(landing.load_claims(tmp_path))["04_uticket"]
-    assert counts[("reproduction", "FAIL")] == 1 and counts[("reproduction", "PASS")] == 1
+    assert counts[("reproduction", "FAIL")] == 1 and counts[("reproduction", "PASS")] == 2
     md = landing.render("cpu", tmp_path, {"04_uticket": "u-Ticket"})
-    assert "| [u-Ticket](executed/04_uticket.ipynb) | 1 | 1 | 1 | 1 | 1 |" in md
-    assert "- [u-Ticket](executed/04_uticket.ipynb): a (paper 1, this build 2)" in md
-    headline = md.split("### Headline")[1].split("### Claim")[0]
-    assert "| a |" in headline and "| c |" in headline and "| b |" not in headline and "| d |" not in headline
+    # PASS / DIRECTION / FAIL / INCONCLUSIVE, then calibration and invariant
+    assert "| [u-Ticket](executed/04_uticket.ipynb) | 2 | 1 | 1 | 1 | 1 | 1 |" in md
+    paper = md.split("#### The paper's results")[1].split("####")[0]
+    ours = md.split("#### This book's own extensions")[1].split("###")[0]
+    assert "| a |" in paper and "| c |" in paper and "| b |" not in paper and "| d |" not in paper
+    assert "| 0.25 | **DIRECTION** |" in paper and "| -0.50 | **FAIL** |" in paper
+    assert "| b |" in ours
+    # 5 reproduction claims; the median ratio over the PASS / DIRECTION claims with one (0.25, 1.1)
+    assert ("Of 5 reproduction claims, 2 match the paper within their stated tolerance, 1 have its direction "
+            "but not its size, 1 fail and 1 cannot be decided at this scale; where an effect has the paper's "
+            "sign, this build's is 1.10 x the paper's (median of 2).") in md
 
 
 def test_cpu_gaps_name_the_held_out_split_augmentation_and_the_rewind_point():
