@@ -41,10 +41,11 @@ RECIPES = {   # name: (profile, archs, overrides)
 QUANTITIES = ("dense", "lth", "uticket", "ticket - dense", "lth - uticket")
 
 
-def final(run: Path) -> tuple[dict, dict]:
-    """(level-0 metrics, final-level metrics) of a finished run."""
-    done = runstore.levels(run)
-    return done[0], done[-1]
+def final(run: Path, cfg) -> tuple[dict, dict]:
+    """(level-0 metrics, metrics of ``cfg``'s last level) of a finished run (``prune.levels`` is not
+    hashed: the same directory may hold more levels)."""
+    done = {m["level"]: m for m in runstore.levels(run)}
+    return done[0], done[cfg.prune.levels - 1]
 
 
 def find(cfg, roots: list[Path], train: bool) -> Path:
@@ -71,7 +72,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(OUT))
     a = ap.parse_args()
     roots = [Path(r) for r in a.runs]
-    recipes = {}
+    recorded = {}
     for name, (profile, archs, overrides) in RECIPES.items():
         per_arch = {}
         for arch in archs:
@@ -81,7 +82,7 @@ def main() -> None:
                 for method in ("lth", "uticket"):
                     cfg = profiles.get(profile, arch, "fmnist", method, {**overrides, "train.seed": seed})
                     hashes[method] = cfg.replace(**recipes.SEED_KEYS).hash()
-                    level0, last = final(find(cfg, roots, a.train))
+                    level0, last = final(find(cfg, roots, a.train), cfg)
                     row["dense"] = 100 * level0["test_accuracy"]
                     row[method] = 100 * last["test_accuracy"]
                     row[f"{method}_sparsity"] = last["sparsity"]
@@ -91,14 +92,14 @@ def main() -> None:
                 rows.append(row)
             per_arch[arch] = {"hashes": hashes, "seeds": rows,
                               "spread": {q: summary([r[q] for r in rows]) for q in QUANTITIES}}
-        recipes[name] = {"profile": profile, "overrides": overrides, "archs": per_arch}
+        recorded[name] = {"profile": profile, "overrides": overrides, "archs": per_arch}
     commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
     io.save_json({"what": "final-level test accuracy (points, 10,000 test images) of the book's recipes over "
                           "training seeds (train.seed: initialisation and data order); seed 0 is the book's run",
-                  "recipes": recipes, "machine": machine.describe(), "commit": commit,
+                  "recipes": recorded, "machine": machine.describe(), "commit": commit,
                   "date": datetime.date.today().isoformat()}, a.out)
-    for name, r in recipes.items():
+    for name, r in recorded.items():
         for arch, d in r["archs"].items():
             print(name, arch, {q: f"{s['mean']:.2f} +- {s['std'] or 0:.2f}" for q, s in d["spread"].items()})
 

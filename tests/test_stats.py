@@ -121,3 +121,17 @@ def test_level_magnitude_has_no_direction():
     assert claims.magnitude("firing", "Table I", 16.1, 15.0, level=True).verdict == "PASS"
     assert claims.magnitude("firing", "Table I", 16.1, 11.0, level=True).verdict == "FAIL"
     assert claims.magnitude("firing", "Table I", 16.1, 25.0, level=True).verdict == "FAIL"
+
+
+def test_seed_table_and_sentence_name_a_collapsed_ticket(tmp_path):
+    from uticket_lib.analysis import recipes
+    seeds = [{"seed": s, "level": 1, "dense": 85.0, "lth": l, "uticket": 77.0, "ticket - dense": l - 85.0,
+              "lth - uticket": l - 77.0} for s, l in ((0, 78.0), (1, 79.0), (2, 23.5))]
+    path = tmp_path / "seed_spread.json"
+    path.write_text(json.dumps({"recipes": {"cpu": {"profile": "cpu", "archs": {"resnet19": {"seeds": seeds}}}}}))
+    f = recipes.seed_frame(path)
+    assert list(f["seed"]) == [0, 1, 2] and f["lth"].iloc[2] == 23.5
+    text = recipes.seed_text(f)
+    assert text == ("ResNet-19 (cpu recipe, 3 seeds): LTH ticket minus dense from -61.5 to -6.0 points; with "
+                    "seed 2 the LTH ticket failed to train in its pass (23.5 %, its u-Ticket 77.0 %).")
+    assert recipes.seed_frame(tmp_path / "none.json").empty

@@ -326,3 +326,34 @@ def seed_spread(cfg, quantity: str, between_runs: bool = False, path: Path | Non
                 return stats.SeedSpread(s["n"], 2 ** 0.5 * s["std"], source + ", x sqrt 2 for two independent runs")
             return stats.SeedSpread(s["n"], s["std"], source)
     return None
+
+
+def seed_frame(path: Path | None = None) -> pd.DataFrame:
+    """The recorded seeds (``seed_spread.json``): one row per (recipe, arch, seed) with the final-level
+    test accuracy (%) of the dense network, the LTH and u-Ticket tickets and their differences;
+    empty where nothing was recorded."""
+    path = path or SEED_SPREAD
+    cols = ["recipe", "arch", "seed", "level", "dense", "lth", "uticket", "ticket - dense", "lth - uticket"]
+    if not path.exists():
+        return pd.DataFrame(columns=cols)
+    rows = [{"recipe": name, "arch": arch, **{k: s[k] for k in cols[2:]}}
+            for name, r in json.loads(path.read_text())["recipes"].items()
+            for arch, d in r["archs"].items() for s in d["seeds"]]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def seed_text(frame: pd.DataFrame, collapse_points: float = 20.0) -> str:
+    """One sentence per recipe and arch: the seeds' spread of ticket - dense, and any ticket more than
+    ``collapse_points`` below its dense network named with its seed (a failed training, not noise)."""
+    out = []
+    for (recipe, arch), g in frame.groupby(["recipe", "arch"], sort=False):
+        name = ARCH_LABELS.get(arch, arch)
+        gaps = g["ticket - dense"]
+        line = (f"{name} ({recipe} recipe, {len(g)} seeds): LTH ticket minus dense from {gaps.min():+.1f} to "
+                f"{gaps.max():+.1f} points")
+        bad = g[g["ticket - dense"] < -collapse_points]
+        for _, r in bad.iterrows():
+            line += (f"; with seed {int(r['seed'])} the LTH ticket failed to train in its pass ({r['lth']:.1f} %, "
+                     f"its u-Ticket {r['uticket']:.1f} %)")
+        out.append(line + ".")
+    return " ".join(out)
