@@ -43,7 +43,7 @@ import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis, profiles
-from uticket_lib.analysis import claims, recipes, runs, switches
+from uticket_lib.analysis import claims, landing, recipes, runs, switches
 from uticket_lib.plotting import learning as plots
 
 ch = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
@@ -53,6 +53,11 @@ side = profiles.side_study(PROFILE, overrides)   # the switch runs' recipe (prof
 analysis.glue("ch9_profile", PROFILE)
 analysis.glue("ch9_switch_levels", SWITCH_LEVELS)
 analysis.glue("ch9_switch_arch", analysis.ARCH_LABELS[SWITCH_ARCH])
+side_cfg = profiles.get(PROFILE, SWITCH_ARCH, DATASET, "uticket", {**side, "prune.levels": SWITCH_LEVELS})
+analysis.glue("ch9_side_recipe", landing.schedule_text(side_cfg))
+analysis.glue("ch9_side_fraction", 100 * side_cfg.prune.fraction, "{:.1f} %")
+analysis.glue("ch9_side_sparsity", 100 * profiles.expected_sparsity(side_cfg), "{:.1f} %")
+analysis.glue("ch9_main_sparsity", 100 * profiles.expected_sparsity(profiles.get(PROFILE, SWITCH_ARCH, DATASET)), "{:.0f} %")
 display(analysis.table(pd.DataFrame(switches.SWITCHES).T[["label", "key", "paper", "code", "kind", "note"]]))
 
 # %% [markdown]
@@ -97,9 +102,9 @@ display(analysis.table(pd.DataFrame(switches.SWITCHES).T[["label", "key", "paper
 # chapters 2 and 4 for free. (a)-(c) and (f) change training, so each needs its own u-Ticket run; to stay
 # within the book's budget they are run for {glue:md}`ch9_switch_arch` only and for
 # {glue:md}`ch9_switch_levels` levels, with the profile's lighter *side-study recipe*
-# (`profiles.SIDE_STUDY`: at the cpu profile 4,000 training images with augmentation, AdamW, 4 dense
-# epochs and rounds of 2 epochs at 72.9 % each, so {glue:md}`ch9_switch_levels` levels end at 92.6 %
-# weight sparsity, not the main tickets' 98 %), and compared with a paper-behaviour u-Ticket run (and an LTH run) of that same
+# (`profiles.SIDE_STUDY`: here each switch run {glue:md}`ch9_side_recipe`, and prunes
+# {glue:md}`ch9_side_fraction` per round, so {glue:md}`ch9_switch_levels` levels end at
+# {glue:md}`ch9_side_sparsity` weight sparsity, not the main tickets' {glue:md}`ch9_main_sparsity`), and compared with a paper-behaviour u-Ticket run (and an LTH run) of that same
 # recipe and number of levels: each row is a contrast within one recipe, not chapter 2's tickets. Switches (a) and (f) change dense training too, so they also retrain level 0;
 # switches (b) and (c) act only from round 1 on and share level 0 with the baseline. For (f) the
 # number of levels is part of the run's identity (its last level trains at full T), and its last
@@ -115,8 +120,8 @@ display(analysis.table(pd.DataFrame(switches.SWITCHES).T[["label", "key", "paper
 # that small never moves in a whole round (zero gradient into a fresh momentum buffer); with
 # weights of standard deviation around 0.01 to 0.05 that is of the order of 1e-5 of the
 # surviving weights, and we do not switch it. What remains
-# is scale and randomness: this chapter's runs train a few epochs on a 4,000-image subset at reduced
-# width (the side-study recipe; the main profile one pass over 58,000 images),
+# is scale and randomness: this chapter's runs train the side-study recipe above at reduced width
+# (the main profile: chapter 2's),
 # our random draws (initialisation, shuffling, augmentation, the balancing's choice of weights to
 # recover) are not the released code's, and the released code selects its reported accuracy as the
 # best test accuracy over epochs (`best_test_accuracy`, kept as a labelled column) where we report

@@ -31,8 +31,8 @@
 #
 # Every quantized network here is trained once more (fine-tuning, or a whole joint run), so this
 # chapter runs on its own LTH and u-Ticket pair trained with the lighter *side-study recipe* of the
-# profile (`profiles.SIDE_STUDY`: at the cpu profile 4,000 training images with augmentation, 4 dense epochs and 3
-# pruning rounds of 2 epochs at 72.9 % each, 98 % in all), not on chapter 2's tickets. Its float tickets are therefore less accurate than
+# profile (`profiles.SIDE_STUDY`; here each of the pair's runs {glue:md}`ch11_side_recipe`, pruning
+# {glue:md}`ch11_side_fraction` per round to {glue:md}`ch11_side_sparsity` in all), not on chapter 2's tickets. Its float tickets are therefore less accurate than
 # chapter 2's; what it measures is quantized against float within that one recipe.
 
 # %% tags=["parameters"]
@@ -54,6 +54,7 @@ from IPython.display import display
 
 from uticket_lib import analysis, paths, profiles, quantized
 from uticket_lib.analysis import claims as claimlib
+from uticket_lib.analysis import landing
 from uticket_lib.analysis import quant as aq
 from uticket_lib.analysis import recipes
 from uticket_lib.plotting import quant as plots
@@ -66,6 +67,10 @@ runs = analysis.pair(PROFILE, ARCH, DATASET, overrides)         # the side-study
 last = analysis.last_level(runs["lth"])
 dense = aq.point(runs["lth"], 0, label="dense float")
 analysis.glue("ch11_profile", PROFILE)
+side_cfg = analysis.config(runs["lth"])
+analysis.glue("ch11_side_recipe", landing.schedule_text(side_cfg))
+analysis.glue("ch11_side_fraction", 100 * side_cfg.prune.fraction, "{:.1f} %")
+analysis.glue("ch11_side_sparsity", 100 * profiles.expected_sparsity(side_cfg), "{:.1f} %")
 analysis.glue("ch11_float_acc", 100 * dense["accuracy"], "{:.1f} %");
 
 # %% [markdown]
