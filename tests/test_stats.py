@@ -71,6 +71,8 @@ def test_seed_spread_widens_the_image_interval_in_quadrature():
     # by hand: -6 pts -+ sqrt(0.7^2 + 2.1515^2) = -6 -+ 2.2625
     assert 100 * lo == pytest.approx(-6 - math.hypot(0.7, 2.1515), abs=1e-9)
     assert 100 * hi == pytest.approx(-6 + math.hypot(0.7, 2.1515), abs=1e-9)
+    wild = stats.SeedSpread(3, 30.0, "a collapsed seed")
+    assert stats.with_seeds(d, wild) == (-1.0, 1.0)      # 4.303 x 30 points either way: clipped to +-100 points
     assert stats.t95(12) == 2.228 and stats.t95(100) == stats.Z95     # untabled df: the next smaller
     with pytest.raises(ValueError, match="2 seeds"):
         stats.t95(0)

@@ -120,8 +120,9 @@ class SeedSpread:
 
 def with_seeds(diff: PairedDiff, seeds: SeedSpread) -> tuple[float, float]:
     """(lo, hi) of ``diff`` (fractions) whose test-image interval is widened by the seed spread
-    (points): each side's half-width and the seed half-width add in quadrature."""
+    (points): each side's half-width and the seed half-width add in quadrature; kept inside [-1, 1],
+    the range an accuracy difference can take."""
     h = seeds.half_width() / 100
     lo = diff.diff - math.hypot(diff.diff - diff.lo, h)
     hi = diff.diff + math.hypot(diff.hi - diff.diff, h)
-    return lo, hi
+    return max(-1.0, lo), min(1.0, hi)
