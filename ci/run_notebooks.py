@@ -49,6 +49,9 @@ from importlib import metadata
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# the library of the repository being built, as the notebooks' kernels (cwd = the root) import it,
+# not another checkout's that an editable install may point to
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 from check_html import claim_counts, format_claim_counts  # noqa: E402  (ci/ is not a package)
 from uticket_lib.profiles import PROFILES as _PROFILE_SETTINGS  # noqa: E402
 from uticket_lib.progress import fmt_seconds  # noqa: E402

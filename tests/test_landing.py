@@ -39,8 +39,8 @@ def test_verdicts_counted_by_kind_ratios_shown_and_claims_grouped(tmp_path):
     paper = md.split("#### The paper's results")[1].split("####")[0]
     ours = md.split("#### This book's own extensions")[1].split("###")[0]
     assert "| a |" in paper and "| c |" in paper and "| b |" not in paper and "| d |" not in paper
-    assert "| 0.25 | **DIRECTION** |" in paper and "| -0.50 | **FAIL** |" in paper
-    assert "| b |" in ours
+    assert "| f | **DIRECTION** | 10 % | 40 % | 0.25 |" in paper and "| a | **FAIL** | 2 | 1 | -0.50 |" in paper
+    assert "| b |" in ours and "| [4](executed/04_uticket.ipynb) | b |" in ours
     # 5 reproduction claims; the median ratio over the PASS / DIRECTION claims with one (0.25, 1.1)
     assert ("Of 5 reproduction claims, 2 match the paper within their stated tolerance, 1 have its direction "
             "but not its size, 1 fail and 1 cannot be decided at this scale; where an effect has the paper's "
@@ -53,3 +53,13 @@ def test_cpu_gaps_name_the_held_out_split_augmentation_and_the_rewind_point():
     assert gaps["augmentation"] == ("none (chosen on validation)", "on")
     assert gaps["rewind point"] == ("after 8,000 training images of the dense round", "end of epoch 20")
     assert gaps["pruning rounds"][0].startswith("1 of 98 %")
+
+
+def test_short_measured_keeps_the_value_and_drops_the_detail():
+    assert landing.short_measured("-6.31 pts [-7.65, -4.97] (95 %: test images, n = 10000; seeds +-1.17)") == \
+        "-6.31 pts [-7.65, -4.97]"
+    assert landing.short_measured("0.443 (1.03 x the paper); utilization 0.557") == "0.443; utilization 0.557"
+    assert landing.short_measured("1.000 (16 bit) -> 0.909 (ternary, QAT)") == "1.000 (16 bit) -> 0.909 (ternary, QAT)"
+    long = "VGG-16 LTH: 1.01x; VGG-16 u-Ticket: 1.33x (max val drop 0.90 points, within the budget)"
+    assert landing.short_measured(long) == "VGG-16 LTH: 1.01x; VGG-16 u-Ticket: 1.33x"
+    assert landing.short_measured("a" * 50 + "; " + "b" * 20) == "a" * 50 + " ..."

@@ -17,6 +17,7 @@ introduction includes that file.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Mapping
@@ -110,6 +111,18 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def short_measured(text: str, width: int = 60) -> str:
+    """A claim's measured value for the landing table: without its interval's composition (the
+    chapter shows it), without the ratio (its own column), and cut at a "; " when still long."""
+    text = str(text).split(" (95 %")[0]
+    text = re.sub(r" \([-+]?[\d.]+ x the [^)]*\)", "", text)
+    if len(text) > width:
+        text = re.sub(r" \([^()]*\)$", "", text)           # a trailing remark
+    if len(text) > width and "; " in text:
+        text = text.split("; ")[0] + " ..."
+    return text
+
+
 def _ratio(c: Mapping) -> str:
     r = c.get("ratio")
     return "" if r is None else f"{r:.2f}"
@@ -147,6 +160,7 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
         out += ["This build runs the paper's settings.", ""]
     out += [summary_sentence(claims), ""]
     link = lambda ch: f"[{_cell(titles.get(ch, ch))}]({link_prefix}{ch}.ipynb)"  # noqa: E731
+    number = lambda ch: f"[{int(ch[:2]) if ch[:2].isdigit() else _cell(ch)}]({link_prefix}{ch}.ipynb)"  # noqa: E731
     rep = [(ch, c) for ch, rows in claims.items() for c in rows if c.get("kind") == "reproduction"]
     groups = (("The paper's results", [(ch, c) for ch, c in rep if c.get("paper") not in (None, "", NOT_IN_PAPER)]),
               ("This book's own extensions (no number in the paper)",
@@ -161,10 +175,12 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
     for title, rows in groups:
         if not rows:
             continue
-        out += [f"#### {title}", "", "| chapter | claim | paper | this build | ratio | verdict |",
+        # the verdict next to the claim: on a phone the table scrolls, and those two come first
+        out += [f"#### {title}", "", "| ch. | claim | verdict | this build | paper | ratio |",
                 "|---|---|---|---|---|---|"]
-        out += [f"| {link(ch)} | {_cell(c.get('statement'))} | {_cell(c.get('paper'))} | "
-                f"{_cell(c.get('measured'))} | {_ratio(c)} | **{_cell(c.get('verdict'))}** |" for ch, c in rows]
+        out += [f"| {number(ch)} | {_cell(c.get('statement'))} | **{_cell(c.get('verdict'))}** | "
+                f"{_cell(short_measured(c.get('measured', '')))} | {_cell(c.get('paper'))} | {_ratio(c)} |"
+                for ch, c in rows]
         out.append("")
     out += ["### Claim verdicts per chapter", ""]
     if claims:
