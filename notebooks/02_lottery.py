@@ -120,9 +120,10 @@ analysis.glue("ch2_accuracy_all", "; ".join(
 # The table above is the final level of each network next to its dense accuracy
 # ({glue:md}`ch2_accuracy_all`). For {glue:md}`ch2_arch0`, the final ticket keeps
 # {glue:md}`ch2_arch0_final_spike` of its neuron-timesteps silent. The claim below is two-sided: a
-# ticket far *below* its dense network (as at the cpu profile, where the ticket trains one pass after
-# one-shot pruning; the learning-speed study below measures what a second pass buys) fails it, and so
-# would a ticket far *above* it, which would mean an under-trained dense network. The measured
+# ticket far *below* its dense network fails it (at the cpu profile the ticket trains one pass after
+# one-shot pruning; the learning-speed study below measures what a second pass buys), and so would a
+# ticket far *above* it, which would mean an under-trained dense network; where the seeds of the
+# recipe disagree (one collapsed, section "Training noise" below), it stays undecided. The measured
 # sparsity follows $1-(1-p)^k$ exactly for LTH, because each round removes exactly
 # `round(p x survivors)` weights.
 #

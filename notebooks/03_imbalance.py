@@ -180,7 +180,9 @@ analysis.glue("ch3_trained_inside", "inside" if min(draws0) <= last["trained (LT
 # trained on the full training split under several recipes (chapter 2's learning-speed study,
 # `ci/learning_curves.py`) were pruned one-shot to 98 % weight sparsity (global magnitude, the
 # rule LTH prunes by) at every scored point of their training (`ci/imbalance_origin.py`; recorded
-# numbers, not recomputed when this page is built). Each mask is set beside two random baselines
+# numbers, not recomputed when this page is built). These are the study's own networks, not the
+# tickets above: their utilizations differ from this chapter's runs and claims in the second or
+# third digit. Each mask is set beside two random baselines
 # with the same number of surviving weights: random positions at **one density in every layer**
 # (counting noise alone) and random positions with **the trained mask's per-layer counts** (what
 # the allocation of survivors between layers adds). *Excess* is the second baseline's mean minus the

@@ -152,7 +152,7 @@ analysis.glue("ch4_min_layer_util", min(c["utilization"].min() for c in covered.
 # %%
 cost = pd.DataFrame({arch: masks.balance_cost(p["uticket"]) for arch, p in pairs.items()}).T
 display(cost)
-analysis.glue("ch4_cost_pct", cost["percent_of_level"].max(), "{:.2f} %")
+analysis.glue("ch4_cost_pct", cost["percent_of_level"].max(), "{:.2g} %")
 analysis.glue("ch4_cost_s", cost["balance_seconds"].max(), "{:.3f} s");
 
 # %% [markdown]

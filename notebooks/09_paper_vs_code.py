@@ -175,8 +175,9 @@ analysis.glue("ch9_paper_sparsity_gap", switches.paper_sparsity_gap_text(SWITCH_
 # {glue:md}`ch9_carry_sparsity_code`; either way the final mask is balanced, so
 # utilization stays at 1. Leaving out weight decay changes the accuracy by {glue:md}`ch9_wd_acc_diff` points and not
 # rewinding the biases by {glue:md}`ch9_rw_acc_diff` points. At small profiles these differences are
-# of the same size as the run-to-run noise of a few epochs on a data subset; a single seed cannot
-# separate the two.
+# of the same size as the run-to-run noise of a few epochs on a data subset: three seeds of this
+# recipe's u-Ticket run (`ci/seed_spread.py`) spread by more than either, so the claims below cannot
+# separate the switches from that noise.
 #
 # The early-time ticket (f) costs {glue:md}`ch9_et_seconds_ratio` times the paper behaviour's
 # training time up to level {glue:md}`ch9_level`; it changes weight sparsity by

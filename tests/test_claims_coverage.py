@@ -11,11 +11,13 @@ from __future__ import annotations
 import importlib
 import re
 
+import pandas as pd
 import pytest
 
 import test_claims_mutations as mut
 import test_quant_claims as qc
 import test_timeplan_claims as tc
+from uticket_lib.analysis import claims
 from uticket_lib.analysis import quant as aq
 from uticket_lib.analysis import timesteps as ts
 
@@ -44,8 +46,6 @@ COVERAGE = {  # statement pattern (regex) -> "module::test" | "INCONCLUSIVE: why
         "OPEN: its mutation (a slow balance()) shows only in a timing, which tests do not take",
     # chapter 5
     r"u-Ticket reduces latency vs LTH": "test_claims_book_path::test_identity_balance_through_lottery_run_fails_the_book_claims",
-    r"u-Ticket does less work than LTH":
-        "test_claims_mutations::test_ch5_identity_balance_fails_the_latency_and_work_claims",
     # chapter 6
     r"u-Ticket reduces PE energy vs LTH": "test_claims_book_path::test_identity_balance_through_lottery_run_fails_the_book_claims",
     r"the energy reduction grows with sparsity":
@@ -54,6 +54,7 @@ COVERAGE = {  # statement pattern (regex) -> "module::test" | "INCONCLUSIVE: why
     r"over the whole sweep": "INCONCLUSIVE: issued only where layers pad their blocks (a width artefact)",
     # chapter 8
     r"PE share of LTH system energy": "test_claims_mutations::test_ch8_dense_weight_storage_fails_the_pe_share",
+    # (ResNet-19's PE share and system saving: INCONCLUSIVE, Fig. 9 gives VGG-16 only; same entries)
     r"u-Ticket saves system energy": "test_claims_book_path::test_identity_balance_through_lottery_run_fails_the_book_claims",
     # chapter 9
     r"u-Ticket accuracy \(code - paper behaviour\)":
@@ -81,6 +82,9 @@ def _reproduction_claims() -> list:
     out = list(mut._imbalance_claims(t))
     w, x, y = mut.linear_task()
     out.append(mut._lottery_claim(w, x, y))
+    summary = pd.DataFrame({"sparsity": [0.98], "expected_sparsity": [0.98], "spike_sparsity": [0.85]},
+                           index=["vgg16"])
+    out += [c for c in claims.lottery(summary, {}) if "firing rate" in c.statement]
     out.append(mut._accuracy_drop_claim(w, x, y))
     out += mut._uticket_claims(mut.tickets())
     out += mut._cycles_claims(mut.tickets())

@@ -84,7 +84,7 @@ def _one(cs, text: str):
 # ----------------------------------------------------------------------------- chapter 3
 def _imbalance_claims(t):
     """Chapter 3's claims; "VGG-16" is the same synthetic network pruned less (less imbalanced)."""
-    lighter = tickets(levels=3)
+    lighter = tickets(levels=3, fraction=0.4)    # utilization 0.54: near the paper's VGG-16 imbalance
     util = {a: pd.Series([hardware.report(m, LAYERS, n_pe=N_PE, memory=False)["network"]["utilization"]
                           for m in tk["lth"]]) for a, tk in (("vgg16", lighter), ("resnet19", t))}
     from uticket_lib.analysis.masks import mask_utilization, random_masks
@@ -218,27 +218,12 @@ def _cycles_claims(t):
     return claims.cycles(reps, {"vgg16": {m: 0.0 for m in ("lth", "uticket")}})
 
 
-def test_ch5_identity_balance_fails_the_latency_and_work_claims(monkeypatch):
+def test_ch5_identity_balance_fails_the_latency_claim(monkeypatch):
     good = _cycles_claims(tickets())
     assert _one(good, "reduces latency")[0].verdict in ("PASS", "DIRECTION")
     assert _one(good, "reduces latency")[0].expected > 0          # LTH's idle share
     monkeypatch.setattr(balancelib, "balance", identity_balance)
-    bad = _cycles_claims(tickets())
-    assert _one(bad, "reduces latency")[0].verdict == "FAIL"
-    assert _one(bad, "less work")[0].verdict == "FAIL"
-
-
-def test_ch5_work_claim_passes_where_u_ticket_prunes_more(monkeypatch):
-    """The work claim can PASS and turn DIRECTION: u-Ticket's work against LTH's, as a magnitude."""
-    real = balancelib.balance
-
-    def sparser_balance(masks, n_pe=16, reference="block", covered=None, seed=0):   # drops ~30 % more
-        out = real(masks, n_pe=n_pe, reference=reference, covered=covered, seed=seed)
-        g = torch.Generator().manual_seed(0)
-        return {n: m * (torch.rand(m.shape, generator=g) >= 0.3).float() for n, m in out.items()}
-
-    monkeypatch.setattr(balancelib, "balance", sparser_balance)
-    assert _one(_cycles_claims(tickets()), "less work")[0].verdict in ("PASS", "DIRECTION")
+    assert _one(_cycles_claims(tickets()), "reduces latency")[0].verdict == "FAIL"
 
 
 def test_ch5_independent_count_catches_a_wrong_idle(monkeypatch):

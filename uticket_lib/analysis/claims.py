@@ -210,11 +210,20 @@ def paired_accuracy(statement: str, source: str, paper_value: str, diff, bound_l
         return Claim(statement, "reproduction", source, paper_value, diff.text() + f"; {NO_SEEDS}", tol,
                      "INCONCLUSIVE" if v == "PASS" else v, seeds=1)
     lo, hi = stats.with_seeds(diff, seeds)
+    v = interval_verdict(100 * lo, 100 * hi, bound_lo, bound_hi)
     measured = (f"{100 * diff.diff:+.2f} pts [{100 * lo:+.2f}, {100 * hi:+.2f}] (95 %: test images, n = {diff.n}, "
-                f"image part [{100 * diff.lo:+.2f}, {100 * diff.hi:+.2f}]; seeds +-{seeds.half_width():.2f}: "
-                f"std {seeds.std:.2f} over {seeds.n} seeds, {seeds.source})")
-    return Claim(statement, "reproduction", source, paper_value, measured, tol,
-                 interval_verdict(100 * lo, 100 * hi, bound_lo, bound_hi), seeds=seeds.n)
+                f"image part [{100 * diff.lo:+.2f}, {100 * diff.hi:+.2f}]; {seeds.text()})")
+    outside = [x for x in seeds.values or () if not bound_lo <= x <= bound_hi]
+    if v == "INCONCLUSIVE" and seeds.values and len(outside) == len(seeds.values) and \
+            (all(x < bound_lo for x in outside) or all(x > bound_hi for x in outside)) and \
+            interval_verdict(100 * diff.lo, 100 * diff.hi, bound_lo, bound_hi) == "FAIL":
+        # every recorded seed and this build's own interval lie beyond the same bound: a spread made
+        # wide by one failed seed does not make the claim undecided
+        v = "FAIL"
+        measured += "; every seed beyond the bound"
+    elif seeds.half_width() >= (bound_hi - bound_lo) / 2:
+        measured += f"; {seeds.n} seeds' spread alone is wider than the bound: undecidable with {seeds.n} seeds"
+    return Claim(statement, "reproduction", source, paper_value, measured, tol, v, seeds=seeds.n)
 
 
 # ----------------------------------------------------------------------------- chapter 1: neurons
@@ -304,7 +313,7 @@ def imbalance(toy_work, util, random_final, max_final: float = 0.8) -> list[Clai
         if ref is None:
             continue
         out.append(magnitude(f"{a} LTH: final imbalance 1 - utilization", "Table II", 1 - ref, 1 - last,
-                             unit="", digits=3, paper_text=f"{1 - ref:.2f} (utilization {ref:.2f}, FMNIST)",
+                             unit="", digits=3, level=True, paper_text=f"{1 - ref:.2f} (utilization {ref:.2f}, FMNIST)",
                              measured_note=f"; utilization {last:.3f}", expected=expected,
                              expected_basis=None if expected is None else
                              "1 - utilization of random masks with the LTH ticket's per-layer counts (mean of "
@@ -376,7 +385,10 @@ def uticket(final, covered, cost, accuracy, max_drop: float = 1.1, max_cost_pct:
                                  pg["fmnist"], gap, unit=" pts", digits=2,
                                  paper_text=f"{pg['fmnist']:+.1f} pts (FMNIST; all datasets "
                                  f"{', '.join(f'{g:+.1f}' for g in pg.values())})",
-                                 measured_note=f"; {_pct(ut['sparsity'], 2)} vs {_pct(lth['sparsity'], 2)}"))
+                                 measured_note=f"; {_pct(ut['sparsity'], 2)} vs {_pct(lth['sparsity'], 2)}",
+                                 why="balancing to the rounded-up block mean adds weights in every round (the "
+                                 "synthetic 4-round tickets of the tests too); Table II's work reduction follows "
+                                 "from this gap"))
         if arch in cost.index:
             pct = float(cost.loc[arch, "percent_of_level"])
             ref = paper.TEXT["balancing_cost_pct_of_lth_round"]
@@ -419,17 +431,15 @@ def cycles(reports, checks) -> list[Claim]:
         if not (pl and pu):
             continue
         idle_share = 100 * nl["idle"] / (nl["work"] + nl["idle"]) if nl["work"] + nl["idle"] else float("nan")
+        paper_idle = 100 * pl["idle"] / (pl["work"] + pl["idle"])
         out.append(magnitude(f"{a}: u-Ticket reduces latency vs LTH", "Table II, abstract",
                              reduction(pl["work"] + pl["idle"], pu["work"] + pu["idle"]), red,
                              paper_text=f"{reduction(pl['work'] + pl['idle'], pu['work'] + pu['idle']):.1f} % "
-                             f"(FMNIST; up to {paper.TEXT['max_latency_reduction_pct'][0]} %)",
+                             f"(FMNIST; up to {paper.TEXT['max_latency_reduction_pct'][0]} %; its LTH idle share "
+                             f"{paper_idle:.1f} %)",
                              expected=idle_share, expected_basis="the idle share of this build's LTH cycles "
-                             "(covered layers): what removing every idle cycle buys at equal work"))
-        out.append(magnitude(f"{a}: u-Ticket does less work than LTH", "Table II",
-                             reduction(pl["work"], pu["work"]), reduction(nl["work"], nu["work"]),
-                             paper_text=f"{reduction(pl['work'], pu['work']):.1f} % less (FMNIST)",
-                             why="work counts the non-zero weights each PE processes: the gap of the two "
-                             "tickets' weight counts"))
+                             "(covered layers): what removing every idle cycle buys at equal work (the paper's: "
+                             f"{paper_idle:.1f} %; the rest of its reduction is the work its sparser ticket saves)"))
     return out
 
 
@@ -519,16 +529,22 @@ def system(reports, share=(30.0, 60.0)) -> list[Claim]:
                          "0 (a filter that overflows needs a second pass)", _ok(ml["spad_fits"] and mu["spad_fits"])))
         s = 100 * ml["pe_share"]
         ref = paper.TEXT["pe_share_of_system_energy_pct_at_95pct_sparsity"]
-        out.append(Claim(f"{a}: PE share of LTH system energy", "reproduction", ref[1], f"~{ref[0]:g} %",
+        other = None if arch == "vgg16" else "INCONCLUSIVE: Fig. 9 gives VGG-16 (CIFAR10) only"
+        out.append(Claim(f"{a}: PE share of LTH system energy", "reproduction", ref[1], f"~{ref[0]:g} % (VGG-16)",
                          f"{s:.1f} % ({s / ref[0]:.2f} x the paper)",
-                         f"[{share[0]:g} %, {share[1]:g} %] around the paper's ~45 % (read off a bar chart)",
-                         _ok(share[0] <= s <= share[1]), ratio=s / ref[0]))
+                         other or f"[{share[0]:g} %, {share[1]:g} %] around the paper's ~45 % (read off a bar chart)",
+                         "INCONCLUSIVE" if other else _ok(share[0] <= s <= share[1]),
+                         ratio=None if other else s / ref[0]))
         sav = reduction(ml["total_pj"], mu["total_pj"])
         ref = paper.TEXT["system_energy_saving_pct"]
-        out.append(magnitude(f"{a}: u-Ticket saves system energy", ref[1], ref[0], sav,
-                             paper_text=f"~{ref[0]:g} %", expected=s / 100 * pe if (pe := _pe_saving(reps)) is not None else None,
-                             expected_basis="the PE energy saving of chapter 6 x the PE share of LTH system energy "
-                             "(memory traffic taken as unchanged)"))
+        pe = _pe_saving(reps)
+        c = magnitude(f"{a}: u-Ticket saves system energy", ref[1], ref[0], sav, paper_text=f"~{ref[0]:g} % (VGG-16)",
+                      expected=s / 100 * pe if pe is not None else None,
+                      expected_basis="at most: this chapter's PE energy saving (its bottom-up PE energies) x the PE "
+                      "share of LTH system energy, were memory traffic unchanged")
+        if other:
+            c = dataclasses.replace(c, tolerance=other, verdict="INCONCLUSIVE", ratio=None)
+        out.append(c)
     return out
 
 
@@ -567,7 +583,7 @@ def switches(table, analysis_table, accuracy, max_acc: float = 1.1, max_sparsity
         out.append(Claim(f"{label}: sparsity within {100 * max_sparsity:g} point of the paper behaviour",
                          "invariant" if by_schedule else "reproduction",
                          "released code vs paper", "no difference expected", f"{100 * r['sparsity diff']:+.2f} pts",
-                         f"{100 * max_sparsity:g} pt (the paper's u-Ticket vs LTH gaps are 0.3-1.0)"
+                         f"{100 * max_sparsity:g} pt (the paper's u-Ticket vs LTH gaps are 0.2-1.0)"
                          + ("; fixed by the pruning schedule" if by_schedule else ""),
                          _ok(abs(r["sparsity diff"]) <= max_sparsity)))
         out.append(Claim(f"{label}: u-Ticket utilization still >= 0.99", "invariant", "Table II", "1.00",

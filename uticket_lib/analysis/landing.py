@@ -128,19 +128,42 @@ def _ratio(c: Mapping) -> str:
     return "" if r is None else f"{r:.2f}"
 
 
+# Chapters whose reproduction claims test something other than the u-Ticket paper's own results
+OTHER_SOURCES = {"09_paper_vs_code": "The released code against the paper",
+                 "11_quantization": "Related work: quantization (Schaefer et al.)",
+                 "12_timesteps": "Related work: layerwise timesteps"}
+PAPER_GROUP = "The u-Ticket paper's results"
+EXTENSIONS = "This book's own extensions (no number in any paper)"
+
+
+def claim_group(chapter: str, claim: Mapping) -> str:
+    """Which table of the landing page a reproduction claim belongs to."""
+    if claim.get("paper") in (None, "", NOT_IN_PAPER):
+        return EXTENSIONS
+    return OTHER_SOURCES.get(chapter, PAPER_GROUP)
+
+
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
 def summary_sentence(claims: Mapping[str, list[dict]]) -> str:
-    """One sentence: how far the reproduction gets at this scale, from the reproduction claims."""
-    rep = [c for rows in claims.values() for c in rows if c.get("kind") == "reproduction"]
+    """One sentence: how far the reproduction of the u-Ticket paper's own results gets at this scale."""
+    rep = [c for ch, rows in claims.items() for c in rows
+           if c.get("kind") == "reproduction" and claim_group(ch, c) == PAPER_GROUP]
     if not rep:
-        return "No reproduction claim has been recorded yet."
+        return "No reproduction claim of the paper's results has been recorded yet."
     n = Counter(c.get("verdict") for c in rep)
-    ratios = sorted(c["ratio"] for c in rep if isinstance(c.get("ratio"), (int, float))
-                    and c.get("verdict") in ("PASS", "DIRECTION"))
-    mid = (f"; where an effect has the paper's sign, this build's is {ratios[len(ratios) // 2]:.2f} x the "
-           f"paper's (median of {len(ratios)})" if ratios else "")
-    return (f"Of {len(rep)} reproduction claims, {n['PASS']} match the paper within their stated tolerance, "
-            f"{n['DIRECTION']} have its direction but not its size, {n['FAIL']} fail and {n['INCONCLUSIVE']} "
-            f"cannot be decided at this scale{mid}.")
+    ratios = [c["ratio"] for c in rep if isinstance(c.get("ratio"), (int, float))
+              and c.get("verdict") in ("PASS", "DIRECTION")]
+    mid = (f"; over the {len(ratios)} of them that agree in sign, this build's value is a median "
+           f"{_median(ratios):.2f} x the paper's" if ratios else "")
+    return (f"Of {len(rep)} checks of the u-Ticket paper's own results, {n['PASS']} match it within their "
+            f"stated tolerance, {n['DIRECTION']} have its direction but not its size, {n['FAIL']} fail and "
+            f"{n['INCONCLUSIVE']} cannot be decided at this scale{mid}. Claims about the released code, "
+            f"related work and this book's extensions are listed apart.")
 
 
 def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = None,
@@ -162,14 +185,15 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
     link = lambda ch: f"[{_cell(titles.get(ch, ch))}]({link_prefix}{ch}.ipynb)"  # noqa: E731
     number = lambda ch: f"[{int(ch[:2]) if ch[:2].isdigit() else _cell(ch)}]({link_prefix}{ch}.ipynb)"  # noqa: E731
     rep = [(ch, c) for ch, rows in claims.items() for c in rows if c.get("kind") == "reproduction"]
-    groups = (("The paper's results", [(ch, c) for ch, c in rep if c.get("paper") not in (None, "", NOT_IN_PAPER)]),
-              ("This book's own extensions (no number in the paper)",
-               [(ch, c) for ch, c in rep if c.get("paper") in (None, "", NOT_IN_PAPER)]))
+    names = [PAPER_GROUP, *dict.fromkeys(OTHER_SOURCES.values()), EXTENSIONS]
+    groups = [(g, [(ch, c) for ch, c in rep if claim_group(ch, c) == g]) for g in names]
     out += ["### Reproduction claims: this build against the paper", "",
-            "The ratio is this build's value over the paper's. PASS: within the stated tolerance of the "
-            "paper's value (25 % for the size of an effect), or an accuracy interval (test images and "
-            "training seeds) inside the paper's bound; DIRECTION: the paper's sign at another size; "
-            "INCONCLUSIVE: not decidable here (each claim says why).", ""]
+            "The ratio is this build's value over the paper's (negative: the opposite sign). PASS: within "
+            "the stated tolerance of the paper's value (25 % for the size of an effect or a level), or an "
+            "accuracy interval (test images and training seeds) inside the paper's bound; DIRECTION: the "
+            "paper's sign at another size; FAIL: the opposite sign, no effect, a level outside the "
+            "tolerance, or an interval wholly outside the bound; INCONCLUSIVE: not decidable at this scale "
+            "(each claim says why).", ""]
     if not rep:
         out += ["No chapter has recorded a reproduction claim yet.", ""]
     for title, rows in groups:

@@ -163,8 +163,8 @@ def claims(s: Mapping[str, Any]) -> list[Claim]:
     float {accuracy, test_images}; iso {bits: point}; zeros (``zero_frame``); ticket, ternary
     (points: the float LTH ticket, the ternary dense network); util {"uticket16", "quantized",
     "rebalanced", "survives"}; reduction {2: %, 16: %}; front (frame with "point", "pareto", "kind");
-    optional seeds (``stats.SeedSpread`` of the difference of two independently trained runs of the
-    recipe; without it the accuracy intervals hold test-image noise only and cannot PASS).
+    optional seeds (``stats.SeedSpread`` of the QAT-minus-float difference over training seeds;
+    without it the accuracy intervals hold test-image noise only and cannot PASS).
     """
     from .claims import NO_SEEDS
     out = []
@@ -177,8 +177,8 @@ def claims(s: Mapping[str, Any]) -> list[Claim]:
         d, lo, hi = _diff_interval(p["accuracy"], p["test_images"], f["accuracy"], f["test_images"],
                                    seeds.half_width() if seeds else 0.0)
         v = interval_verdict(lo, hi, -ACCURACY_BOUND_PP)
-        noise = (f"seeds +-{seeds.half_width():.2f} (std {seeds.std:.2f} over {seeds.n} seeds, {seeds.source})"
-                 if seeds else NO_SEEDS)
+        noise = seeds.text() if seeds else ("QAT fine-tunes the same float network: its seed noise is not "
+                                            "measured, and " + NO_SEEDS)
         out.append(Claim(f"{b}-bit QAT of the dense network stays within {ACCURACY_BOUND_PP:g} point of float",
                          "reproduction", f"{SEED}, abstract: no loss down to ternary", "no loss",
                          f"{d:+.2f} pt [{lo:+.2f}, {hi:+.2f}] (95 %: {p['test_images']} test images; {noise})",
@@ -202,7 +202,7 @@ def claims(s: Mapping[str, Any]) -> list[Claim]:
                      f"accuracy {100 * t['accuracy']:.1f} vs {100 * q['accuracy']:.1f} %)",
                      f"INCONCLUSIVE: the seed prunes to its iso-accuracy {SEED_ISO_ACCURACY_SPARSITY_PCT:g} %, "
                      f"this ticket is {100 * t['sparsity']:.0f} % sparse and its simulator is not public",
-                     "INCONCLUSIVE", ratio=ratio / SEED_PRUNED_OVER_QUANT_ENERGY))
+                     "INCONCLUSIVE"))
     u = s["util"]
     out.append(Claim("ternary quantization breaks a balanced u-Ticket ticket's balance", "reproduction",
                      "u-Ticket Table II (utilization 1.00) + this chapter", NOT_IN_PAPER,

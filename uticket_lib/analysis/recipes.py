@@ -321,10 +321,11 @@ def seed_spread(cfg, quantity: str, between_runs: bool = False, path: Path | Non
             s = d["spread"].get(quantity)
             if s is None or s.get("n", 0) < 2 or s.get("std") is None:
                 return None
-            source = f"{quantity} of the {name} recipe, seed_spread.json"
+            source = f"{quantity} of the {name} recipe in seed_spread.json"
             if between_runs:
-                return stats.SeedSpread(s["n"], 2 ** 0.5 * s["std"], source + ", x sqrt 2 for two independent runs")
-            return stats.SeedSpread(s["n"], s["std"], source)
+                return stats.SeedSpread(s["n"], 2 ** 0.5 * s["std"], source + " (x sqrt 2: two independent runs)",
+                                        factor=2 ** 0.5)
+            return stats.SeedSpread(s["n"], s["std"], source, values=tuple(s["values"]))
     return None
 
 

@@ -108,14 +108,25 @@ def spread(values: Sequence[float]) -> dict:
 @dataclass(frozen=True)
 class SeedSpread:
     """Run-to-run spread of one quantity (points) over ``n`` training seeds: its sample standard
-    deviation ``std`` and where it was measured (``source``)."""
+    deviation ``std`` and where it was measured (``source``). ``values``: the per-seed values where the
+    quantity itself was recorded (None for a derived spread); ``factor``: what ``std`` is of one
+    run's recorded std (sqrt 2 for the difference of two independent runs)."""
     n: int
     std: float
     source: str
+    values: tuple[float, ...] | None = None
+    factor: float = 1.0
 
     def half_width(self) -> float:
         """95 % half-width for one run's deviation from the recipe's mean: t(n-1) x std."""
         return t95(self.n - 1) * self.std
+
+    def text(self) -> str:
+        """How the seed part of an interval was made, e.g. "t(2) 4.303 x std 0.27 over 3 seeds"."""
+        one = self.std / self.factor
+        std = f"std {one:.2f} x {self.factor:.3g} = {self.std:.2f}" if self.factor != 1 else f"std {self.std:.2f}"
+        vals = f" (seeds: {', '.join(f'{v:+.2f}' for v in self.values)})" if self.values else ""
+        return f"seeds +-{self.half_width():.2f} = t({self.n - 1}) {t95(self.n - 1)} x {std} over {self.n} seeds{vals}, {self.source}"
 
 
 def with_seeds(diff: PairedDiff, seeds: SeedSpread) -> tuple[float, float]:

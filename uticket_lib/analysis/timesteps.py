@@ -160,17 +160,18 @@ def reduction_claims(results: Mapping[str, Mapping[str, dict]], budget: float) -
                for a, by in results.items() for m, r in by.items()}
         drops = [r["uniform"]["accuracy"] - r["chosen"]["accuracy"] for by in results.values() for r in by.values()]
         silent = any(math.isnan(v) for v in got.values())           # 0 -> 0: nothing measured
-        ok = bool(got) and not silent and min(got.values()) >= lo
-        measured = "; ".join(f"{k}: {v:.2f}x" for k, v in got.items())
         worst = min(got.values(), default=float("nan"))
+        measured = "; ".join(f"{k}: {v:.2f}x" for k, v in got.items())
+        v = ("INCONCLUSIVE" if silent or not got else "PASS" if worst >= lo else
+             "DIRECTION" if worst > 1 else "FAIL")
         out.append(Claim(
             f"Layerwise T within {100 * budget:g} point(s) of validation accuracy cuts {METRIC_LABELS[key]} "
             f"by at least the seed's lowest reported factor", "reproduction", SEED_SOURCE,
             f"{lo}-{hi}x", measured + f" (max val drop {100 * max(drops, default=0):.2f} points, within the "
             "budget by the search's construction)",
-            f">= {lo}x on every ticket; cap 4x at uniform T = 4",
-            "INCONCLUSIVE" if silent else verdict(ok),
-            ratio=None if silent or not got else worst / lo))
+            f">= {lo}x on every ticket (cap 4x at uniform T = 4); DIRECTION: a smaller cut; FAIL: none; "
+            "ratio: the smallest cut's reduction over the seed's lowest, (x - 1) / (lo - 1)", v,
+            ratio=None if silent or not got else (worst - 1) / (lo - 1)))
     return out
 
 
