@@ -137,3 +137,15 @@ def test_seed_table_and_sentence_name_a_collapsed_ticket(tmp_path):
     assert text == ("ResNet-19 (cpu recipe, 3 seeds): LTH ticket minus dense from -61.5 to -6.0 points; with "
                     "seed 2 the LTH ticket failed to train in its pass (23.5 %, its u-Ticket 77.0 %).")
     assert recipes.seed_frame(tmp_path / "none.json").empty
+
+
+def test_a_collapsed_seed_lists_the_seeds_and_fails_only_when_every_seed_is_out():
+    d = stats.PairedDiff(10000, 0.78, 0.85, -0.0672, -0.0744, -0.0601, 300, 1000)
+    wild = stats.SeedSpread(3, 31.65, "test", values=(-6.72, -6.28, -61.32))
+    c = claims.paired_accuracy("s", "T", "1", d, -2, 2, "why", wild)
+    assert c.verdict == "FAIL" and c.measured.startswith("-6.72 pts; the seeds -6.72, -6.28, -61.32 (95 %")
+    assert "every seed beyond the bound" in c.measured
+    mixed = stats.SeedSpread(3, 30.7, "test", values=(0.23, 0.23, -52.95))
+    near = stats.PairedDiff(10000, 0.78, 0.78, 0.0023, -0.0041, 0.0087, 500, 477)
+    c = claims.paired_accuracy("s", "T", "1", near, -1.1, 1.1, "why", mixed)
+    assert c.verdict == "INCONCLUSIVE" and "undecidable with 3 seeds" in c.measured

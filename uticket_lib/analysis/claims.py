@@ -211,8 +211,11 @@ def paired_accuracy(statement: str, source: str, paper_value: str, diff, bound_l
                      "INCONCLUSIVE" if v == "PASS" else v, seeds=1)
     lo, hi = stats.with_seeds(diff, seeds)
     v = interval_verdict(100 * lo, 100 * hi, bound_lo, bound_hi)
-    measured = (f"{100 * diff.diff:+.2f} pts [{100 * lo:+.2f}, {100 * hi:+.2f}] (95 %: test images, n = {diff.n}, "
-                f"image part [{100 * diff.lo:+.2f}, {100 * diff.hi:+.2f}]; {seeds.text()})")
+    head = f"{100 * diff.diff:+.2f} pts [{100 * lo:+.2f}, {100 * hi:+.2f}]"
+    if seeds.values and (lo <= -1 or hi >= 1):     # clipped: the seeds say more than the interval
+        head = f"{100 * diff.diff:+.2f} pts; the seeds {', '.join(f'{x:+.2f}' for x in seeds.values)}"
+    measured = (f"{head} (95 %: test images, n = {diff.n}, image part [{100 * diff.lo:+.2f}, "
+                f"{100 * diff.hi:+.2f}]; {seeds.text()})")
     outside = [x for x in seeds.values or () if not bound_lo <= x <= bound_hi]
     if v == "INCONCLUSIVE" and seeds.values and len(outside) == len(seeds.values) and \
             (all(x < bound_lo for x in outside) or all(x > bound_hi for x in outside)) and \
