@@ -176,7 +176,10 @@ def test_claims(runs):
     cal = by["Eq. 3 with the fitted E_l/E_d reproduces the six Fig. 7(a) reductions"]
     assert cal.kind == "calibration" and cal.verdict == "PASS"
     n = claims.counts(out)
-    assert sum(n["reproduction"].values()) >= 6 and sum(n["calibration"].values()) == 1
+    # latency (ch. 5), PE energy and its trend (ch. 6), PE share and system saving (ch. 8); reordering,
+    # the filled-block PE sweep and the scratchpad fit are implementation checks
+    assert sum(n["reproduction"].values()) >= 5 and sum(n["calibration"].values()) == 1
+    assert all(c.verdict in claims.VERDICTS for c in out)
 
 
 def test_break_even_ratio():

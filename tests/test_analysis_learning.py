@@ -225,7 +225,9 @@ def test_claim_builders(runs):
     d = acc["vgg16"]
     assert d.n == 24 and d.diff == pytest.approx(s.loc["vgg16", "test_accuracy"] - s.loc["vgg16", "dense accuracy"])
     lc = claims.lottery(s, acc, bound=2.0)
-    assert [c.kind for c in lc] == ["invariant", "reproduction"] and lc[0].verdict == "PASS"
+    # the schedule (invariant), ticket vs dense accuracy, the firing rate against Table I
+    assert [c.kind for c in lc] == ["invariant", "reproduction", "reproduction"] and lc[0].verdict == "PASS"
+    assert "firing rate" in lc[2].statement and lc[2].ratio is not None
     assert claims.lottery(s, {"vgg16": None})[1].verdict == "INCONCLUSIVE"     # old run: no predictions
     covered = {"vgg16": masks.covered_layer_utilization(runs["uticket"], n_pe=N_PE)}
     cost = pd.DataFrame({"vgg16": masks.balance_cost(runs["uticket"], repeats=1)}).T
