@@ -570,3 +570,21 @@ def test_every_chapter_reaches_its_first_training_call_at_every_gpu_profile(prof
     assert set(reached) >= {"02_lottery", "04_uticket", "05_cycles", "06_energy", "07_pe_scaling",
                             "08_system", "09_paper_vs_code", "10_reordering", "11_quantization",
                             "12_timesteps"}, reached      # every chapter that trains got there
+
+
+def test_ceiling_probe_summary_from_learning_curves(tmp_path):
+    """ci/ceiling.py: per network, each recorded ticket budget's gap to the dense network, in passes."""
+    ce = _load("ceiling")
+    dense = {"arch": "vgg16", "recipe": "noaug", "kind": "dense", "final_val_accuracy": 0.875, "budget": 56000}
+    tickets = [{"arch": "vgg16", "recipe": "noaug", "kind": k, "method": "lth", "final_val_accuracy": acc,
+                "ticket_budget": b, "train_images": 56000, "sparsity": 0.98}
+               for k, acc, b in (("lth", 0.808, 56000), ("lth-tb224000", 0.858, 224000))]
+    other = {**tickets[0], "recipe": "base"}                       # another recipe: not this probe
+    r = ce.ceiling([dense, *tickets, other])["vgg16"]
+    assert [t["passes"] for t in r["tickets"]] == [1.0, 4.0]
+    assert [round(t["gap_points"], 1) for t in r["tickets"]] == [-6.7, -1.7]
+    assert [t["meets_target"] for t in r["tickets"]] == [False, True]
+    out = tmp_path / "ceiling.json"
+    out.write_text(json.dumps({"archs": {"vgg16": r}}))
+    from uticket_lib.analysis import recipes
+    assert recipes.ceiling_text(out) == "VGG-16 -6.7 after 1.0 pass, -1.7 after 4.0 passes"

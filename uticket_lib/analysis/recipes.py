@@ -358,3 +358,17 @@ def seed_text(frame: pd.DataFrame, collapse_points: float = 20.0) -> str:
                      f"its u-Ticket {r['uticket']:.1f} %)")
         out.append(line + ".")
     return " ".join(out)
+
+
+def ceiling_text(path: Path | None = None) -> str:
+    """The ceiling probe (``ci/ceiling.py``) in words: per network, the one-shot 98 % ticket's gap to
+    its dense network (validation, points) after each recorded training budget."""
+    path = path or RESULTS / "ceiling.json"
+    if not path.exists():
+        return "no ceiling probe recorded"
+    parts = []
+    for arch, r in json.loads(path.read_text())["archs"].items():
+        steps = ", ".join(f"{t['gap_points']:+.1f} after {t['passes']:.1f} pass{'es' * (round(t['passes'], 1) != 1)}"
+                          for t in r["tickets"])
+        parts.append(f"{ARCH_LABELS.get(arch, arch)} {steps}")
+    return "; ".join(parts)
