@@ -123,7 +123,8 @@ analysis.glue("ch2_accuracy_all", "; ".join(
 # ticket far *below* its dense network fails it (at the cpu profile the ticket trains one pass after
 # one-shot pruning; the learning-speed study below measures what a second pass buys), and so would a
 # ticket far *above* it, which would mean an under-trained dense network; where the seeds of the
-# recipe disagree (one collapsed, section "Training noise" below), it stays undecided. The measured
+# recipe disagree (one collapsed, section "Training noise" below) it stays undecided, unless every
+# seed lies beyond the same bound: then it fails however wide the interval. The measured
 # sparsity follows $1-(1-p)^k$ exactly for LTH, because each round removes exactly
 # `round(p x survivors)` weights.
 #

@@ -113,8 +113,8 @@ display(analysis.table(compare[["bits", "accuracy", "sparsity", "effective_spars
 analysis.glue("ch11_ratio", ticket["energy"] / ternary["energy"], "{:.2f}x");
 
 # %% [markdown]
-# The pruned ticket costs {glue:md}`ch11_ratio` the PE energy of the ternary network; the seed found
-# the pruned network the dearer one. The comparison is not like for like: the seed prunes only to its
+# The pruned ticket costs {glue:md}`ch11_ratio` the PE energy of the ternary network; Schaefer et al. found
+# the pruned network the dearer one. The comparison is not like for like: they prune only to their
 # iso-accuracy sparsity, this ticket is far sparser (and less accurate), so the claim below leaves it
 # undecided.
 #

@@ -43,8 +43,8 @@ def test_verdicts_counted_by_kind_ratios_shown_and_claims_grouped(tmp_path):
     assert "| b |" in ours and "| [4](executed/04_uticket.ipynb) | b |" in ours
     # 4 claims of the paper's own results; the median ratio over the PASS / DIRECTION ones (0.25, 1.1)
     assert ("Of 4 checks of the u-Ticket paper's own results, 1 match it within their stated tolerance, 1 have "
-            "its direction but not its size, 1 fail and 1 cannot be decided at this scale; over the 2 of them "
-            "that agree in sign, this build's value is a median 0.68 x the paper's.") in md
+            "its direction but not its size, 1 fail and 1 cannot be decided at this scale; over the 2 PASS and "
+            "DIRECTION claims with a paper number, this build's value is a median 0.68 x the paper's.") in md
 
 
 def test_claims_of_other_sources_are_grouped_apart(tmp_path):

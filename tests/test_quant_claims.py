@@ -64,7 +64,8 @@ def test_accuracy_claims_cannot_pass_without_the_seed_spread():
 def test_ternary_saving_of_another_size_is_direction():
     s = _summary()
     s["reduction"][2] = 10.0
-    assert _verdicts(s)["u-Ticket keeps its 16-bit PE energy saving over LTH with ternary weights"] == "DIRECTION"
+    assert _verdicts(s)["u-Ticket keeps its 16-bit PE energy saving over LTH with ternary weights (side-study "
+                        "tickets)"] == "DIRECTION"
 
 
 def _mutate_accuracy(s):

@@ -158,8 +158,8 @@ def summary_sentence(claims: Mapping[str, list[dict]]) -> str:
     n = Counter(c.get("verdict") for c in rep)
     ratios = [c["ratio"] for c in rep if isinstance(c.get("ratio"), (int, float))
               and c.get("verdict") in ("PASS", "DIRECTION")]
-    mid = (f"; over the {len(ratios)} of them that agree in sign, this build's value is a median "
-           f"{_median(ratios):.2f} x the paper's" if ratios else "")
+    mid = (f"; over the {len(ratios)} PASS and DIRECTION claims with a paper number, this build's value is "
+           f"a median {_median(ratios):.2f} x the paper's" if ratios else "")
     return (f"Of {len(rep)} checks of the u-Ticket paper's own results, {n['PASS']} match it within their "
             f"stated tolerance, {n['DIRECTION']} have its direction but not its size, {n['FAIL']} fail and "
             f"{n['INCONCLUSIVE']} cannot be decided at this scale{mid}. Claims about the released code, "
@@ -221,8 +221,9 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
         out.append("| **all** | " + " | ".join(f"**{total[('reproduction', v)]}**" for v in VERDICTS)
                    + " | " + " | ".join(str(sum(n for (k, _), n in total.items() if k == o)) for o in others)
                    + " |")
-        out += ["", "Only reproduction claims count: calibrations were fitted to the paper's numbers and "
-                "implementation checks hold by construction.", ""]
+        out += ["", "The reproduction columns count every group above (the paper's results, the released "
+                "code, related work and this book's extensions). Calibrations were fitted to the paper's numbers "
+                "and implementation checks hold by construction: neither counts as evidence.", ""]
     else:
         out.append("No chapter has recorded its claims yet (`book/executed/claims/*.json`).")
     out.append("")

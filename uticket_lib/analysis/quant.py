@@ -23,7 +23,7 @@ from . import config as run_config, experiment, last_level, layers
 from ..quant.rebalance import check_survives
 from .claims import NOT_IN_PAPER, Claim, interval_verdict, verdict
 
-SEED = "seed 002 (Schaefer et al. 2023)"
+SEED = "Schaefer et al. 2023"
 # Seed 002's numbers (quoted as numbers): share of weights at zero after quantization, per bit width
 # (%); pruning's iso-accuracy limit (% sparsity); energy of that pruned model over the best quantized
 # one (abstract: "45 % more").
@@ -199,8 +199,8 @@ def claims(s: Mapping[str, Any]) -> list[Claim]:
                      "sparsity vs best quantization)", f"{SEED_PRUNED_OVER_QUANT_ENERGY:.2f}x",
                      f"{ratio:.2f}x at {100 * t['sparsity']:.1f} % sparsity (latency {t['latency'] / q['latency']:.2f}x; "
                      f"accuracy {100 * t['accuracy']:.1f} vs {100 * q['accuracy']:.1f} %)",
-                     f"INCONCLUSIVE: the seed prunes to its iso-accuracy {SEED_ISO_ACCURACY_SPARSITY_PCT:g} %, "
-                     f"this ticket is {100 * t['sparsity']:.0f} % sparse and its simulator is not public",
+                     f"INCONCLUSIVE: Schaefer et al. prune to their iso-accuracy {SEED_ISO_ACCURACY_SPARSITY_PCT:g} %, "
+                     f"this ticket is {100 * t['sparsity']:.0f} % sparse and their simulator is not public",
                      "INCONCLUSIVE"))
     u = s["util"]
     out.append(Claim("ternary quantization breaks a balanced u-Ticket ticket's balance", "reproduction",
@@ -214,7 +214,8 @@ def claims(s: Mapping[str, Any]) -> list[Claim]:
                      verdict(u["rebalanced"] >= u["uticket16"] - 1e-9 and bool(u["survives"]))))
     r = s["reduction"]
     keep = r[2] / r[16] if r[16] else float("nan")
-    out.append(Claim("u-Ticket keeps its 16-bit PE energy saving over LTH with ternary weights", "reproduction",
+    out.append(Claim("u-Ticket keeps its 16-bit PE energy saving over LTH with ternary weights (side-study tickets)",
+                     "reproduction",
                      "u-Ticket Fig. 7(a) (16 bit only) + this chapter", NOT_IN_PAPER,
                      f"b=2: {r[2]:.1f} %, b=16: {r[16]:.1f} % ({keep:.2f} x the 16-bit saving)",
                      "b=2 within 25 % of the 16-bit saving; DIRECTION: a saving of another size; FAIL: none",
