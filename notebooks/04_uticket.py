@@ -92,7 +92,9 @@ analysis.glue("ch4_walk_after", int(walk["load after"].sum()));
 # one weight per PE. With more rounds, the next one prunes again from the balanced mask, so the final
 # sparsities of the two methods need not be equal; the paper's Table I lists u-Ticket slightly
 # sparser than LTH in every row. With a single round (the cpu profile) balancing is the last step and
-# can only add weights, so u-Ticket ends slightly *denser* than LTH: the opposite sign.
+# can only add weights, so u-Ticket ends slightly *denser* than LTH: the opposite sign (and so do the
+# synthetic four-round tickets of the tests: how the paper's tickets end sparser is not explained by
+# the algorithm as described; the claim below FAILs on it).
 #
 # ## u-Ticket against LTH, level by level
 #
