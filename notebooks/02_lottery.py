@@ -244,13 +244,13 @@ analysis.glue("ch2_trend", recipes.trend_text(trend));
 # with other training seeds (initialisation and data order; seed 0 is the run above when this
 # profile's settings are unchanged) and recorded the final tickets in
 # `ci/bench_results/seed_spread.json`, on the machine named there:
-# {glue:md}`ch2_seed_text` The claims of this chapter and of chapters 4, 9 and 11 add this spread
-# to their test-image intervals, so a single run's luck cannot PASS or FAIL them.
+# {glue:md}`ch2_seed_text` The accuracy claims of this chapter and of chapters 4 and 9 add this
+# spread to their test-image intervals, so a single run's luck cannot PASS or FAIL them.
 
 # %%
 seed_runs = recipes.seed_frame()
 analysis.glue("ch2_seed_text", recipes.seed_text(seed_runs) or "no seeds recorded.")
-display(analysis.table(seed_runs.round(2)))
+display(analysis.table(seed_runs.set_index(["recipe", "arch", "seed"]).round(2)))
 
 # %% [markdown]
 # ## Exercises
