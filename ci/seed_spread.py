@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from uticket_lib import io, lottery, machine, profiles, runstore  # noqa: E402
-from uticket_lib.analysis import recipes  # noqa: E402
+from uticket_lib.analysis import recipes, stats  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "bench_results" / "seed_spread.json"
 RECIPES = {   # name: (profile, archs, overrides)
@@ -60,8 +59,9 @@ def find(cfg, roots: list[Path], train: bool) -> Path:
 
 
 def summary(values: list[float]) -> dict:
-    return {"values": values, "n": len(values), "mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else None}
+    """``stats.spread`` of the per-seed values, JSON-ready (std None for one seed)."""
+    s = stats.spread(values)
+    return {"values": values, "n": s["n"], "mean": s["mean"], "std": s["std"] if s["n"] > 1 else None}
 
 
 def main() -> None:

@@ -514,7 +514,7 @@ def pe_scaling(sweeps, unbalanced: str, balanced: str, label: str = "") -> list[
 
 
 # ----------------------------------------------------------------------------- chapter 8: system
-def system(reports, share=(33.75, 56.25)) -> list[Claim]:
+def system(reports) -> list[Claim]:
     """Chapter 8 per arch on final-level reports with the memory model: sparse DRAM traffic below dense
     (invariant), WSP filters fit the scratchpad, the PE share of LTH system energy, u-Ticket's saving."""
     from .. import paper
@@ -533,12 +533,10 @@ def system(reports, share=(33.75, 56.25)) -> list[Claim]:
         s = 100 * ml["pe_share"]
         ref = paper.TEXT["pe_share_of_system_energy_pct_at_95pct_sparsity"]
         other = None if arch == "vgg16" else "INCONCLUSIVE: Fig. 9 gives VGG-16 (CIFAR10) only"
-        out.append(Claim(f"{a}: PE share of LTH system energy", "reproduction", ref[1], f"~{ref[0]:g} % (VGG-16)",
-                         f"{s:.1f} % ({s / ref[0]:.2f} x the paper)",
-                         other or f"[{share[0]:g} %, {share[1]:g} %]: 25 % either side of the paper's ~45 % (read off "
-                         "a bar chart, at 95 % sparsity; this build's tickets are 98 % sparse)",
-                         "INCONCLUSIVE" if other else _ok(share[0] <= s <= share[1]),
-                         ratio=None if other else s / ref[0]))
+        c = magnitude(f"{a}: PE share of LTH system energy", ref[1], ref[0], s, level=True,
+                      paper_text=f"~{ref[0]:g} % (VGG-16)",
+                      why="read off a bar chart, at 95 % sparsity; this build's tickets are 98 % sparse")
+        out.append(dataclasses.replace(c, tolerance=other, verdict="INCONCLUSIVE", ratio=None) if other else c)
         sav = reduction(ml["total_pj"], mu["total_pj"])
         ref = paper.TEXT["system_energy_saving_pct"]
         pe = _pe_saving(reps)
