@@ -1,6 +1,6 @@
 """Training and evaluation throughput of the spiking VGG-16 / ResNet-19 at the cpu profile, here.
 
-    .venv/bin/python ci/bench_train.py [--steps 6] [--images 640] [--with-plain] [--out PATH]
+    .venv/bin/python ci/bench_train.py [--steps 6] [--images 640] [--with-plain] [--no-bf16] [--out PATH]
 
 Per arch, in one process (about 1-2 minutes on 2 quiet cores):
 
@@ -16,9 +16,14 @@ Per arch, in one process (about 1-2 minutes on 2 quiet cores):
   ``uticket_lib.models.flops``: 3 x forward MACs x 2), against ``peak_gflop_per_s``, the measured
   rate of a dense fp32 matmul here (the nominal FMA peak from the CPU's extensions beside it).
 
+Each is measured in fp32 and, unless ``--no-bf16``, again under bf16 autocast (``bf16``: the same
+keys and the ratios over fp32); bf16 pays only on CPUs with native bf16 (``machine.native_bf16``,
+recorded in ``machine``), which the cpu profile uses it on.
+
 ``--with-plain`` adds a plain SpikingJelly multi-step implementation of the same networks
 (``layer.*`` wrappers, ``LIFNode(step_mode='m')``, image repeated over T, encoder run every step)
-and our network with SpikingJelly's stock LIF, measured model-only as above. Writes
+and our network with SpikingJelly's stock LIF, measured model-only as above, and records
+``speedup_vs_released`` per precision: our model-only images/s over the plain network's (fp32). Writes
 ci/bench_results/train.json with the machine's description and load average: the CPU may be
 shared, so a figure means little without the load it was measured under.
 """
@@ -106,7 +111,7 @@ class PlainResNet19(nn.Module):
         return self.net(x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1))
 
 
-def images_per_s(model, batch, steps, cin=1, channels_last=False) -> float:
+def images_per_s(model, batch, steps, cin=1, channels_last=False, amp=False) -> float:
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.rand(batch, cin, 32, 32), torch.randint(0, 10, (batch,))
     if channels_last:
@@ -115,7 +120,8 @@ def images_per_s(model, batch, steps, cin=1, channels_last=False) -> float:
     times = []
     for i in range(steps + 2):
         t0 = time.perf_counter()
-        loss = spike_loss(model(x), y)
+        with training.autocast(torch.device("cpu"), amp):
+            loss = spike_loss(model(x).float(), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -147,9 +153,10 @@ def sparse_masks(model, sparsity=0.9):
             for n, p in model.named_parameters() if p.dim() in (2, 4) and n != model.encoder_name}
 
 
-def end_to_end(arch: str, images: int) -> tuple[float, float]:
-    """(training images/s of ``training.fit`` on real data, eval images/s) at the cpu profile."""
-    cfg = profiles.get("cpu", arch, "fmnist")
+def end_to_end(arch: str, images: int, amp: bool = False) -> tuple[float, float]:
+    """(training images/s of ``training.fit`` on real data, eval images/s) at the cpu profile, in
+    bf16 autocast when ``amp``."""
+    cfg = profiles.get("cpu", arch, "fmnist", overrides={"train.amp": amp})
     train, test = rundata.load_datasets(cfg)[:2]
     model = runstore.build_model(cfg)
     masks = sparse_masks(model)
@@ -161,7 +168,7 @@ def end_to_end(arch: str, images: int) -> tuple[float, float]:
                          progress=False)[0]
     mat = datalib.materialize(Subset(test, range(min(1000, len(test)))))
     t0 = time.perf_counter()
-    ev = training.evaluate(model, training.eval_loader(mat), cpu)
+    ev = training.evaluate(model, training.eval_loader(mat), cpu, amp=amp)
     return stats.images_per_s, ev["images"] / (time.perf_counter() - t0)
 
 
@@ -172,6 +179,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--images", type=int, default=640, help="training images timed end to end")
     ap.add_argument("--with-plain", action="store_true", help="also the SpikingJelly references")
+    ap.add_argument("--no-bf16", dest="bf16", action="store_false",
+                    help="fp32 only (default: fp32 and bf16 autocast side by side)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "bench_results", "train.json"))
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -184,26 +193,40 @@ def main() -> None:
     for arch, plain in (("vgg16", PlainVGG), ("resnet19", PlainResNet19)):
         cfg = profiles.get("cpu", arch, "fmnist")
         batch = cfg.train.batch_size
-        ours = models.build(arch, in_channels=1, width=args.width).train()
-        gflop = flops.train_flops_per_image(ours, 1) / 1e9
-        model_ips = images_per_s(ours, batch, args.steps, channels_last=cfg.train.channels_last)
-        e2e, ev = end_to_end(arch, args.images)
-        r = results[arch] = {
-            "batch": batch, "eval_batch": training.eval_batch("cpu"), "model_images_per_s": model_ips, "end_to_end_images_per_s": e2e,
-            "end_to_end_over_model": e2e / model_ips, "eval_images_per_s": ev,
-            "train_gflop_per_image": gflop, "model_gflop_per_s": model_ips * gflop,
-            "end_to_end_gflop_per_s": e2e * gflop, "model_share_of_peak": model_ips * gflop / peak,
-            "params": sum(p.numel() for p in ours.parameters())}
+        r = results[arch] = {"batch": batch, "eval_batch": training.eval_batch("cpu")}
+        for amp in (False, True) if args.bf16 else (False,):
+            torch.manual_seed(0)
+            ours = models.build(arch, in_channels=1, width=args.width).train()
+            gflop = flops.train_flops_per_image(ours, 1) / 1e9
+            model_ips = images_per_s(ours, batch, args.steps, channels_last=cfg.train.channels_last, amp=amp)
+            e2e, ev = end_to_end(arch, args.images, amp)
+            row = {"model_images_per_s": model_ips, "end_to_end_images_per_s": e2e,
+                   "end_to_end_over_model": e2e / model_ips, "eval_images_per_s": ev,
+                   "train_gflop_per_image": gflop, "model_gflop_per_s": model_ips * gflop,
+                   "end_to_end_gflop_per_s": e2e * gflop, "model_share_of_peak": model_ips * gflop / peak,
+                   "params": sum(p.numel() for p in ours.parameters())}
+            if amp:   # the bf16 row beside the fp32 one (same keys), and the ratios
+                r["bf16"] = {**row, "model_speedup_over_fp32": model_ips / r["model_images_per_s"],
+                             "end_to_end_speedup_over_fp32": e2e / r["end_to_end_images_per_s"]}
+            else:
+                r.update(row)
+            print(f"{arch:9s} {'bf16' if amp else 'fp32'} model {model_ips:7.1f} img/s  end-to-end "
+                  f"{e2e:7.1f} img/s ({100 * e2e / model_ips:.0f} %)  eval {ev:7.1f} img/s  "
+                  f"{row['model_gflop_per_s']:.0f} GFLOP/s = {100 * row['model_share_of_peak']:.0f} % of peak",
+                  flush=True)
         if args.with_plain:
             with neurons.fast_lif(False):  # ours with SpikingJelly's stock LIFNode
                 stock = models.build(arch, in_channels=1, width=args.width).train()
             r["uticket_stock_lif_images_per_s"] = images_per_s(stock, batch, args.steps)
-            r["plain_spikingjelly_images_per_s"] = images_per_s(plain(1, args.width).train(), batch,
-                                                                args.steps)
-        print(f"{arch:9s} model {model_ips:7.1f} img/s  end-to-end {e2e:7.1f} img/s "
-              f"({100 * e2e / model_ips:.0f} %)  eval {ev:7.1f} img/s  "
-              f"{r['model_gflop_per_s']:.0f} GFLOP/s = {100 * r['model_share_of_peak']:.0f} % of peak",
-              flush=True)
+            released = images_per_s(plain(1, args.width).train(), batch, args.steps)
+            r["plain_spikingjelly_images_per_s"] = released
+            # ours (model-only, the profile's precision on this machine) over the released-style
+            # network in fp32, as the released code trains on CPU
+            r["speedup_vs_released"] = {"fp32": r["model_images_per_s"] / released}
+            if "bf16" in r:
+                r["speedup_vs_released"]["bf16"] = r["bf16"]["model_images_per_s"] / released
+            print(f"{arch:9s} released-style (plain SpikingJelly, fp32) {released:7.1f} img/s; ours / it: "
+                  + ", ".join(f"{k} {v:.2f}x" for k, v in r["speedup_vs_released"].items()), flush=True)
     io.save_json({"what": "training images/s: model-only (forward + backward + SGD step) and end to "
                           "end (training.fit on real Fashion-MNIST), evaluation images/s; T=4, 32x32, "
                           "1 channel, cpu profile",

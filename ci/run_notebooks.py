@@ -464,6 +464,9 @@ def machine() -> dict[str, str]:
     info = {"cpu": d["cpu"], "cpus": str(d["cpus"]),
             "vector extensions": " ".join(d["vector_extensions"]) or "unknown",
             "torch float path": str(d.get("aten_cpu_capability", "unknown")),
+            # what profiles.resolve_amp makes of this CPU: the cpu profile trains in bf16 where native
+            "training precision (cpu profile)": ("bf16 autocast (native bf16)" if d["native_bf16"]
+                                                 else "fp32 (no native bf16)"),
             "platform": d["platform"], "gpu": gpu_name()}
     try:
         kb = int(re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), flags=re.M).group(1))

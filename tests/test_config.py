@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from uticket_lib import profiles
+from uticket_lib import machine, profiles
 from uticket_lib.config import RunConfig, from_dict, local_reasons, science_dict, stable_hash
 
 
@@ -160,7 +160,7 @@ def test_gpu_profile_sits_between_cpu_and_paper():
     cpu, gpu, paper = (profiles.get(p, "resnet19") for p in ("cpu", "gpu", "paper"))
     assert gpu.model.width == paper.model.width == 1.0 and cpu.model.width < 1.0
     assert gpu.data.train_subset is None and gpu.data.test_subset is None       # full data
-    assert gpu.train.amp and not cpu.train.amp
+    assert gpu.train.amp and cpu.train.amp is machine.native_bf16(machine.cpu_flags())  # bf16 where native
     assert cpu.train.epochs < gpu.train.epochs < paper.train.epochs
     assert gpu.prune.levels < paper.prune.levels
     assert 0.975 <= profiles.expected_sparsity(gpu) <= 0.985

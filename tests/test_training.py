@@ -109,7 +109,7 @@ def test_eval_loader_slices_tensor_datasets_in_order():
     assert torch.equal(torch.cat([x for x, _ in batches]), ds.tensors[0])
 
 
-def test_amp_is_a_no_op_on_cpu():
+def test_amp_evaluates_in_bf16_on_cpu_close_to_fp32():
     cfg = tiny_config("lth")
     model = dyadic_(runstore.build_model(cfg))                  # fires by design (conftest.dyadic_)
     loader = training.eval_loader(dyadic_images(8))
@@ -117,7 +117,9 @@ def test_amp_is_a_no_op_on_cpu():
     a = training.evaluate(model, loader, cpu)
     b = training.evaluate(model, loader, cpu, amp=True)
     assert a["firing_rate"] > 0
-    assert a == b
+    assert b == training.evaluate(model, loader, cpu, amp=True)    # deterministic
+    assert a["images"] == b["images"]
+    assert abs(a["firing_rate"] - b["firing_rate"]) < 0.02          # bf16 rounding moves few spikes
 
 
 def test_gpu_profile_trains_one_step_on_cpu():

@@ -93,8 +93,10 @@ class TrainConfig:
         "two CPUs (tests hold on every float path)")
     channels_last: bool = _local(False,
         "a memory layout: the same operations in another order, float rounding only")
-    amp: bool = False                       # bf16 autocast on CUDA (no-op on CPU): hashed, bf16
-                                            # arithmetic changes results beyond rounding noise
+    amp: bool = False                       # bf16 autocast (CUDA, or CPU where bf16 is native: the
+                                            # cpu profile's "native" resolves per machine, profiles.
+                                            # resolve_amp); hashed: bf16 arithmetic changes results
+                                            # beyond rounding noise
 
 
 @dataclass(frozen=True)

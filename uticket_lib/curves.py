@@ -107,7 +107,7 @@ def _run(cfg: RunConfig, model: torch.nn.Module, train: Dataset, val: Dataset, b
             seen, seconds, weighted = seen + st.images, seconds + st.seconds, weighted + st.images * t / full_t
             model.timesteps = full_t
             t0 = time.perf_counter()
-            ev = training.evaluate(net, training.eval_loader(val, device=device), device)
+            ev = training.evaluate(net, training.eval_loader(val, device=device), device, amp=cfg.train.amp)
             curve.points.append({"images": seen, "epoch": epoch, "timesteps": t,
                                  "val_accuracy": ev["accuracy"], "val_loss": ev["loss"],
                                  "train_loss": st.loss, "train_accuracy": st.accuracy,

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from . import io, paths
+from . import io, machine, paths
 from . import progress as progress_lines
 from . import quant as quantlib
 from .config import QuantConfig, RunConfig, RunConfigError  # noqa: F401 (RunConfigError: the API)
@@ -117,8 +117,9 @@ def train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mask
         test = score(model, test_ds, cfg, device, return_correct=True)
         io.save_torch(test.pop("correct").to(torch.uint8), paths.predictions_path(level_dir))
         val = score(model, val_ds, cfg, device) if val_ds is not None and validated(cfg, level) else None
+        precision = {"amp": bool(cfg.train.amp), "machine": machine.describe()}  # bf16 or fp32, where
         metrics = level_metrics(level, epochs, masks, model, test, history, time.perf_counter() - t0,
-                           extra, val)
+                           {**extra, **precision}, val)
         if quant is not None:
             metrics["quant"] = {**extra.get("quant", {}), **quantlib.level_stats(model, masks, quant)}
         io.save_torch({"model": cpu_state(model)}, paths.checkpoint_path(level_dir))

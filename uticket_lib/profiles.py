@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from . import machine
 from .config import RunConfig
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -66,6 +67,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "prune.rewind_images": 8000,
         "prune.rewind_epoch": 1,    # unused while rewind_images is set
         "train.channels_last": True,  # ~18 % faster on CPU with the fused LIF (ci/bench_train.py)
+        # bf16 autocast exactly where the CPU computes bf16 natively (AVX512-BF16, AMX-BF16): the
+        # run's config (and so its hash) records true or false (resolve_amp). Faster there
+        # (ci/bench_results/train.json), within seed noise of fp32 (amp_equivalence.json); AVX2-only
+        # CPUs emulate bf16 slower than fp32 and stay fp32.
+        "train.amp": "native",
     },
     # Sizing (basis: uticket_lib.models.flops, conv + linear FLOPs, training = 3 x forward): a
     # training image at full width, T = 4, costs 7.5 GFLOP (VGG-16) and 13.3 GFLOP (ResNet-19),
@@ -85,7 +91,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "prune.levels": 7,          # 1 dense + 6 prunes at 48 %: 98.0 % sparsity
         "prune.fraction": 0.48,
         "prune.rewind_epoch": 1,
-        "train.amp": True,          # bf16 autocast on CUDA, a no-op on CPU
+        "train.amp": True,          # bf16 autocast (on CUDA here)
         "train.channels_last": True,
         "prune.search_timesteps": "et",  # the released early-time ticket: search at T = 2
     },
@@ -150,6 +156,23 @@ TIMEPLAN_SEARCH: dict[str, dict[str, Any]] = {
 }
 
 
+NATIVE = "native"   # a profile's train.amp: bf16 where the machine computes it natively
+
+
+def resolve_amp(value: Any, device: str | None = None, flags: set[str] | None = None) -> Any:
+    """``train.amp`` as a run records it: ``"native"`` becomes True on a CUDA device that supports
+    bf16 and on a CPU whose ``flags`` (default: this machine's /proc/cpuinfo) include a native bf16
+    extension (``machine.native_bf16``), else False; any other value is returned unchanged."""
+    if value != NATIVE:
+        return value
+    import torch
+
+    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if str(dev).startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return machine.native_bf16(machine.cpu_flags() if flags is None else flags)
+
+
 def get(profile: str, arch: str = "vgg16", dataset: str = "fmnist", method: str = "lth",
         overrides: Mapping[str, Any] | None = None) -> RunConfig:
     """RunConfig of a profile for one (arch, dataset, method), with ``{"section.key": value}`` overrides."""
@@ -157,7 +180,10 @@ def get(profile: str, arch: str = "vgg16", dataset: str = "fmnist", method: str 
         raise KeyError(f"unknown profile {profile!r}; choose one of: {', '.join(PROFILES)}")
     base = {"model.arch": arch, "data.dataset": dataset, "prune.method": method}
     arch_specific = ARCH_OVERRIDES.get((profile, arch), {})
-    return RunConfig().replace(**{**base, **PROFILES[profile], **arch_specific, **dict(overrides or {})})
+    merged = {**base, **PROFILES[profile], **arch_specific, **dict(overrides or {})}
+    if merged.get("train.amp") == NATIVE:
+        merged["train.amp"] = resolve_amp(NATIVE, merged.get("train.device"))
+    return RunConfig().replace(**merged)
 
 
 def expected_sparsity(cfg: RunConfig) -> float:

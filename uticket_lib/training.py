@@ -124,8 +124,14 @@ def eval_loader(ds: Dataset, batch_size: int | None = None, num_workers: int = 0
 
 
 def autocast(device: torch.device, amp: bool):
-    """bf16 autocast on CUDA when ``amp``; a no-op context elsewhere (CPU runs stay float32)."""
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+    """bf16 autocast on ``device`` (CUDA or CPU) when ``amp``, else a no-op context.
+
+    On CPU, bf16 pays only where the CPU computes bf16 dot products natively (AVX512-BF16, AMX);
+    elsewhere oneDNN emulates it, slower than fp32. The profiles decide ``amp`` per machine
+    (``profiles.resolve_amp``); the LIF neurons keep their membrane arithmetic in fp32 either way
+    (``models.neurons.LIF_FP32``)."""
+    kind = device.type if device.type in ("cuda", "cpu") else "cpu"
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=amp and device.type in ("cuda", "cpu"))
 
 
 def uses_channels_last(model: nn.Module) -> bool:
