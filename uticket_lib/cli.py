@@ -3,6 +3,7 @@
     uticket run --profile smoke --arch vgg16 --dataset fmnist --method uticket [--set key=value ...]
     uticket balance --masks IN.pt --out OUT.pt --n-pe 16 [--reference block|layer] --seed S
     uticket hw --masks MASKS.pt --arch vgg16 --dataset cifar10 [--width W] --n-pe 16 --json
+    uticket hw --masks MASKS.pt --model mypkg.nets:tiny_snn [--model-arg width=16 ...] [--input-shape 1,28,28]
     uticket runs
     uticket book [--profile smoke|cpu|paper] [--only 04_uticket ...] [-p WIDTH 0.5 ...] [--no-html]
 
@@ -81,8 +82,71 @@ def cmd_balance(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_arg_value(text: str):
+    """``--model-arg`` value: int, float, true/false, none, else the string itself."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def user_model(spec: str, items: list[str] | None = None):
+    """The ``nn.Module`` that ``package.module:factory`` returns, called with ``key=value`` items as
+    keyword arguments. The current directory is importable, as with ``python -m``."""
+    import importlib
+
+    from torch import nn
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"--model expects package.module:factory (e.g. mynets:tiny_snn), got {spec!r}")
+    kwargs = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise ValueError(f"--model-arg expects key=value (e.g. width=16), got {item!r}")
+        kwargs[key.strip()] = _model_arg_value(value)
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"--model: cannot import {module_name!r} ({e}); run from the folder that holds "
+                         f"it or install its package") from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ValueError(f"--model: {module_name!r} has no callable {attr!r}")
+    try:
+        model = factory(**kwargs)
+    except TypeError as e:
+        raise ValueError(f"--model: {spec}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())}) failed: {e}") from None
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"--model: {spec} returned {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def _input_shape(text: str | None, channels: int) -> tuple[int, ...]:
+    if text is None:
+        return (1, channels, 32, 32)
+    try:
+        dims = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) < 1:
+        raise ValueError(f"--input-shape expects C,H,W of one image (e.g. 1,28,28), got {text!r}")
+    return (1, *dims)
+
+
 def cmd_hw(args: argparse.Namespace) -> int:
     from . import hardware
+    from .hardware.geometry import HardwareInputError, weight_names
     from .pruning import mask as masklib
 
     if args.n_pe < 1:
@@ -98,23 +162,45 @@ def cmd_hw(args: argparse.Namespace) -> int:
     spec = datalib.DATASETS.get(args.dataset)
     if spec is None:
         raise ValueError(f"unknown dataset {args.dataset!r}; choose one of: {', '.join(sorted(datalib.DATASETS))}")
-    model = models.build(args.arch, in_channels=spec.in_channels, num_classes=spec.num_classes,
-                         width=args.width, timesteps=args.timesteps)
-    layers = hardware.trace(model, (1, spec.in_channels, 32, 32))
+    if args.model:   # a reader's own network: any nn.Module with Conv2d / Linear layers
+        model = user_model(args.model, args.model_arg)
+    else:
+        model = models.build(args.arch, in_channels=spec.in_channels, num_classes=spec.num_classes,
+                             width=args.width, timesteps=args.timesteps)
+    shape = _input_shape(args.input_shape, spec.in_channels)
+    try:
+        layers = hardware.trace(model, shape)
+    except (RuntimeError, TypeError) as e:   # a reader's network that does not take this input
+        if not args.model:
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"--model: {args.model} failed on a blank input of shape {shape} ({first}); give "
+                         f"one image's shape with --input-shape C,H,W") from None
     masks = masklib.load(args.masks)
     timesteps, planes = args.timesteps, None
     if args.time_plan is not None:   # one value = uniform T; else one T per stage
         plan = models.timeplan.parse(args.time_plan)
         if len(plan) == 1:
             timesteps = plan[0]
+        elif args.model:
+            raise ValueError("--time-plan with one T per stage needs the book's VGG-16 / ResNet-19 "
+                             "(--arch); with --model give one value (a uniform T)")
         else:
             model.set_time_plan(plan, args.time_join)
             timesteps, planes = model.layer_timesteps(), model.layer_planes()
-    result = hardware.report(masks, layers, n_pe=args.n_pe, mode=args.mode, timesteps=timesteps,
-                             input_planes=planes,
-                             energy=args.energy, spike_sparsity=args.spike_sparsity, avg=args.avg,
-                             weighting=args.weighting, include_linear=args.include_linear,
-                             reorder=args.reorder, weight_bits=_bits_arg(args.bits))
+    try:
+        result = hardware.report(masks, layers, n_pe=args.n_pe, mode=args.mode, timesteps=timesteps,
+                                 input_planes=planes,
+                                 energy=args.energy, spike_sparsity=args.spike_sparsity, avg=args.avg,
+                                 weighting=args.weighting, include_linear=args.include_linear,
+                                 reorder=args.reorder, weight_bits=_bits_arg(args.bits))
+    except HardwareInputError as e:
+        if not args.model:
+            raise
+        names = list(weight_names(model).values())
+        raise HardwareInputError(f"{e}. The masks must be keyed by {args.model}'s weight names "
+                                 f"({', '.join(names[:3])}{', ...' if len(names) > 3 else ''}; "
+                                 f"uticket_lib.pruning.prunable(model) lists them)") from None
     if args.json:
         print(json.dumps(result, indent=2, sort_keys=True))
         return 0
@@ -250,6 +336,13 @@ def parser() -> argparse.ArgumentParser:
     h = sub.add_parser("hw", help="PE-array workload, cycles, utilization and energy of a masks file")
     h.add_argument("--masks", required=True, type=Path)
     h.add_argument("--arch", default="vgg16")
+    h.add_argument("--model", metavar="PACKAGE.MODULE:FACTORY",
+                   help="your own network instead of --arch: FACTORY(**model args) returns an nn.Module "
+                        "(the current directory is importable); --width does not apply")
+    h.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="keyword argument of the --model factory (repeatable; int, float, true/false, none or text)")
+    h.add_argument("--input-shape", metavar="C,H,W",
+                   help="one input image's shape for tracing the layers (default: the dataset's channels x 32 x 32)")
     h.add_argument("--dataset", default="cifar10")
     h.add_argument("--width", type=float, default=1.0)
     h.add_argument("--timesteps", type=int, default=4)

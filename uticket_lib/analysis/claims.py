@@ -632,6 +632,26 @@ def reordering(frames, permuted) -> list[Claim]:
     return out
 
 
+def own_network(chk: dict) -> list[Claim]:
+    """Chapter 13 (your own network): implementation checks only; ``chk`` from ``own.checks``."""
+    return [
+        Claim("the trace finds a layer for every conv and linear weight of the network", "invariant", "ours",
+              NOT_IN_PAPER, f"{chk['layers']} layers, {chk['weights']} weights", "exact",
+              _ok(chk["layers"] == chk["weights"])),
+        Claim("u-Ticket balancing gives every block of every covered layer equal loads", "invariant",
+              "Algorithm 1", "utilization 1 by design", f"utilization {chk['utilization']:.3f}; "
+              f"equal blocks: {chk['equal_blocks']}", ">= 0.99 and every block equal",
+              _ok(chk["equal_blocks"] and chk["utilization"] >= 0.99)),
+        Claim("balancing only adds weights, fewer than one per covered filter (each block is lifted to its "
+              "rounded-up mean load)", "invariant", "Algorithm 1 (ceil targets)", NOT_IN_PAPER,
+              f"{chk['added']:+d} weights ({chk['nonzero_change_pct']:+.2f} %) over {chk['covered_filters']} "
+              "covered filters", "0 <= added < covered filters",
+              _ok(0 <= chk["added"] < chk["covered_filters"])),
+        Claim("`uticket hw --model` reports the same network totals as the library call", "invariant", "ours",
+              NOT_IN_PAPER, f"equal: {chk['cli_matches']}", "relative 1e-9", _ok(chk["cli_matches"])),
+    ]
+
+
 def counts(claims: Iterable[Claim]) -> dict:
     """{kind: {verdict: n}} over a list of claims (every kind and verdict present, zeros included)."""
     out = {k: dict.fromkeys(VERDICTS, 0) for k in KINDS}
