@@ -69,6 +69,7 @@ class Page:
     tracebacks: int = 0       # error outputs (div.output.traceback)
     papermill_errors: int = 0  # papermill's "exception encountered here" marker
     stubs: int = 0            # placeholder of a failed or missing chapter
+    shown_inputs: int = 0     # code cells whose source shows without a toggle (plumbing on show)
 
     @property
     def visible(self) -> str:
@@ -100,6 +101,11 @@ class _Parser(HTMLParser):
             p.papermill_errors += 1
         if STUB_CLASS in classes:
             p.stubs += 1
+        # run_notebooks.tag_cells folds every code cell's source into a toggle (<details>) or removes
+        # it; a cell an author tags show-input is shown on purpose
+        if "cell_input" in classes and not any(t == "details" for t, _ in self.stack) \
+                and not self._inside("tag_show-input"):
+            p.shown_inputs += 1
         if tag not in VOID:
             self.stack.append((tag, classes))
         if tag not in INLINE:
@@ -164,6 +170,9 @@ def check_page(page_path: Path, page: Page, rel: str) -> list[str]:
         problems.append(f"{rel}: papermill error marker (the notebook failed while executing)")
     if page.stubs:
         problems.append(f"{rel}: placeholder page: the chapter failed or is missing (see the status page)")
+    if page.shown_inputs:
+        problems.append(f"{rel}: {page.shown_inputs} code cell(s) show their source without a toggle "
+                        "(ci/run_notebooks.py tag_cells hides set-up and glue cells and folds the rest)")
     out = "".join(page.output_text)
     if TRACEBACK_TEXT in out:
         problems.append(f"{rel}: a cell output contains a traceback")

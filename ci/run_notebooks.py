@@ -258,6 +258,42 @@ def add_run_note(nb, name: str, source: str, profile: str, seconds: float) -> No
         nb.cells.insert(0, nbformat.v4.new_markdown_cell(note))
 
 
+GLUE_MIME = "application/papermill.record/"   # myst-nb glue(display=False): data for the prose only
+AUTHOR_TAGS = {"remove-cell", "remove-input", "hide-input", "hide-cell", "show-input"}
+
+
+def visible_output(cell) -> bool:
+    """Whether a code cell shows anything on the rendered page: a table, figure, text or error. Glued
+    values (hidden until the prose cites them) and stderr (removed by _config.yml) do not count."""
+    for out in cell.get("outputs", []):
+        kind = out.get("output_type")
+        if kind == "error" or (kind == "stream" and out.get("name") == "stdout"):
+            return True
+        if kind in ("display_data", "execute_result") and any(
+                not mime.startswith(GLUE_MIME) for mime in out.get("data", {})):
+            return True
+    return False
+
+
+def tag_cells(nb) -> None:
+    """Hide the plumbing of an executed chapter (the rendered page only; the .ipynb keeps every cell
+    as it ran): the parameters and papermill's injected cell are removed, code cells that show
+    nothing (imports, set-up, glue) lose their source, and every other code cell (tables, figures)
+    folds its source into a "show code" toggle. A cell an author tagged with one of ``AUTHOR_TAGS``
+    keeps its tags."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if AUTHOR_TAGS & set(tags):
+            continue
+        if {"parameters", "injected-parameters"} & set(tags):
+            tags.append("remove-cell")
+        else:
+            tags.append("hide-input" if visible_output(cell) else "remove-input")
+        cell.metadata["tags"] = tags
+
+
 def stub_notebook(title: str, body: str, kind: str):
     """A one-cell notebook that stands in for a chapter that failed or is missing."""
     import nbformat
@@ -317,6 +353,7 @@ def execute(source: Path, args: argparse.Namespace) -> Result:
     if res.status == "ok":
         nb = nbformat.read(partial, as_version=4)
         add_run_note(nb, name, _rel(source, args.root), res.profile, res.seconds)
+        tag_cells(nb)
         nbformat.write(nb, partial)
         partial.replace(args.out / f"{name}.ipynb")
         (args.failed / f"{name}.ipynb").unlink(missing_ok=True)

@@ -104,6 +104,37 @@ def test_stub_notebook_is_marked():
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+def test_tag_cells_hides_plumbing_and_folds_outputs():
+    nbformat = pytest.importorskip("nbformat")
+    v4 = nbformat.v4
+    cells = [v4.new_code_cell("PROFILE = 'cpu'", metadata={"tags": ["parameters"]}),
+             v4.new_code_cell("PROFILE = 'smoke'", metadata={"tags": ["injected-parameters"]}),
+             v4.new_code_cell("import pandas"),
+             v4.new_code_cell("analysis.glue('x', 1)", outputs=[v4.new_output(
+                 "display_data", data={"application/papermill.record/text/markdown": "1"})]),
+             v4.new_code_cell("fig", outputs=[v4.new_output("display_data", data={"image/png": "AA=="})]),
+             v4.new_code_cell("print(1)", outputs=[v4.new_output("stream", name="stdout", text="1")]),
+             v4.new_code_cell("slow()", outputs=[v4.new_output("stream", name="stderr", text="10%|#")]),
+             v4.new_code_cell("show()", metadata={"tags": ["show-input"]})]
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# T")] + cells)
+    rn.tag_cells(nb)
+    assert [c.metadata.get("tags") for c in nb.cells[1:]] == [
+        ["parameters", "remove-cell"], ["injected-parameters", "remove-cell"], ["remove-input"],
+        ["remove-input"], ["hide-input"], ["hide-input"], ["remove-input"], ["show-input"]]
+    assert "tags" not in nb.cells[0].metadata
+
+
+def test_code_shown_without_a_toggle_fails(tmp_path):
+    shown = '<div class="cell docutils container"><div class="cell_input docutils container"><pre>x</pre></div></div>'
+    folded = ('<div class="cell tag_hide-input docutils container"><details class="hide above-input">'
+              '<summary>Show code</summary><div class="cell_input docutils container"><pre>x</pre></div>'
+              '</details></div>')
+    problems, _ = run_check(tmp_path, {"02_lottery": chapter_html(body=shown + folded)})
+    assert problems == ["book/executed/02_lottery.html: 1 code cell(s) show their source without a toggle "
+                        "(ci/run_notebooks.py tag_cells hides set-up and glue cells and folds the rest)"]
+    assert run_check(tmp_path / "b", {"02_lottery": chapter_html(body=folded)})[0] == []
+
+
 def _fake_status():
     previous = {"notebooks": {"01_neurons": {"name": "01_neurons", "status": "ok", "profile": "cpu",
                                              "seconds": 61.0, "parameters": {"PROFILE": "cpu"},
@@ -352,7 +383,7 @@ def test_config_and_toc():
     assert "sphinx-mathjax-offline" in cfg and "book/references.bib" in cfg
     root, files = ch.toc_docs(REPO / "book" / "_toc.yml")
     assert root == "book/intro"
-    assert files == [f"book/executed/{c}" for c in CHAPTERS] + ["book/references", "book/executed/status"]
+    assert files == [f"book/executed/{c}" for c in CHAPTERS] + ["book/glossary", "book/references", "book/executed/status"]
     ignored = (REPO / ".gitignore").read_text()
     for path in ("/book/executed/", "/book/failed/", "/book/_build/"):
         assert path in ignored
