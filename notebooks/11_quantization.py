@@ -14,14 +14,14 @@
 # # Quantization, pruning and balanced PEs
 #
 # A second way to make a spiking network cheap is to store its weights in fewer bits. Schaefer et
-# al. (seed 002) quantize the weights of an SNN down to ternary values $\{-c, 0, c\}$ without losing
+# al. {cite}`schaefer2023hardware` quantize the weights of an SNN down to ternary values $\{-c, 0, c\}$ without losing
 # accuracy, while pruning alone keeps accuracy only up to about 80 % sparsity, where it costs more
 # energy than the best quantized model on their accelerator model. Neither they nor u-Ticket ask the
 # two questions that join their work: what quantization does to the workload balance of a sparse PE
 # array, and what low-bit weights do to u-Ticket's savings. This chapter answers both on our PE
 # model, with VGG-16 on Fashion-MNIST (set `ARCH = "resnet19"` for ResNet-19).
 #
-# The quantizer (`uticket_lib.quant`) follows seed 002: per tensor, $b$ bits,
+# The quantizer (`uticket_lib.quant`) follows Schaefer et al.'s: per tensor, $b$ bits,
 # $n = 2^{b-1} - 1$ levels on each side of zero,
 # $Q(w) = c \cdot \mathrm{round}(n \cdot \mathrm{clip}(w / a, -1, 1)) / n$, with a learned clip $a$
 # and scale $c$ (initialised to $\max(|\mu - 3\sigma|, |\mu + 3\sigma|)$ of the layer's weights),
@@ -89,7 +89,7 @@ display(analysis.table(iso_frame[["bits", "accuracy", "float_accuracy", "zero_sh
 # ## How many weights does quantization zero?
 #
 # Seed 002 reports the share of weights at zero for each bit width. Below: ours after QAT, ours with
-# the quantizer's initial clip (no training: $a$ = the 3-sigma bound), and the seed's.
+# the quantizer's initial clip (no training: $a$ = the 3-sigma bound), and Schaefer et al.'s.
 
 # %%
 zeros = aq.zero_frame(iso, aq.zero_share_at_init(runs["lth"]))
@@ -99,7 +99,7 @@ plots.zeros(zeros);
 # %% [markdown]
 # ## Pruned ticket against ternary network
 #
-# The seed's comparison, on our PE model (Eq. 3 with the `paper_calibrated` constants, scratchpad
+# Schaefer et al.'s comparison, on our PE model (Eq. 3 with the `paper_calibrated` constants, scratchpad
 # read and AND energies scaled with $b$, output-mode cycles): the final 16-bit LTH ticket of this chapter's side-study pair
 # against the ternary dense network. Their sparse model sat at 80 % sparsity; ours is pruned to the
 # profile's final sparsity (about 98 % in the cpu profile), which removes far more work than ternary
@@ -187,7 +187,7 @@ plots.front(front);
 # Seed 002's statements and this chapter's own, on this build (profile {glue:md}`ch11_profile`).
 # Accuracy differences carry 95 % intervals from the test-set size only: QAT fine-tunes the same
 # float network for one epoch, and the noise of that fine-tuning over seeds is not measured, so these
-# claims can FAIL but not PASS. Energy is Eq. 3 on our PE model, and the seed's pruned-versus-quantized
+# claims can FAIL but not PASS. Energy is Eq. 3 on our PE model, and Schaefer et al.'s pruned-versus-quantized
 # comparison is at another sparsity: that claim is INCONCLUSIVE here.
 
 # %%

@@ -14,7 +14,7 @@
 # # Layerwise timesteps on the PE array
 #
 # Every chapter so far ran every layer for the same number of timesteps, $T = 4$. Layerwise
-# disaggregated SNNs (LD-SNN, the third source document of this project) let each layer run its
+# disaggregated SNNs (LD-SNN, Nallathambi et al. {cite}`nallathambi2022ldsnn`) let each layer run its
 # own $T_l$ and report 1.67-3.84x fewer synaptic updates, 1.2-2.56x fewer neuron evaluations and
 # 1.25-3.45x faster inference over four networks. On the PE array of chapter 5, whose cycles are
 # non-zeros $\times H_{out} W_{out} \times T$, a layer that runs fewer steps is directly fewer
@@ -22,7 +22,7 @@
 # step, a time plan removes steps. This chapter chooses a time plan for the LTH and u-Ticket tickets
 # of chapters 2 and 4 and measures how the two savings combine.
 #
-# **How layers with different $T$ connect is our choice** (only the seed's abstract is public). A
+# **How layers with different $T$ connect is our choice** (only LD-SNN's abstract is public). A
 # *stage* is one conv of VGG-16, or the stem, one residual block or the classifier of ResNet-19.
 # Where a stage's $T$ differs from that of its input spikes, a time adapter at its input cuts the
 # steps into contiguous groups (4 -> 3 gives {0}, {1, 2}, {3}, the grouping of MTT's public code);
@@ -113,12 +113,12 @@ analysis.glue("ch12_point_images", n_val / 100, "{:g}");
 # a ticket can cut steps depends on how much accuracy margin it has, and a short-trained, 98 %-sparse
 # ticket has little.
 #
-# ## Against the seed's ranges
+# ## Against LD-SNN's ranges
 #
 # The seed starts from its own networks' $T$; here every ticket starts from $T = 4$, so no
-# reduction can exceed 4x (every stage at $T = 1$), and the seed's upper ends (up to 3.84x) are
+# reduction can exceed 4x (every stage at $T = 1$), and LD-SNN's upper ends (up to 3.84x) are
 # not reachable targets. What can be compared is whether the layerwise plans reach at least the
-# low end of each of the seed's ranges. Neuron evaluations fall exactly with $\sum_l N_l T_l$;
+# low end of each of LD-SNN's ranges. Neuron evaluations fall exactly with $\sum_l N_l T_l$;
 # synaptic updates also fall with the spikes the adapted inputs carry; latency falls less where a
 # summed input needs two bit-planes.
 

@@ -103,7 +103,7 @@ def zero_frame(iso: Mapping[int, dict], init: pd.Series) -> pd.DataFrame:
     rows = []
     for b in sorted(set(init.index) | set(iso) | set(SEED_ZERO_SHARE_PCT)):
         rows.append({"bits": b, "after QAT": iso[b]["zero_share"] if b in iso else None,
-                     "at init": init.get(b), "seed 002": SEED_ZERO_SHARE_PCT.get(b, math.nan) / 100})
+                     "at init": init.get(b), "Schaefer et al.": SEED_ZERO_SHARE_PCT.get(b, math.nan) / 100})
     return pd.DataFrame(rows).set_index("bits")
 
 
@@ -185,7 +185,7 @@ def claims(s: Mapping[str, Any]) -> list[Claim]:
                          "INCONCLUSIVE" if v == "PASS" and not seeds else v, seeds=seeds.n if seeds else 1))
     z = s["zeros"]["after QAT"].dropna()
     falls = len(z) >= 2 and all(x > y for x, y in zip(z, z.iloc[1:]))
-    seed = s["zeros"]["seed 002"].dropna()
+    seed = s["zeros"]["Schaefer et al."].dropna()
     out.append(Claim("the share of weights quantization sets to zero falls as b grows", "invariant",
                      f"{SEED}, zeros per bit width",
                      ", ".join(f"b={b}: {100 * v:.1f} %" for b, v in seed.items()),

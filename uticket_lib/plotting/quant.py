@@ -10,10 +10,10 @@ KIND_COLORS = {"float": "black", "isolation": METHOD_COLORS["paper"], "pruned": 
 
 
 def zeros(frame: pd.DataFrame):
-    """Share of weights at zero per bit width: after QAT, at initialisation, and seed 002's."""
+    """Share of weights at zero per bit width: after QAT, at initialisation, and Schaefer et al.'s (their Table)."""
     fig, axes = figure(1, 1, width=4.5, height=3.0)
     ax = axes[0, 0]
-    for col, style in (("after QAT", "o-"), ("at init", "s--"), ("seed 002", "^:")):
+    for col, style in (("after QAT", "o-"), ("at init", "s--"), ("Schaefer et al.", "^:")):
         s = frame[col].dropna()
         ax.plot(s.index, 100 * s.to_numpy(dtype=float), style, label=col)
     ax.set_xlabel("weight bits b")
