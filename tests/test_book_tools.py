@@ -288,8 +288,9 @@ def test_traceback_in_stderr_fails_but_tqdm_does_not(tmp_path):
 
 
 def test_traceback_text_in_code_input_is_fine(tmp_path):
-    code = ('<div class="cell_input"><pre>print("Traceback (most recent call last)")\n'
-            'claims = "Claims checked (profile paper)"</pre></div>')
+    code = ('<details class="hide above-input"><summary>Show code</summary>'
+            '<div class="cell_input"><pre>print("Traceback (most recent call last)")\n'
+            'claims = "Claims checked (profile paper)"</pre></div></details>')
     problems, _ = run_check(tmp_path, {"01_neurons": chapter_html(body=code)})
     assert problems == []
 
@@ -453,7 +454,7 @@ def test_pipeline_end_to_end(tmp_path, monkeypatch):
     shutil.copy(REPO / "_config.yml", root)
     (root / "ci").mkdir()
     shutil.copy(REPO / "ci" / "sphinx_uticket.py", root / "ci")  # the book's local Sphinx extension
-    for name in ("_toc.yml", "intro.md", "references.md", "references.bib"):
+    for name in ("_toc.yml", "intro.md", "glossary.md", "references.md", "references.bib"):
         shutil.copy(REPO / "book" / name, root / "book")
     (root / "notebooks").mkdir()
     (root / "notebooks" / "01_neurons.py").write_text(PASSING)

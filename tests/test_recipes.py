@@ -115,6 +115,8 @@ def test_imp_probe_comparison_and_second_pass_cost(tmp_path):
     assert recipes.imp_probe_comparison(finals, p) == {"dense_gap": "0.5", "imp_drop": "7.0", "one_shot_drop": "6.5"}
     levels = pd.DataFrame({"arch": ["vgg16", "vgg16", "resnet19", "resnet19"], "method": ["lth"] * 4,
                            "level": [0, 1, 0, 1], "seconds": [100.0, 120.0, 200.0, 240.0]})
-    assert recipes.second_pass_text(levels) == ("a ticket level took VGG-16 2.0 min, ResNet-19 4.0 min in this "
-                                                "build, so one more pass for the 2 tickets of each network would "
+    assert recipes.second_pass_text(levels) == ("a pass of a ticket level took VGG-16 2.0 min, ResNet-19 4.0 min in "
+                                                "this build, so one more pass for the 2 tickets of each network would "
                                                 "add about 12 minutes to it")
+    levels["epochs"] = [1, 2, 1, 1]   # VGG-16's ticket level trained two passes: a pass is half of it
+    assert recipes.second_pass_text(levels).startswith("a pass of a ticket level took VGG-16 1.0 min, ResNet-19 4.0")

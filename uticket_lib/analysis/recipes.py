@@ -280,13 +280,30 @@ def imp_probe_comparison(finals: pd.DataFrame, path: Path | None = None, arch: s
 
 def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
     """What one more pass for every ticket of this build would cost: the last level's training seconds
-    per network (``runs.method_levels`` frame, LTH rows) times the number of ticket runs."""
+    per pass (``runs.method_levels`` frame, LTH rows; seconds / epochs where the frame has them) per
+    network, times the number of ticket runs."""
     lth = levels[levels["method"] == "lth"] if "method" in levels else levels
-    last = lth.sort_values("level").groupby("arch").tail(1).set_index("arch")["seconds"]
-    parts = ", ".join(f"{ARCH_LABELS.get(a, a)} {s / 60:.1f} min" for a, s in last.items())
-    total = len(methods) * float(last.sum()) / 60
-    return (f"a ticket level took {parts} in this build, so one more pass for the {len(methods)} tickets of "
-            f"{'each' if len(last) > 1 else 'the'} network would add about {total:.0f} minutes to it")
+    last = lth.sort_values("level").groupby("arch").tail(1).set_index("arch")
+    per_pass = last["seconds"] / (last["epochs"].fillna(1).clip(lower=1) if "epochs" in last else 1)
+    parts = ", ".join(f"{ARCH_LABELS.get(a, a)} {s / 60:.1f} min" for a, s in per_pass.items())
+    total = len(methods) * float(per_pass.sum()) / 60
+    return (f"a pass of a ticket level took {parts} in this build, so one more pass for the {len(methods)} "
+            f"tickets of {'each' if len(last) > 1 else 'the'} network would add about {total:.0f} minutes to it")
+
+
+def precision_text(pairs) -> str:
+    """The arithmetic the runs of ``pairs`` ({arch: {method: run dir}}) trained in, from their configs:
+    "bf16 autocast" or "fp32", and the CPU they ran on as their last level records it."""
+    amps, cpus = set(), set()
+    for runs in pairs.values():
+        for run in runs.values():
+            amps.add(bool(runstore.read_config(Path(run)).train.amp))
+            done = runstore.levels(Path(run))
+            if done and "machine" in done[-1]:
+                m = done[-1]["machine"]
+                cpus.add(f"{m.get('cpu', '?')}{', native bf16' if m.get('native_bf16') else ', no native bf16'}")
+    words = " and ".join(("bf16 autocast" if a else "fp32") for a in sorted(amps)) or "unknown"
+    return words + (f" on {'; '.join(sorted(cpus))}" if cpus else "")
 
 
 # ----------------------------------------------------------------------------- training noise

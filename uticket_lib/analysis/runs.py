@@ -85,7 +85,7 @@ def config(run: Path) -> RunConfig:
 def levels_frame(run: Path) -> pd.DataFrame:
     """One row per completed level: sparsity, accuracy, spike sparsity, time."""
     cols = ["level", "sparsity", "conv_sparsity", "test_accuracy", "best_test_accuracy",
-            "spike_sparsity", "firing_rate", "nonzero_weights", "train_images_per_s", "seconds"]
+            "spike_sparsity", "firing_rate", "nonzero_weights", "train_images_per_s", "seconds", "epochs"]
     rows = runstore.levels(run)
     return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows]).set_index("level")
 

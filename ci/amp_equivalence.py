@@ -1,0 +1,135 @@
+"""Does bf16 change the science? The book's recipes in fp32 and in bf16 autocast, over seeds.
+
+    .venv/bin/python ci/amp_equivalence.py --runs ROOT [--runs ROOT ...] [--seeds 0 1 2] [--train]
+        [--recipes cpu,cpu/side-study] [--probe /tmp/lifprobe.json]
+
+For each recipe of ``ci/seed_spread.py`` and each arch, the final level of the LTH and u-Ticket runs
+trained with ``train.amp`` false (fp32) and true (bf16 autocast, on the machine this runs on), per
+seed: test accuracy of both tickets and of their dense network, weight sparsity, LTH spike sparsity
+and LTH utilization (Eq. 2, n_PE 16, ``analysis.runs.hardware_report``). Per quantity, the difference
+of the means (bf16 - fp32) with a 95 % interval from the two seed samples (Welch: t with
+n_fp32 + n_bf16 - 2 degrees of freedom, an approximation that errs narrow) and whether it holds 0:
+``within_noise``. A recipe / arch whose runs are missing in one precision is recorded as missing
+(with the command that trains it) rather than guessed; ``--train`` trains them into the first root.
+
+``--probe`` adds the LIF-precision probe (dense VGG-16, 16,000 images, fp32 / bf16 with the LIF in
+fp32 / bf16 with the LIF in bf16, validation accuracy, spike sparsity, training seconds) that chose
+``models.neurons.LIF_FP32``.
+
+Writes ``ci/bench_results/amp_equivalence.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from uticket_lib import io, lottery, machine, profiles, runstore  # noqa: E402
+from uticket_lib.analysis import runs as runlib, stats  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seed_spread import RECIPES  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "bench_results" / "amp_equivalence.json"
+QUANTITIES = ("dense", "lth", "uticket", "lth_sparsity", "uticket_sparsity", "lth_spike_sparsity",
+              "lth_utilization")
+
+
+def find(cfg, roots: list[Path], train: bool) -> Path | None:
+    for root in roots:
+        path = runstore.run_dir(cfg, root)
+        if path.exists() and lottery._complete(path, cfg):
+            return path
+    return lottery.run(cfg, root=roots[0], progress=True) if train else None
+
+
+def seed_row(profile: str, arch: str, overrides: dict, seed: int, amp: bool, roots, train) -> dict | None:
+    row = {"seed": seed}
+    for method in ("lth", "uticket"):
+        cfg = profiles.get(profile, arch, "fmnist", method, {**overrides, "train.seed": seed, "train.amp": amp})
+        path = find(cfg, roots, train)
+        if path is None:
+            return None
+        done = {m["level"]: m for m in runstore.levels(path)}
+        last = done[cfg.prune.levels - 1]
+        if last.get("amp", amp) != amp:
+            raise SystemExit(f"amp_equivalence: {path} records amp={last.get('amp')}, expected {amp}")
+        row["dense"] = 100 * done[0]["test_accuracy"]
+        row[method] = 100 * last["test_accuracy"]
+        row[f"{method}_sparsity"] = 100 * last["sparsity"]
+        if method == "lth":
+            row["lth_spike_sparsity"] = 100 * last["spike_sparsity"]
+            row["lth_utilization"] = runlib.hardware_report(path, cfg.prune.levels - 1)["network"]["utilization"]
+        row["run_" + method] = path.name
+    return row
+
+
+def compare(fp32: list[dict], bf16: list[dict]) -> dict:
+    out = {}
+    for q in QUANTITIES:
+        a, b = [r[q] for r in fp32], [r[q] for r in bf16]
+        sa, sb = stats.spread(a), stats.spread(b)
+        if sa["n"] < 2 or sb["n"] < 2:
+            out[q] = {"fp32": a, "bf16": b, "diff": sb["mean"] - sa["mean"], "half_width": None,
+                      "within_noise": None}
+            continue
+        half = stats.t95(sa["n"] + sb["n"] - 2) * math.sqrt(sa["std"] ** 2 / sa["n"] + sb["std"] ** 2 / sb["n"])
+        diff = sb["mean"] - sa["mean"]
+        out[q] = {"fp32": a, "bf16": b, "fp32_mean": sa["mean"], "fp32_std": sa["std"],
+                  "bf16_mean": sb["mean"], "bf16_std": sb["std"], "diff": diff, "half_width": half,
+                  "within_noise": abs(diff) <= half}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", action="append", required=True, help="a runs root (repeatable)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--recipes", default=",".join(RECIPES))
+    ap.add_argument("--train", action="store_true", help="train the runs that are missing")
+    ap.add_argument("--probe", help="JSON of the LIF-precision probe to record beside")
+    ap.add_argument("--out", default=str(OUT))
+    a = ap.parse_args()
+    roots = [Path(r) for r in a.runs]
+    recorded = {}
+    for name in a.recipes.split(","):
+        profile, archs, overrides = RECIPES[name]
+        for arch in archs:
+            rows = {}
+            for precision, amp in (("fp32", False), ("bf16", True)):
+                got = [seed_row(profile, arch, overrides, s, amp, roots, a.train) for s in a.seeds]
+                rows[precision] = [r for r in got if r is not None]
+            key = f"{name}/{arch}"
+            if any(len(v) < len(a.seeds) for v in rows.values()):
+                recorded[key] = {"missing": {p: len(a.seeds) - len(v) for p, v in rows.items()},
+                                 "seeds": rows,
+                                 "how": "python ci/amp_equivalence.py --train --runs ROOT trains them"}
+                print(f"{key}: runs missing {recorded[key]['missing']}")
+                continue
+            recorded[key] = {"seeds": rows, "compare": compare(rows["fp32"], rows["bf16"])}
+            for q, c in recorded[key]["compare"].items():
+                print(f"{key:28s} {q:20s} bf16 - fp32 {c['diff']:+7.2f} +- {c['half_width'] or float('nan'):.2f}"
+                      f"  {'within noise' if c['within_noise'] else 'BEYOND NOISE'}")
+    commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    record = {"what": "final-level results of the book's recipes trained in fp32 and in bf16 autocast over "
+                      "training seeds; accuracies and sparsities in %, utilization a fraction; diff = bf16 "
+                      "mean - fp32 mean, half_width its 95 % interval (t, n_fp32 + n_bf16 - 2 df)",
+              "recipes": recorded, "machine": machine.describe(), "commit": commit,
+              "date": datetime.date.today().isoformat()}
+    if a.probe:
+        record["lif_probe"] = {"what": "dense VGG-16 (cpu profile), 16,000 training images, validation "
+                                       "accuracy on 2,000 held-out images; fp32, bf16 with the LIF in fp32 "
+                                       "(LIF_FP32 = True), bf16 with the LIF in bf16 (the default)",
+                               "results": json.loads(Path(a.probe).read_text())}
+    io.save_json(record, a.out)
+
+
+if __name__ == "__main__":
+    main()
