@@ -38,13 +38,20 @@ V_THRESHOLD = 1.0
 V_RESET = 0.0
 SURROGATE_ALPHA = 2.0
 FAST = True           # default of lif(fast=None): the fused neuron (False: SpikingJelly's own)
-# Under bf16 autocast the fused neuron charges, leaks and compares in fp32 and hands its spikes on
-# in the input's dtype (0 and 1 are exact in bf16). In bf16 (LIF_FP32 = False), with 8 significant
-# bits, a membrane within ~2^-8 of the threshold fires or not by rounding. Measured at the cpu
-# profile (one dense pass, 10,000 test images; ci/bench_results/amp_equivalence.json): ResNet-19
-# 83.1 % with bf16 membranes against 85.1 % with fp32 ones and 84.9 % in fp32 throughout (fp32
-# seed std 0.03 points); VGG-16 showed no difference. The fp32 neuron costs ~8-18 % of the bf16 step.
+# Under bf16 autocast the fused neuron keeps its membrane (charge, leak, threshold test) in fp32,
+# reading the bf16 input in mixed-dtype ops, and emits spikes in the input's dtype (0 and 1 are
+# exact in bf16). With bf16 membranes (LIF_FP32 = False: 8 significant bits, so a membrane within
+# ~2^-8 of the threshold fires or not by rounding) ResNet-19's dense network lost 0.7-1.8 points at
+# the cpu profile (83.1 / 84.2 % against 85.1 % with fp32 membranes and 84.9 % in fp32, 10,000 test
+# images; ci/bench_results/amp_equivalence.json); VGG-16 showed none. fp32 membranes cost most of
+# bf16's gain: model-only steps on a 2-core EPYC at 1.06x (VGG-16) / 1.13x (ResNet-19) fp32, against
+# 1.43x / 1.45x with bf16 membranes (the neuron's passes are memory-bound).
 LIF_FP32 = True
+
+
+def _acc_dtype(x: torch.Tensor) -> torch.dtype:
+    """The membrane's dtype for input ``x``: fp32 for bf16 / fp16 input when ``LIF_FP32``."""
+    return torch.float32 if LIF_FP32 and x.dtype in (torch.bfloat16, torch.float16) else x.dtype
 
 
 def _charge_fire(x: torch.Tensor, v0: torch.Tensor | None, tau: float, v_th: float):
@@ -52,13 +59,16 @@ def _charge_fire(x: torch.Tensor, v0: torch.Tensor | None, tau: float, v_th: flo
 
     x ``[T, N, ...]``, v0 ``[N, ...]`` or None (all 0) -> ``g = -h [T, N, ...]``, ``v[T] [N, ...]``.
     Works on the negated charge g = -h (negation is exact), so that the hard reset
-    ``-v = g if h < v_th else 0`` is a single ``torch.threshold``.
+    ``-v = g if h < v_th else 0`` is a single ``torch.threshold``. g and v are in ``_acc_dtype(x)``:
+    with bf16 input the arithmetic runs in fp32 on the bf16 values (mixed-dtype ops promote), with
+    no separate cast pass over x.
     """
-    g = torch.empty_like(x)                                           # -h    [T, N, ...]
-    w = torch.empty_like(x[0])                                        # -v[t] [N, ...]
+    acc = _acc_dtype(x)
+    g = torch.empty_like(x, dtype=acc)                                # -h    [T, N, ...]
+    w = torch.empty_like(x[0], dtype=acc)                             # -v[t] [N, ...]
     for t in range(x.shape[0]):
         if t == 0 and v0 is None:
-            torch.div(x[0], -tau, out=g[0])                           # -(0 + (x - 0) / tau)
+            g[0].copy_(x[0]).div_(-tau)                               # -(0 + (x - 0) / tau)
         else:
             w_prev = w if t else -v0
             torch.add(x[t], w_prev, out=g[t]).div_(tau)               # (x - v) / tau
@@ -82,7 +92,7 @@ class _LIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, tau: float, v_th: float, alpha: float):
         g, v_last = _charge_fire(x, v0, tau, v_th)
-        spikes = torch.le(g, -v_th, out=torch.empty_like(g))          # h >= v_th -> 1., else 0.
+        spikes = torch.le(g, -v_th, out=torch.empty_like(x))          # h >= v_th -> 1., else 0. (x's dtype)
         # 1 / ATan'(h - v_th) = 2/alpha (1 + (pi/2 alpha (h - v_th))^2), in place of g
         k = 2.0 / alpha
         u = g.add_(v_th)                                              # -(h - v_th)
@@ -128,18 +138,16 @@ class FastLIFNode(neuron.LIFNode):
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         if not self._fused():
             return super().multi_step_forward(x_seq)
-        if LIF_FP32 and x_seq.dtype in (torch.bfloat16, torch.float16):
-            return self.multi_step_forward(x_seq.float()).to(x_seq.dtype)  # cast: differentiable
         v0 = None if isinstance(self.v, float) and self.v == 0.0 else self.v
         if isinstance(v0, float):
-            v0 = torch.full_like(x_seq[0], v0)
+            v0 = torch.full_like(x_seq[0], v0, dtype=_acc_dtype(x_seq))
         args = (self.tau, self.v_threshold, self.surrogate_function.alpha)
         if torch.is_grad_enabled() and (x_seq.requires_grad or v0 is not None and v0.requires_grad):
             spikes, self.v = _LIFFunction.apply(x_seq, v0, *args)
         else:
             with torch.no_grad():
                 g, self.v = _charge_fire(x_seq, v0, args[0], args[1])
-                spikes = torch.le(g, -args[1], out=g)
+                spikes = torch.le(g, -args[1], out=g if g.dtype == x_seq.dtype else torch.empty_like(x_seq))
         return spikes
 
 
