@@ -120,9 +120,8 @@ analysis.glue("ch2_accuracy_all", "; ".join(
 # The table above is the final level of each network next to its dense accuracy
 # ({glue:md}`ch2_accuracy_all`). For {glue:md}`ch2_arch0`, the final ticket keeps
 # {glue:md}`ch2_arch0_final_spike` of its neuron-timesteps silent. The claim below is two-sided: a
-# ticket far *below* its dense network fails it (at the cpu profile the ticket trains two passes
-# (VGG-16) or one (ResNet-19) after one-shot pruning; the learning-speed study below measures what
-# each pass buys), and so would a
+# ticket far *below* its dense network fails it (at the cpu profile the ticket trains one pass after
+# one-shot pruning; the learning-speed study below measures what a second pass buys), and so would a
 # ticket far *above* it, which would mean an under-trained dense network; where the seeds of the
 # recipe disagree (one collapsed, section "Training noise" below) it stays undecided, unless every
 # seed lies beyond the same bound: then it fails however wide the interval. The measured
@@ -200,10 +199,11 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 # drops: {glue:md}`ch2_imp_imp_drop` points against {glue:md}`ch2_imp_one_shot_drop` one-shot; one
 # seed each). The book's time budget is 60 minutes on a machine that trains VGG-16 at 284 images/s
 # (the README records the measured time of the cpu book and the machine's speed, and it used nearly
-# all of it before bf16); {glue:md}`ch2_second_pass`. bf16 arithmetic on CPUs that have it natively
-# (this build: {glue:md}`ch2_precision`) paid for a second pass of VGG-16's tickets, the cheaper
-# network; ResNet-19's tickets train once. This profile therefore prunes in one round and trains the
-# tickets two passes (VGG-16) and one (ResNet-19); the gap left is shown, not hidden.
+# all of it); {glue:md}`ch2_second_pass`. bf16 arithmetic where the CPU has it natively (this
+# build: {glue:md}`ch2_precision`) saves about a tenth of a training step once the neurons' membranes
+# stay in fp32, which they must (with bf16 membranes ResNet-19's dense network lost 0.7-1.8 points;
+# `ci/bench_results/amp_equivalence.json`); not enough for a second pass. This profile therefore
+# prunes in one round and trains the ticket once; the gap it leaves is shown, not hidden.
 #
 # ### Earlier sweeps on data subsets
 #
