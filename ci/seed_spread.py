@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -69,11 +70,19 @@ def main() -> None:
     ap.add_argument("--runs", action="append", required=True, help="a runs root (repeatable)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--train", action="store_true", help="train the runs that are missing")
+    ap.add_argument("--recipes", default=",".join(RECIPES),
+                    help="which recipes to measure (the others keep their record in --out)")
     ap.add_argument("--out", default=str(OUT))
     a = ap.parse_args()
     roots = [Path(r) for r in a.runs]
+    unknown = set(a.recipes.split(",")) - set(RECIPES)
+    if unknown:
+        ap.error(f"unknown recipe(s) {', '.join(sorted(unknown))}; choose from {', '.join(RECIPES)}")
+    old = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else {}
     recorded = {}
-    for name, (profile, archs, overrides) in RECIPES.items():
+    kept = {k: v for k, v in old.get("recipes", {}).items() if k not in a.recipes.split(",")}
+    for name in a.recipes.split(","):
+        profile, archs, overrides = RECIPES[name]
         per_arch = {}
         for arch in archs:
             rows, hashes = [], {}
@@ -95,9 +104,14 @@ def main() -> None:
         recorded[name] = {"profile": profile, "overrides": overrides, "archs": per_arch}
     commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    for r in recorded.values():   # where and when each recipe was measured (recipes kept from --out keep theirs)
+        r.update(machine=machine.describe(), commit=commit, date=datetime.date.today().isoformat())
+    for k, r in kept.items():
+        for key in ("machine", "commit", "date"):
+            r.setdefault(key, old.get(key))
     io.save_json({"what": "final-level test accuracy (points, 10,000 test images) of the book's recipes over "
                           "training seeds (train.seed: initialisation and data order); seed 0 is the book's run",
-                  "recipes": recorded, "machine": machine.describe(), "commit": commit,
+                  "recipes": {**kept, **recorded}, "machine": machine.describe(), "commit": commit,
                   "date": datetime.date.today().isoformat()}, a.out)
     for name, r in recorded.items():
         for arch, d in r["archs"].items():
