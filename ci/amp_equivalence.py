@@ -8,9 +8,10 @@ trained with ``train.amp`` false (fp32) and true (bf16 autocast, on the machine 
 seed: test accuracy of both tickets and of their dense network, weight sparsity, LTH spike sparsity
 and LTH utilization (Eq. 2, n_PE 16, ``analysis.runs.hardware_report``). Per quantity, the difference
 of the means (bf16 - fp32) with a 95 % interval from the two seed samples (Welch: t with
-n_fp32 + n_bf16 - 2 degrees of freedom, an approximation that errs narrow) and whether it holds 0:
-``within_noise``. A recipe / arch whose runs are missing in one precision is recorded as missing
-(with the command that trains it) rather than guessed; ``--train`` trains them into the first root.
+n_fp32 + n_bf16 - 2 degrees of freedom, an approximation that errs narrow; with one bf16 run, the
+95 % prediction interval of one more fp32 run, t(n-1) x std x sqrt(1 + 1/n)) and whether it holds 0:
+``within_noise``. A recipe / arch with no run in one precision is recorded as missing (with the command that trains
+it) rather than guessed; ``--train`` trains them into the first root.
 
 ``--probe`` adds the LIF-precision probe (dense VGG-16, 16,000 images, fp32 / bf16 with the LIF in
 fp32 / bf16 with the LIF in bf16, validation accuracy, spike sparsity, training seconds) that chose
@@ -74,13 +75,19 @@ def compare(fp32: list[dict], bf16: list[dict]) -> dict:
     out = {}
     for q in QUANTITIES:
         a, b = [r[q] for r in fp32], [r[q] for r in bf16]
+        if not a or not b:
+            continue
         sa, sb = stats.spread(a), stats.spread(b)
-        if sa["n"] < 2 or sb["n"] < 2:
-            out[q] = {"fp32": a, "bf16": b, "diff": sb["mean"] - sa["mean"], "half_width": None,
-                      "within_noise": None}
+        diff = sb["mean"] - sa["mean"]
+        if sa["n"] < 2:
+            out[q] = {"fp32": a, "bf16": b, "diff": diff, "half_width": None, "within_noise": None}
+            continue
+        if sb["n"] < 2:   # one bf16 run: is it a plausible draw of the fp32 recipe? (prediction interval)
+            half = stats.t95(sa["n"] - 1) * sa["std"] * math.sqrt(1 + 1 / sa["n"])
+            out[q] = {"fp32": a, "bf16": b, "fp32_mean": sa["mean"], "fp32_std": sa["std"], "diff": diff,
+                      "half_width": half, "interval": "prediction interval of one fp32 run", "within_noise": abs(diff) <= half}
             continue
         half = stats.t95(sa["n"] + sb["n"] - 2) * math.sqrt(sa["std"] ** 2 / sa["n"] + sb["std"] ** 2 / sb["n"])
-        diff = sb["mean"] - sa["mean"]
         out[q] = {"fp32": a, "bf16": b, "fp32_mean": sa["mean"], "fp32_std": sa["std"],
                   "bf16_mean": sb["mean"], "bf16_std": sb["std"], "diff": diff, "half_width": half,
                   "within_noise": abs(diff) <= half}
@@ -106,13 +113,14 @@ def main() -> None:
                 got = [seed_row(profile, arch, overrides, s, amp, roots, a.train) for s in a.seeds]
                 rows[precision] = [r for r in got if r is not None]
             key = f"{name}/{arch}"
-            if any(len(v) < len(a.seeds) for v in rows.values()):
+            if any(not v for v in rows.values()):
                 recorded[key] = {"missing": {p: len(a.seeds) - len(v) for p, v in rows.items()},
                                  "seeds": rows,
                                  "how": "python ci/amp_equivalence.py --train --runs ROOT trains them"}
                 print(f"{key}: runs missing {recorded[key]['missing']}")
                 continue
-            recorded[key] = {"seeds": rows, "compare": compare(rows["fp32"], rows["bf16"])}
+            recorded[key] = {"seeds": rows, "n": {p: len(v) for p, v in rows.items()},
+                             "compare": compare(rows["fp32"], rows["bf16"])}
             for q, c in recorded[key]["compare"].items():
                 print(f"{key:28s} {q:20s} bf16 - fp32 {c['diff']:+7.2f} +- {c['half_width'] or float('nan'):.2f}"
                       f"  {'within noise' if c['within_noise'] else 'BEYOND NOISE'}")

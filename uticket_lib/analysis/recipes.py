@@ -294,15 +294,16 @@ def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
 def precision_text(pairs) -> str:
     """The arithmetic the runs of ``pairs`` ({arch: {method: run dir}}) trained in, from their configs:
     "bf16 autocast" or "fp32", and the CPU they ran on as their last level records it."""
-    amps, cpus = set(), set()
-    for runs in pairs.values():
+    per_arch, cpus = {}, set()
+    for arch, runs in pairs.items():
+        amps = {bool(runstore.read_config(Path(run)).train.amp) for run in runs.values()}
+        per_arch[arch] = " and ".join(("bf16 autocast" if a else "fp32") for a in sorted(amps))
         for run in runs.values():
-            amps.add(bool(runstore.read_config(Path(run)).train.amp))
             done = runstore.levels(Path(run))
             if done and "machine" in done[-1]:
                 m = done[-1]["machine"]
                 cpus.add(f"{m.get('cpu', '?')}{', native bf16' if m.get('native_bf16') else ', no native bf16'}")
-    words = " and ".join(("bf16 autocast" if a else "fp32") for a in sorted(amps)) or "unknown"
+    words = ", ".join(f"{ARCH_LABELS.get(a, a)} {w}" for a, w in per_arch.items()) or "unknown"
     return words + (f" on {'; '.join(sorted(cpus))}" if cpus else "")
 
 
