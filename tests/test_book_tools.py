@@ -620,3 +620,23 @@ def test_ceiling_probe_summary_from_learning_curves(tmp_path):
     out.write_text(json.dumps({"archs": {"vgg16": r}}))
     from uticket_lib.analysis import recipes
     assert recipes.ceiling_text(out) == "VGG-16 -6.7 after 1.0 pass, -1.7 after 4.0 passes"
+
+
+def test_record_book_cpu_normalises_by_the_mean_of_the_two_benchmarks(tmp_path, monkeypatch):
+    rec = _load("record_book_cpu")
+    monkeypatch.setenv("UTICKET_RUNS", str(tmp_path / "runs"))
+    for name, speed in (("before", 300.0), ("after", 268.0)):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"date": "d", "results": {"vgg16": {"model_images_per_s": speed}}}))
+    out = tmp_path / "book.json"
+    argv = ["record_book_cpu.py", "--seconds", "1000", "--bench", str(tmp_path / "before.json"),
+            "--status", str(tmp_path / "none.json"), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    rec.main()
+    one = json.loads(out.read_text())
+    assert one["normalised_seconds"] == pytest.approx(1000 * 300 / rec.REFERENCE_IMAGES_PER_S)
+    monkeypatch.setattr(sys, "argv", argv + ["--bench-after", str(tmp_path / "after.json")])
+    rec.main()
+    two = json.loads(out.read_text())
+    assert two["bench_vgg16_images_per_s"] == 300 and two["bench_vgg16_images_per_s_after"] == 268
+    assert two["normalised_seconds"] == pytest.approx(1000 * 284 / rec.REFERENCE_IMAGES_PER_S)
+    assert "mean" in two["normalised_basis"]
