@@ -221,7 +221,21 @@ def to_notebook(source: Path):
 
 
 RUN_NOTE_CLASS = "uticket-run-note"
-PROFILE_TIMES = {"smoke": "minutes on a CPU", "cpu": "the book's numbers; about an hour for all chapters on 2 CPU cores (60 min normalised to a 284 images/s machine, 34 min measured on one that benchmarks at 496)",
+BOOK_CPU = Path(__file__).resolve().parent / "bench_results" / "book_cpu.json"
+
+
+def cpu_book_time(path: Path = BOOK_CPU) -> str:
+    """The recorded cpu build's time in words (``ci/record_book_cpu.py``), for the run notes."""
+    try:
+        d = json.loads(path.read_text())
+        speed = (d["bench_vgg16_images_per_s"] + d.get("bench_vgg16_images_per_s_after", d["bench_vgg16_images_per_s"])) / 2
+        return (f"{d['normalised_seconds'] / 60:.0f} min normalised to a {d['reference_images_per_s']:.0f} images/s "
+                f"machine, {d['total_seconds'] / 60:.0f} min measured on one that benchmarks at {speed:.0f}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return "no recorded build"
+
+
+PROFILE_TIMES = {"smoke": "minutes on a CPU", "cpu": f"the book's numbers; about an hour for all chapters on 2 CPU cores ({cpu_book_time()})",
                  "gpu": "full width and data on one GPU (about an hour per network and method)",
                  "paper": "the paper's settings; needs a GPU (hours)"}
 
