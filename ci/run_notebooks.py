@@ -507,6 +507,17 @@ def gpu_name() -> str:
     return "none"
 
 
+def cpu_precision() -> str:
+    """Each network's training arithmetic under the cpu profile on this machine."""
+    from uticket_lib import profiles
+
+    words = []
+    for arch, label in (("vgg16", "VGG-16"), ("resnet19", "ResNet-19")):
+        amp = profiles.get("cpu", arch, overrides={"train.device": "cpu"}).train.amp
+        words.append(f"{label} {'bf16 autocast (fp32 membranes)' if amp else 'fp32'}")
+    return ", ".join(words) + "; side-study runs as VGG-16"
+
+
 def machine() -> dict[str, str]:
     """CPU model, its vector extensions and torch's float path, cores, memory, platform and GPU."""
     from uticket_lib import machine as host
@@ -515,9 +526,8 @@ def machine() -> dict[str, str]:
     info = {"cpu": d["cpu"], "cpus": str(d["cpus"]),
             "vector extensions": " ".join(d["vector_extensions"]) or "unknown",
             "torch float path": str(d.get("aten_cpu_capability", "unknown")),
-            # what profiles.resolve_amp makes of this CPU: the cpu profile trains in bf16 where native
-            "training precision (cpu profile)": ("bf16 autocast (native bf16)" if d["native_bf16"]
-                                                 else "fp32 (no native bf16)"),
+            # what profiles.resolve_amp makes of this CPU for each network of the cpu profile
+            "training precision (cpu profile)": cpu_precision(),
             "platform": d["platform"], "gpu": gpu_name()}
     try:
         kb = int(re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), flags=re.M).group(1))

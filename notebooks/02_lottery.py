@@ -199,12 +199,11 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 # drops: {glue:md}`ch2_imp_imp_drop` points against {glue:md}`ch2_imp_one_shot_drop` one-shot; one
 # seed each). The book's time budget is 60 minutes on a machine that trains VGG-16 at 284 images/s
 # (the README records the measured time of the cpu book and the machine's speed, and it used nearly
-# all of it); {glue:md}`ch2_second_pass`. bf16 arithmetic where the CPU has it natively (this
-# build: {glue:md}`ch2_precision`) speeds ResNet-19 up by under a tenth and VGG-16 not at all once the
-# neurons' membranes stay in fp32, which they must (with bf16 membranes ResNet-19's dense network
-# lost 0.7-1.8 points; `ci/bench_results/amp_equivalence.json`): not enough for a second pass. This
-# profile therefore prunes in one round and trains the ticket once; the gap it leaves is shown, not
-# hidden.
+# all of it); {glue:md}`ch2_second_pass`. This build trained {glue:md}`ch2_precision`. The neurons'
+# membranes stay in fp32 under bf16: in bf16 they cost ResNet-19's dense network 0.7-1.8 points
+# (`ci/bench_results/amp_equivalence.json`). With fp32 membranes bf16 speeds ResNet-19 up by under a
+# tenth and VGG-16 not at all, which pays for no second pass. This profile therefore prunes in one
+# round and trains the ticket once; the gap it leaves is shown, not hidden.
 #
 # ### Earlier sweeps on data subsets
 #

@@ -234,8 +234,8 @@ for key, text in recipes.origin_text(origin).items():
 # The paper's statements about the imbalance, checked on this build (profile
 # {glue:md}`ch3_profile`, {glue:md}`ch3_n_pe` PEs). The toy layer is a fixed input, so it is an
 # implementation check. The size of the imbalance is compared with Table II as 1 - utilization, the
-# share of Eq. 2 that the busiest PE's waiting costs: PASS within 25 % of the paper's, DIRECTION
-# where it is imbalanced by another amount. Beside it, the imbalance that random masks with the
+# share of Eq. 2 that the busiest PE's waiting costs: PASS within 25 % of the paper's, FAIL
+# otherwise (a level has no sign to hold on its own, so no DIRECTION). Beside it, the imbalance that random masks with the
 # ticket's per-layer counts already have (what counting alone gives at this width). The random-mask
 # claim counts a draw-to-draw spread: it is INCONCLUSIVE when the draws straddle the bound.
 

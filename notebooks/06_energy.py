@@ -16,7 +16,7 @@
 # Idle PEs still leak. This chapter turns the cycles of chapter 5 into energy with the paper's
 # Eq. 3 {cite}`yin2024uticket`, calibrates the one ratio the paper leaves open against its own
 # results, and then measures u-Ticket's saving on our runs (Fig. 7), its dependence on sparsity and
-# its split into components (Fig. 8), under three sets of constants.
+# its split into components (Fig. 8), under two sets of constants.
 
 # %% tags=["parameters"]
 PROFILE = "cpu"

@@ -100,9 +100,11 @@ analysis.glue("c7_e_span_max", 100 * max(e_span.values()), "{:.1f}");
 # With masks rebalanced for each array size, latency at {glue:md}`c7_last` PEs is
 # {glue:md}`c7_lat_last_min` to {glue:md}`c7_lat_last_max` of the {glue:md}`c7_first`-PE latency
 # (ideal: {glue:md}`c7_ideal_last`; the paper: {glue:md}`c7_paper_lat_last`), and the normalised
-# energy varies by at most {glue:md}`c7_e_span_max` % over the sweep. Balanced blocks keep the
-# work constant and add no idle cycles, so the total number of PE-cycles, and with it the leakage,
-# does not depend on the array size: only the time changes.
+# energy varies by at most {glue:md}`c7_e_span_max` % over the sweep: at the larger arrays a
+# width-0.25 layer has fewer filters than PEs, pads its blocks with idle PEs, and pays their
+# leakage. Where every block is filled, balanced blocks keep the work constant and add no idle
+# cycles, so the total number of PE-cycles, and with it the leakage, does not depend on the array
+# size: only the time changes.
 #
 # Two effects break the ideal scaling:
 #

@@ -131,7 +131,7 @@ analysis.glue("c8_paper_saving", paper.TEXT["system_energy_saving_pct"][0], "{:.
 # covered layers (the paper: about {glue:md}`c8_paper_share` % for VGG-16 on CIFAR10 at 95 %
 # sparsity), and u-Ticket saves {glue:md}`c8_saving_min` % to {glue:md}`c8_saving_max` % of the
 # system energy (the paper: about {glue:md}`c8_paper_saving` %). Memory traffic is not lower for
-# u-Ticket: its recovered weights and their spikes add a few percent to the memory energy (table
+# u-Ticket: its recovered weights and their spikes add a little to the memory energy (under a percent here; table
 # above), so the system saving is at most the PE saving of chapter 6 diluted by the PE share, and
 # less where that extra traffic eats into it. The paper gives no memory model; these numbers rest
 # on our traffic counts and on the per-word energies above.

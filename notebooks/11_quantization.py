@@ -66,6 +66,8 @@ runs = analysis.pair(PROFILE, ARCH, DATASET, overrides)         # the side-study
 last = analysis.last_level(runs["lth"])
 dense = aq.point(runs["lth"], 0, label="dense float")
 analysis.glue("ch11_profile", PROFILE)
+analysis.glue("ch11_qat_epochs", f"{QAT_EPOCHS} epoch{'s' * (QAT_EPOCHS != 1)}")
+analysis.glue("ch11_joint_rounds", f"{JOINT_ROUNDS} round{'s' * (JOINT_ROUNDS != 1)}")
 side_cfg = analysis.config(runs["lth"])
 analysis.glue("ch11_side_recipe", landing.schedule_text(side_cfg))
 analysis.glue("ch11_side_fraction", 100 * side_cfg.prune.fraction, "{:.1f} %")
@@ -77,7 +79,7 @@ analysis.glue("ch11_float_acc", 100 * dense["accuracy"], "{:.1f} %");
 #
 # The side-study pair's trained dense network (level 0, {glue:md}`ch11_float_acc` test accuracy) is
 # quantized to each bit width and fine-tuned with the quantizer on (quantization-aware training,
-# `QAT_EPOCHS` epochs). Pruning is neutral here: the only zeros are those rounding makes.
+# {glue:md}`ch11_qat_epochs`). Pruning is neutral here: the only zeros are those rounding makes.
 
 # %%
 iso_runs = {b: aq.isolation(PROFILE, ARCH, DATASET, overrides, b, QAT_EPOCHS) for b in bits_list}
@@ -88,7 +90,7 @@ display(analysis.table(iso_frame[["bits", "accuracy", "float_accuracy", "zero_sh
 # %% [markdown]
 # ## How many weights does quantization zero?
 #
-# Seed 002 reports the share of weights at zero for each bit width. Below: ours after QAT, ours with
+# Schaefer et al. report the share of weights at zero for each bit width. Below: ours after QAT, ours with
 # the quantizer's initial clip (no training: $a$ = the 3-sigma bound), and Schaefer et al.'s.
 
 # %%
@@ -123,7 +125,7 @@ analysis.glue("ch11_ratio", ticket["energy"] / ternary["energy"], "{:.2f}x");
 # *Cumulative*: each method's final ticket is quantized to ternary and fine-tuned under its mask
 # (`quantized.quantize_level`; the result lives in the level's folder). *Joint*: a u-Ticket run whose
 # every round trains with the ternary quantizer on from the rewind point, reaching the same final
-# sparsity in `JOINT_ROUNDS` rounds (to keep the chapter cheap).
+# sparsity in {glue:md}`ch11_joint_rounds` (to keep the chapter cheap).
 
 # %%
 cum = {m: quantized.quantize_level(runs[m], last, 2, QAT_EPOCHS) for m in ("lth", "uticket")}
@@ -151,7 +153,9 @@ rebal = aq.rebalance_point(runs["uticket"], cum["uticket"], n_pe=N_PE, seed=SEED
                            label="u-Ticket ternary re-balanced")
 balance_frame = pd.DataFrame([ut16, cum_points["uticket"], rebal]).set_index("point")
 display(analysis.table(balance_frame[["bits", "accuracy", "effective_sparsity", "utilization", "energy", "latency"]]))
-display(pd.Series({k: rebal[k] for k in ("zeroed_by_quantization", "recovered", "removed")}, name="weights"))
+display(analysis.table(pd.DataFrame({"weights": {"zeroed by quantization": rebal["zeroed_by_quantization"],
+                                                   "recovered by rebalancing": rebal["recovered"],
+                                                   "removed by rebalancing": rebal["removed"]}})))
 
 # %% [markdown]
 # ## u-Ticket's saving at 2 bits against 16 bits
@@ -162,7 +166,7 @@ display(pd.Series({k: rebal[k] for k in ("zeroed_by_quantization", "recovered", 
 lth16 = ticket
 reduction = {16: 100 * (1 - ut16["energy"] / lth16["energy"]),
              2: 100 * (1 - cum_points["uticket"]["energy"] / cum_points["lth"]["energy"])}
-display(pd.Series(reduction, name="energy reduction over LTH (%)"))
+display(analysis.table(pd.DataFrame({"u-Ticket's PE energy reduction over LTH (%)": reduction}).rename_axis("weight bits")))
 
 # %% [markdown]
 # ## The accuracy / energy front
@@ -184,7 +188,7 @@ plots.front(front);
 # %% [markdown]
 # ## Claims checked
 #
-# Seed 002's statements and this chapter's own, on this build (profile {glue:md}`ch11_profile`).
+# Schaefer et al.'s statements and this chapter's own, on this build (profile {glue:md}`ch11_profile`).
 # Accuracy differences carry 95 % intervals from the test-set size only: QAT fine-tunes the same
 # float network for one epoch, and the noise of that fine-tuning over seeds is not measured, so these
 # claims can FAIL but not PASS. Energy is Eq. 3 on our PE model, and Schaefer et al.'s pruned-versus-quantized

@@ -54,6 +54,7 @@ FINETUNE_EPOCHS = None
 JOIN = None
 
 # %%
+import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis
@@ -68,7 +69,7 @@ settings = ts.search_settings(PROFILE, budget=BUDGET, candidates=CANDIDATES, val
 analysis.glue("ch12_profile", PROFILE)
 analysis.glue("ch12_budget", 100 * settings["budget"], "{:g}")
 analysis.glue("ch12_join", settings["join"])
-settings
+display(analysis.table(pd.DataFrame({"search setting": {k: str(v) for k, v in settings.items()}})))
 
 # %% [markdown]
 # ## Choosing the plan
@@ -115,7 +116,7 @@ analysis.glue("ch12_point_images", n_val / 100, "{:g}");
 #
 # ## Against LD-SNN's ranges
 #
-# The seed starts from its own networks' $T$; here every ticket starts from $T = 4$, so no
+# LD-SNN starts from its own networks' $T$; here every ticket starts from $T = 4$, so no
 # reduction can exceed 4x (every stage at $T = 1$), and LD-SNN's upper ends (up to 3.84x) are
 # not reachable targets. What can be compared is whether the layerwise plans reach at least the
 # low end of each of LD-SNN's ranges. Neuron evaluations fall exactly with $\sum_l N_l T_l$;

@@ -24,7 +24,7 @@
 # %% tags=["parameters"]
 PROFILE = "cpu"       # this page trains nothing: every profile gives the same numbers
 WIDTH = 16            # channels of the first convolution (then 2x and 4x)
-SPARSITY = 0.9        # share of the conv and linear weights pruned, one-shot, by global magnitude
+SPARSITY = 0.9        # share of the covered convs' weights pruned, one-shot, by global magnitude
 N_PE = 16             # PEs per block
 TIMESTEPS = 4
 
@@ -66,11 +66,14 @@ display(analysis.table(own.trace_frame(layers, N_PE)))
 # %% [markdown]
 # ## Prune, balance, report
 #
-# `own.tickets` prunes the conv and linear weights one-shot to {glue:md}`c13_sparsity` by global
+# `own.tickets` prunes the covered convolutions' weights one-shot to {glue:md}`c13_sparsity` by global
 # magnitude (`pruning.prune`), then balances those masks for {glue:md}`c13_n_pe` PEs
 # (`pruning.balance.balance`, Algorithm 1 of the paper: within each block of {glue:md}`c13_n_pe`
-# filters, weights move from the most loaded filters to the least loaded until every filter holds
-# the same number). `hardware.report` turns each set of masks into the PE model's numbers.
+# filters, pruned weights are switched back on in the lighter filters and surviving ones off in the
+# heavier, at random, until every filter holds the block's mean load rounded up, so a few weights
+# are added). Only the covered convolutions are pruned: the encoder and the read-out keep every
+# weight (pruned globally with the rest, this read-out's many small initial weights would all go).
+# `hardware.report` turns each set of masks into the PE model's numbers.
 
 # %%
 masks = own.tickets(model, SPARSITY, n_pe=N_PE)
@@ -86,7 +89,7 @@ analysis.glue("c13_util_mag", f"{frame.iloc[0]['utilization (Eq. 2)']:.2f}");
 # %% [markdown]
 # Magnitude pruning leaves the blocks unequal (utilization {glue:md}`c13_util_mag`); balanced, every
 # PE of a block holds the same number of weights, and the latency falls by {glue:md}`c13_latency_cut`
-# at the same sparsity. On untrained weights the imbalance is counting noise alone, the baseline
+# at nearly the same sparsity. On untrained weights the imbalance is counting noise alone, the baseline
 # that {doc}`03_imbalance` compares trained tickets with; a trained network's masks are usually
 # more uneven.
 #

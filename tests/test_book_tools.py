@@ -456,6 +456,7 @@ def test_pipeline_end_to_end(tmp_path, monkeypatch):
     shutil.copy(REPO / "ci" / "sphinx_uticket.py", root / "ci")  # the book's local Sphinx extension
     for name in ("_toc.yml", "intro.md", "glossary.md", "references.md", "references.bib"):
         shutil.copy(REPO / "book" / name, root / "book")
+    shutil.copytree(REPO / "book" / "_static", root / "book" / "_static")
     (root / "notebooks").mkdir()
     (root / "notebooks" / "01_neurons.py").write_text(PASSING)
     (root / "notebooks" / "02_lottery.py").write_text(FAILING)
