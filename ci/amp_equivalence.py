@@ -31,30 +31,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from uticket_lib import io, lottery, machine, profiles, runstore  # noqa: E402
+from uticket_lib import io, machine, profiles, runstore  # noqa: E402
 from uticket_lib.analysis import runs as runlib, stats  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seed_spread import RECIPES  # noqa: E402
+from seed_spread import RECIPES, find  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "bench_results" / "amp_equivalence.json"
 QUANTITIES = ("dense", "lth", "uticket", "lth_sparsity", "uticket_sparsity", "lth_spike_sparsity",
               "lth_utilization")
 
 
-def find(cfg, roots: list[Path], train: bool) -> Path | None:
-    for root in roots:
-        path = runstore.run_dir(cfg, root)
-        if path.exists() and lottery._complete(path, cfg):
-            return path
-    return lottery.run(cfg, root=roots[0], progress=True) if train else None
-
-
 def seed_row(profile: str, arch: str, overrides: dict, seed: int, amp: bool, roots, train) -> dict | None:
     row = {"seed": seed}
     for method in ("lth", "uticket"):
         cfg = profiles.get(profile, arch, "fmnist", method, {**overrides, "train.seed": seed, "train.amp": amp})
-        path = find(cfg, roots, train)
+        path = find(cfg, roots, train, missing_ok=True)
         if path is None:
             return None
         done = {m["level"]: m for m in runstore.levels(path)}

@@ -48,11 +48,15 @@ def final(run: Path, cfg) -> tuple[dict, dict]:
     return done[0], done[cfg.prune.levels - 1]
 
 
-def find(cfg, roots: list[Path], train: bool) -> Path:
+def find(cfg, roots: list[Path], train: bool, missing_ok: bool = False) -> Path | None:
+    """The finished run of ``cfg`` under the first root that has it; else trained into ``roots[0]``
+    (``train``), None (``missing_ok``) or an error naming the command that trains it."""
     for root in roots:
         path = runstore.run_dir(cfg, root)
         if lottery._complete(path, cfg) if path.exists() else False:
             return path
+    if missing_ok and not train:
+        return None
     if not train:
         raise SystemExit(f"seed_spread: no finished run of {cfg.name} (hash {cfg.hash()}, seed {cfg.train.seed}) "
                          f"under {', '.join(map(str, roots))}; pass --train to train it into {roots[0]}")

@@ -201,8 +201,8 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 # (the README records the measured time of the cpu book and the machine's speed, and it used nearly
 # all of it); {glue:md}`ch2_second_pass`. This build trained {glue:md}`ch2_precision`. The neurons'
 # membranes stay in fp32 under bf16: in bf16 they cost ResNet-19's dense network 0.7-1.8 points
-# (`ci/bench_results/amp_equivalence.json`). With fp32 membranes bf16 speeds ResNet-19 up by under a
-# tenth and VGG-16 not at all, which pays for no second pass. This profile therefore prunes in one
+# (`ci/bench_results/amp_equivalence.json`). With fp32 membranes bf16 speeds ResNet-19 up a little and
+# VGG-16 not at all (`ci/bench_results/book_cpu_bench_*.json`), which pays for no second pass. This profile therefore prunes in one
 # round and trains the ticket once; the gap it leaves is shown, not hidden.
 #
 # ### Earlier sweeps on data subsets

@@ -83,8 +83,8 @@ display(analysis.table(frame))
 for method, rep in reports.items():
     display(Markdown(f"**{method}**, per layer:"))
     display(analysis.table(own.layer_frame(rep)))
-analysis.glue("c13_latency_cut", f"{-frame.iloc[1, -2]:.1f} %")
-analysis.glue("c13_util_mag", f"{frame.iloc[0]['utilization (Eq. 2)']:.2f}");
+analysis.glue("c13_latency_cut", f"{-frame.loc['u-Ticket', 'latency vs magnitude (%)']:.1f} %")
+analysis.glue("c13_util_mag", f"{frame.loc['magnitude', 'utilization (Eq. 2)']:.2f}");
 
 # %% [markdown]
 # Magnitude pruning leaves the blocks unequal (utilization {glue:md}`c13_util_mag`); balanced, every

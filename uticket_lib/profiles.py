@@ -69,8 +69,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.channels_last": True,  # ~18 % faster on CPU with the fused LIF (ci/bench_train.py)
         # bf16 autocast exactly where the CPU computes bf16 natively (AVX512-BF16, AMX-BF16): the
         # run's config (and so its hash) records true or false (resolve_amp). MEASURED: ResNet-19
-        # trains 1.04-1.20x faster there with fp32 membranes (ci/bench_results/train.json, the book's
-        # levels) and its dense network lands within 0.2 points of fp32 (amp_equivalence.json);
+        # trains 1.01-1.06x faster there end to end with fp32 membranes (ci/bench_results/
+        # book_cpu_bench_before/after.json; its levels in book_cpu.json 1.05-1.07x) and lands within
+        # seed noise of fp32 (amp_equivalence.json);
         # VGG-16 does not gain (ARCH_OVERRIDES). AVX2-only CPUs emulate bf16 slower than fp32 and stay fp32.
         "train.amp": "native",
     },
@@ -121,8 +122,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 # validation after one pass rewound to 24,000 images against 80.8 % at 8,000; learning_curves.json).
 # VGG-16 trains in fp32 on every CPU. MEASURED, not chosen on accuracy: with the neurons' membranes
 # in fp32 (models.neurons.LIF_FP32, which ResNet-19's accuracy needs) bf16 autocast did not speed its
-# training loop up (dense level 464 images/s in bf16 against 483 in fp32 on a 2-core EPYC with
-# AVX512-BF16; ci/bench_train.py end to end 0.91-1.05x), where ResNet-19 gains a little (1.04-1.20x).
+# training loop up on a 2-core EPYC with AVX512-BF16 (ci/bench_train.py end to end 0.92 and 1.05x in
+# ci/bench_results/book_cpu_bench_before/after.json), where ResNet-19 gains a little (1.01-1.06x).
 ARCH_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("cpu", "resnet19"): {"train.lr": 3e-3, "train.batch_size": 32},
     ("cpu", "vgg16"): {"train.amp": False},

@@ -44,8 +44,9 @@ FAST = True           # default of lif(fast=None): the fused neuron (False: Spik
 # ~2^-8 of the threshold fires or not by rounding) ResNet-19's dense network lost 0.7-1.8 points at
 # the cpu profile (83.1 / 84.2 % against 85.1 % with fp32 membranes and 84.9 % in fp32, 10,000 test
 # images; ci/bench_results/amp_equivalence.json); VGG-16 showed none. fp32 membranes cost most of
-# bf16's gain: model-only steps on a 2-core EPYC at 1.06x (VGG-16) / 1.13x (ResNet-19) fp32, against
-# 1.43x / 1.45x with bf16 membranes (the neuron's passes are memory-bound).
+# bf16's gain (the neuron's passes are memory-bound): end to end on a 2-core EPYC 0.92-1.05x
+# (VGG-16) / 1.01-1.06x (ResNet-19) fp32 (ci/bench_results/book_cpu_bench_before/after.json),
+# against 1.33x / 1.29x with bf16 membranes (ci/bench_results/train_bf16_membranes.json).
 LIF_FP32 = True
 
 
