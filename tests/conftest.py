@@ -16,6 +16,15 @@ def synthetic(n: int, channels: int = 1, seed: int = 0) -> TensorDataset:
     return TensorDataset(x, y)
 
 
+@pytest.fixture(autouse=True)
+def _no_chapter_pe_count():
+    """A test that opens a chapter (``analysis.chapter``) must not leave its n_PE to the next test."""
+    from uticket_lib.analysis import runs
+    runs.ANALYSIS_N_PE = None
+    yield
+    runs.ANALYSIS_N_PE = None
+
+
 @pytest.fixture
 def tiny_data():
     return synthetic(48, seed=1), synthetic(24, seed=2)

@@ -218,3 +218,21 @@ def test_synthetic_masks_hit_the_sparsity_and_repeat_per_seed():
     b = masks.synthetic_masks(layers, 0.9, seed=1)
     assert all(torch.equal(a[n], b[n]) for n in a)
     assert {tuple(m.shape) for m in a.values()} == {(8, 4, 3, 3), (16, 8, 3, 3), (10, 16)}
+
+
+def test_an_lth_run_is_analysed_at_the_chapters_pe_count_not_its_creators(runs):
+    """One LTH directory serves every N_PE (n_PE is not in its hash); its config.json keeps the PE
+    count of the chapter that trained it (4 here). A chapter at N_PE = 8 must count it at 8."""
+    from uticket_lib import analysis
+    lth = runs["vgg16"]["lth"]
+    assert runlib.config(lth).balance.n_pe == 4
+    at4 = runlib.hardware_report(lth)
+    analysis.chapter("smoke", "vgg16", n_pe=8, train=False)          # what a chapter's opening cell does
+    at8 = runlib.hardware_report(lth)
+    assert at4["settings"]["n_pe"] == 4 and at8["settings"]["n_pe"] == 8
+    assert at8["network"]["idle"] != at4["network"]["idle"]          # 8-filter blocks idle differently
+    util = runlib.method_levels({"vgg16": {"lth": lth}}, methods=("lth",), utilization=True)["utilization"]
+    assert util.iloc[-1] == at8["network"]["utilization"]
+    assert runlib.pe_count(lth) == 8
+    runlib.ANALYSIS_N_PE = None                                      # outside a chapter: the run's own
+    assert runlib.pe_count(lth) == 4

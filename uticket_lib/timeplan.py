@@ -198,8 +198,11 @@ def finetune(model: nn.Module, masks: masklib.Masks, train_ds: Dataset, cfg: Run
 
 def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequence[int] = (1, 2),
            join: str = "sum", val_size: int = 1000, finetune_epochs: int = 0, max_steps: int | None = None,
-           batch_size: int | None = None) -> dict:
+           batch_size: int | None = None, n_pe: int | None = None) -> dict:
     """Sensitivity + greedy plan (+ optional fine-tuning) of one level's ticket; cached JSON.
+
+    ``n_pe``: the PE count the plan's latency is counted at (default: the run's ``balance.n_pe``;
+    an LTH run's is whichever chapter trained it first, so callers analysing at another n_PE pass it).
 
     Returns {"settings", "uniform", "sensitivity", "greedy", "chosen", "test"}: ``uniform`` and
     ``chosen`` are validation summaries (accuracy, latency, work, energy, synaptic updates, neuron
@@ -215,7 +218,8 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
         level = max(r["level"] for r in runstore.levels(run))
     settings = {"level": level, "budget": budget, "candidates": sorted(set(candidates)), "join": join,
                 "val_size": val_size, "finetune_epochs": finetune_epochs, "max_steps": max_steps,
-                "scopes": list(SCOPES)}   # the kinds of change tried: a cache of other kinds is not reused
+                "scopes": list(SCOPES),   # the kinds of change tried: a cache of other kinds is not reused
+                "n_pe": int(n_pe if n_pe is not None else cfg.balance.n_pe)}
     cache = paths.timeplan_dir(paths.level_dir(run, level), stable_hash(settings)) / "search.json"
     if cache.exists():
         return io.load_json(cache)
@@ -226,7 +230,7 @@ def search(run, level: int | None = None, budget: float = 0.01, candidates: Sequ
     layers = hardware.trace(model, (1, spec.in_channels, 32, 32))
     val, disjoint = validation_set(cfg, val_size)
     loader = eval_loader(val, batch_size, device=device)
-    n_pe = cfg.balance.n_pe
+    n_pe = settings["n_pe"]
     base = _summary(with_plan(model, None, join), masks, layers, loader, n_pe, device)
     sens = sensitivity(model, masks, layers, loader, candidates, join, n_pe, device, base)
     g = greedy(model, masks, layers, loader, sens, budget, join, n_pe, device, base, max_steps=max_steps)

@@ -84,6 +84,8 @@ def chapter(profile: str, arch_list: str | Sequence[str], dataset: str = "fmnist
     pd.set_option("display.precision", precision)
     pd.set_option("display.max_colwidth", max_colwidth)
     over = overrides(seed=seed, n_pe=n_pe, width=width, levels=levels, epochs=epochs)
+    from . import runs as _runs
+    _runs.ANALYSIS_N_PE = int(n_pe)      # every run of the chapter is analysed at its N_PE (runs.pe_count)
     names = archs(arch_list) if isinstance(arch_list, str) else list(arch_list)
     found = pairs(profile, names, dataset, over, methods=methods) if train else {}
     return Chapter(profile, names, dataset, over, found)

@@ -17,7 +17,7 @@ from ..pruning import balance as balancelib
 from ..hardware import energy as E
 from ..hardware.sweep import PAPER_N_PE
 from .labels import ARCH_LABELS, DATASET_LABELS, name
-from .runs import (Runs, config, dataset_of, event_report, hardware_report, layers, level_of, levels_frame,
+from .runs import (Runs, config, dataset_of, event_report, hardware_report, layers, level_of, levels_frame, pe_count,
                    record, roles)
 
 # Every frame comparing two methods reads them from its pair (``runs.roles``: baseline first), so a
@@ -372,7 +372,7 @@ def reordering_checks(runs: Runs, level: int | None = None) -> dict:
         for run in pair.values():
             c = config(run)
             chks.append(permutation_check(runstore.load_masks(run, level_of(run, level)), layers(run),
-                                          c.balance.n_pe, c.model.timesteps))
+                                          pe_count(run), c.model.timesteps))
         out[arch] = {"nnz": sum(c["nnz"] for c in chks), "nnz_permuted": sum(c["nnz_permuted"] for c in chks),
                      "is_permutation": all(c["is_permutation"] for c in chks),
                      "max_ratio": max(c["max_ratio"] for c in chks)}
@@ -384,7 +384,7 @@ def reorder_layers_frame(run: Path, level: int | None = None) -> pd.DataFrame:
     level = level_of(run, level)
     c = config(run)
     lays = [l for l in layers(run) if l.name in set(hardware.covered_layers(layers(run)))]
-    res = hardware.reorder_layers(runstore.load_masks(run, level), lays, n_pe=c.balance.n_pe, order="sorted",
+    res = hardware.reorder_layers(runstore.load_masks(run, level), lays, n_pe=pe_count(run), order="sorted",
                                   timesteps=c.model.timesteps)
     rows = [{"layer": n.removesuffix(".weight"), "latency": r["identity"]["latency"],
              "latency sorted": r["reordered"]["latency"],

@@ -82,6 +82,18 @@ def config(run: Path) -> RunConfig:
     return runstore.read_config(run)
 
 
+# The PE count a chapter analyses every run at: its ``N_PE`` parameter (``analysis.chapter`` sets it).
+# An LTH run does not depend on n_PE, so one LTH directory serves every N_PE and its config.json
+# keeps the ``balance.n_pe`` of whichever chapter trained it first: reading n_PE from it would count
+# LTH at 16 PEs beside a u-Ticket balanced for 32. None (outside a chapter): the run's own value.
+ANALYSIS_N_PE: int | None = None
+
+
+def pe_count(run: Path) -> int:
+    """The n_PE to analyse ``run`` at: the chapter's (``ANALYSIS_N_PE``), else the run's config."""
+    return int(ANALYSIS_N_PE) if ANALYSIS_N_PE is not None else config(run).balance.n_pe
+
+
 def levels_frame(run: Path) -> pd.DataFrame:
     """One row per completed level: sparsity, accuracy, spike sparsity, time."""
     cols = ["level", "sparsity", "conv_sparsity", "test_accuracy", "best_test_accuracy",
@@ -166,7 +178,7 @@ def layers(run: Path) -> list:
 def hardware_report(run: Path, level: int | None = None, **options: Any) -> dict:
     """``hardware.report`` of one level's mask, cached as JSON in ``level_k/hw_<key>/``.
 
-    Defaults: the run's n_PE (``balance.n_pe``, 16 unless set), output-mode cycles, the run's T,
+    Defaults: the chapter's n_PE (``pe_count``: else the run's ``balance.n_pe``), output-mode cycles, the run's T,
     and Eq. 3's S = the level's measured network spike sparsity. The key (``hardware_key``) covers
     the mask file's content, the hardware sources and the options, so a changed mask or model is
     recomputed. Event modes need recorded inputs and are not cached here.
@@ -175,7 +187,7 @@ def hardware_report(run: Path, level: int | None = None, **options: Any) -> dict
     c = config(run)
     here = paths.level_dir(run, level)
     m = io.load_json(paths.metrics_path(here))
-    opts = {"n_pe": c.balance.n_pe, "mode": "output", "timesteps": c.model.timesteps,
+    opts = {"n_pe": pe_count(run), "mode": "output", "timesteps": c.model.timesteps,
             "spike_sparsity": m["spike_sparsity"], **options}
     cache = paths.hardware_dir(here, hardware_key(paths.mask_path(here), opts)) / "report.json"
     if cache.exists():
@@ -216,7 +228,7 @@ def method_levels(pairs: Mapping[str, Mapping[str, Path]], methods=("lth", "utic
             f.insert(0, "arch", arch)
             f["expected_sparsity"] = [1 - (1 - cfg.prune.fraction) ** k for k in f["level"]]
             if utilization:
-                f["utilization"] = [hardware_report(run, int(k), n_pe=cfg.balance.n_pe)["network"]["utilization"]
+                f["utilization"] = [hardware_report(run, int(k), n_pe=pe_count(run))["network"]["utilization"]
                                     for k in f["level"]]
             frames.append(f)
     return pd.concat(frames, ignore_index=True)
@@ -270,5 +282,6 @@ def event_report(run: Path, level: int | None = None, mode: str = "events", inpu
     """``hardware.report`` of a level in an event mode, from spikes recorded on a few test images."""
     level = level_of(run, level)
     inputs = record(run, level, n_images) if inputs is None else inputs
+    options = {"n_pe": pe_count(run), **options}
     return hardware.report(runstore.load_masks(run, level), layers(run), mode=mode, inputs=inputs,
                            timesteps=config(run).model.timesteps, memory=False, **options)

@@ -12,7 +12,7 @@ from .. import io, lottery, paper, paths, profiles
 from ..config import RunConfig
 from .labels import ARCH_LABELS, DATASET_LABELS
 from .labels import name as label_name
-from .runs import config, hardware_report, level_of, levels_frame
+from .runs import config, hardware_report, level_of, levels_frame, pe_count
 
 
 SWITCHES: dict[str, dict[str, Any]] = {
@@ -59,7 +59,7 @@ def switch_runs(configs: Mapping[str, RunConfig], datasets=None, progress: bool 
 
 def _level_summary(run: Path, level: int, **options: Any) -> dict:
     m = io.load_json(paths.metrics_path(paths.level_dir(run, level)))
-    n_pe = config(run).balance.n_pe
+    n_pe = pe_count(run)
     net = hardware_report(run, level, **{"n_pe": n_pe, **options})["network"]
     seconds = sum(io.load_json(paths.metrics_path(paths.level_dir(run, k)))["seconds"]
                   for k in range(level + 1))
@@ -120,7 +120,7 @@ def analysis_switch_table(pairs: Mapping[str, Mapping[str, Path]], level: int | 
     for arch, runs in pairs.items():
         for method, run in runs.items():
             lv = level_of(run, level)
-            n_pe = config(run).balance.n_pe
+            n_pe = pe_count(run)
             row = {"arch": ARCH_LABELS.get(arch, arch), "method": label_name(method),
                    "level": lv}
             for name in ("weighting", "avg"):

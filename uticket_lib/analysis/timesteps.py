@@ -16,6 +16,7 @@ from .. import hardware, io, paths, profiles, runstore, timeplan
 from ..models.timeplan import adapt
 from . import ARCH_LABELS, config, last_level, layers
 from .labels import name as label_name
+from .runs import pe_count
 from .claims import NOT_IN_PAPER, Claim, verdict
 
 SEED_SOURCE = "LD-SNN abstract"
@@ -37,7 +38,8 @@ def search_settings(profile: str, **given) -> dict:
 
 def searches(pairs: Mapping[str, Mapping[str, Path]], **settings) -> dict:
     """``timeplan.search`` on the last level of every run: {arch: {method: result}} (cached on disk)."""
-    return {arch: {m: timeplan.search(run, last_level(run), **settings) for m, run in p.items()}
+    return {arch: {m: timeplan.search(run, last_level(run), **{"n_pe": pe_count(run), **settings})
+                   for m, run in p.items()}
             for arch, p in pairs.items()}
 
 
@@ -120,8 +122,8 @@ def uniform_report_matches(run: Path) -> tuple[bool, str]:
     cfg = config(run)
     masks, lay = runstore.load_masks(run, level), layers(run)
     S = io.load_json(paths.metrics_path(paths.level_dir(run, level)))["spike_sparsity"]
-    a = hardware.report(masks, lay, n_pe=cfg.balance.n_pe, timesteps=cfg.model.timesteps, spike_sparsity=S)
-    b = hardware.report(masks, lay, n_pe=cfg.balance.n_pe, spike_sparsity=S,
+    a = hardware.report(masks, lay, n_pe=pe_count(run), timesteps=cfg.model.timesteps, spike_sparsity=S)
+    b = hardware.report(masks, lay, n_pe=pe_count(run), spike_sparsity=S,
                         timesteps={l.name: cfg.model.timesteps for l in lay})
     same = a["network"] == b["network"] and all(
         {k: v for k, v in rb.items() if k not in ("timesteps", "input_planes")} == ra
