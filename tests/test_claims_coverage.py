@@ -26,8 +26,7 @@ COVERAGE = {  # statement pattern (regex) -> "module::test" | "INCONCLUSIVE: why
     r"LTH ticket keeps the dense network's accuracy":
         "test_claims_mutations::test_ch2_random_instead_of_magnitude_pruning_fails_the_accuracy_claim",
     r"LTH ticket's firing rate":
-        "OPEN: a broken spike counter shows on a trained network's firing rate only (the verdict logic: "
-        "test_stats::test_level_magnitude_has_no_direction)",
+        "test_claims_book_path::test_spike_counter_without_the_timestep_divide_fails_the_firing_rate_claim",
     # chapter 3
     r"LTH: utilization falls as sparsity rises":
         "test_claims_mutations::test_ch3_loads_that_ignore_the_mask_fail_every_imbalance_claim",
@@ -42,8 +41,7 @@ COVERAGE = {  # statement pattern (regex) -> "module::test" | "INCONCLUSIVE: why
         "test_claims_mutations::test_ch4_padding_filters_counted_in_the_target_fail_the_accuracy_claim",
     r"u-Ticket's final sparsity above LTH's":
         "test_claims_mutations::test_ch4_sparsity_claim_fails_on_the_papers_algorithm_and_a_worse_balance_widens_the_gap",
-    r"balancing costs < 1 %":
-        "OPEN: its mutation (a slow balance()) shows only in a timing, which tests do not take",
+    r"balancing costs < 1 %": "test_claims_book_path::test_slow_balance_fails_the_balancing_cost_claim",
     # chapter 5
     r"u-Ticket reduces latency vs LTH": "test_claims_book_path::test_identity_balance_through_lottery_run_fails_the_book_claims",
     # chapter 6
@@ -116,5 +114,5 @@ def test_every_named_mutation_test_exists(pattern, entry):
 
 
 def test_open_entries_are_few():
-    """What no test flips yet is listed, not hidden: three claims (see COVERAGE)."""
-    assert sum(e.startswith("OPEN: ") for e in COVERAGE.values()) == 3
+    """What no test flips yet is listed, not hidden: one claim (see COVERAGE)."""
+    assert sum(e.startswith("OPEN: ") for e in COVERAGE.values()) == 1
