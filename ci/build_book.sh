@@ -9,7 +9,8 @@
 # 3. jupyter-book build, strict (-W -n --keep-going), always run so the rest of the book shows;
 #    output: book/_build/html/index.html
 # 4. ci/check_html.py --profile PROFILE                          skip with CHECK_HTML=0
-# 5. ci/check_browser.py: every page in headless Chromium, screenshots in book/_build/screenshots/
+# 5. ci/check_browser.py: every page in headless Chromium at 1280 and 390 px, screenshots in
+#    book/_build/screenshots/ and screenshots_390/
 #    (says so and passes where no Chromium is installed)         skip with CHECK_BROWSER=0
 # UTICKET_REPO_URL=https://github.com/OWNER/uticket adds Binder/Colab launch buttons (off otherwise).
 # Exits non-zero if any step failed, listing the failed notebooks; prints the time of each step.
@@ -77,6 +78,9 @@ if [ "${CHECK_BROWSER:-1}" != 0 ] && [ -f book/_build/html/index.html ]; then
   echo "== build_book: opening every page in headless Chromium"
   t0=$(now)
   "$PY" ci/check_browser.py || failed+=("check_browser")
+  echo "== build_book: ... and again at a phone's width (390 px)"
+  "$PY" ci/check_browser.py --width 390 --height 844 --shots book/_build/screenshots_390 \
+    || failed+=("check_browser at 390 px")
   t_browser=$(( $(now) - t0 ))
 fi
 

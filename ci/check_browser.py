@@ -18,6 +18,9 @@ ipykernel already pins, so no extra package). The check fails on
   wider than its scroll container with its overflow hidden;
 - a markdown heading inside a code cell (a comment line ``# ## Title``: a missing cell marker);
 - a claim table (``.uticket-claims``) without rows;
+- a figure without a numbered caption that says more than its number;
+- at a wide window (>= ``WIDE_SCREEN`` px) a table wider than the text column; at any width a page
+  wider than the window (``--width 390`` checks a phone);
 - a link to a page or an anchor of the book that does not exist (downloads included), and a
   notebook page without a link to its ``.ipynb``.
 
@@ -43,7 +46,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-WIDTH, HEIGHT = 1280, 900
+WIDTH, HEIGHT = 1280, 900   # --width / --height (a phone: 390 x 844)
+WIDE_SCREEN = 1000          # px from which no table may be wider than the text column
 MIN_SCALE = 0.7          # shown width / natural width below which a figure's 9 pt labels fall under ~6 px
 SKIP_PAGES = {"search.html", "genindex.html", "py-modindex.html"}
 PAGE_TIMEOUT = 30.0      # seconds for load + MathJax per page
@@ -66,7 +70,8 @@ PAGE_CHECK = r"""
     if (!alt || /^[0-9a-f]{16,}(\.\w+)?$/i.test(altName) || altName === src.split('/').pop())
       problems.push(`figure without alt text: ${name}`);
     const shown = img.getBoundingClientRect().width;
-    if (img.naturalWidth > 200 && shown > 0 && shown / img.naturalWidth < %(min_scale)s)
+    // on a phone every figure is shrunk to the screen (a reader zooms): checked on wide screens only
+    if (%(wide)s && img.naturalWidth > 200 && shown > 0 && shown / img.naturalWidth < %(min_scale)s)
       problems.push(`figure shrunk to ${Math.round(100 * shown / img.naturalWidth)} % of its size (labels unreadable): ${name}`);
   }
   // math
@@ -112,6 +117,28 @@ PAGE_CHECK = r"""
     }
     if (clipped) problems.push(`table wider than its column with the overflow hidden: ${short(text(tb))}`);
   }
+  // every figure numbered, with a caption that says something beyond its number
+  for (const img of main.querySelectorAll('img')) {
+    const fig = img.closest('figure');
+    const cap = fig ? fig.querySelector('figcaption') : null;
+    const num = cap ? cap.querySelector('.uticket-fignum, .caption-number') : null;
+    const rest = cap ? text(cap).replace(num ? text(num) : '', '').trim() : '';
+    if (!num || rest.length < 12)
+      problems.push(`figure without a numbered caption: ${short(cap ? text(cap) : (img.getAttribute('alt') || ''))}`);
+  }
+  // tables: none wider than the text column on a wide screen; on any screen, nothing wider than the page
+  if (%(wide)s) {
+    const col = document.querySelector('article.bd-article, .bd-article, article') || main;
+    const colW = col.getBoundingClientRect().width;
+    for (const tb of main.querySelectorAll('table')) {
+      // a table that scrolls inside its own box (uticket.css) is as wide as its content, not its box
+      const w = Math.max(tb.getBoundingClientRect().width, tb.scrollWidth);
+      if (w > colW + 2)
+        problems.push(`table wider than the text column (${Math.round(w)} > ${Math.round(colW)} px): ${short(text(tb))}`);
+    }
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    problems.push(`page wider than the window (${document.documentElement.scrollWidth} > ${window.innerWidth} px)`);
   // markdown inside code cells
   for (const pre of main.querySelectorAll('.cell_input pre, div.highlight-ipython3 pre')) {
     const m = text(pre).match(/^\s*#\s+#{1,6}\s+\S.*$/m);
@@ -125,7 +152,13 @@ PAGE_CHECK = r"""
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href).filter(h => h.startsWith('file:'));
   return JSON.stringify({problems, links: [...new Set(links)]});
 })()
-""".replace("%(min_scale)s", str(MIN_SCALE))
+"""
+
+
+def page_check() -> str:
+    """The in-page script for the current window size (the table-width rule applies on wide screens)."""
+    return (PAGE_CHECK.replace("%(min_scale)s", str(MIN_SCALE))
+            .replace("%(wide)s", "true" if WIDTH >= WIDE_SCREEN else "false"))
 
 
 def find_browser() -> str | None:
@@ -268,11 +301,12 @@ class Browser:
                 out.append(f"console error: {entry.get('text', '')[:120]} {entry.get('url', '')}".rstrip())
         return list(dict.fromkeys(out))
 
-    async def screenshot(self, path: Path) -> None:
-        """The whole page down to ``SHOT_MAX_HEIGHT`` px (a long chapter is cut there)."""
+    async def screenshot(self, path: Path, first_screen: bool = False) -> None:
+        """The whole page down to ``SHOT_MAX_HEIGHT`` px (a long chapter is cut there), or with
+        ``first_screen`` what the window shows before any scrolling."""
         metrics = await self.send("Page.getLayoutMetrics")
         size = metrics.get("cssContentSize") or metrics.get("contentSize") or {}
-        height = int(min(max(size.get("height", HEIGHT), HEIGHT), SHOT_MAX_HEIGHT))
+        height = HEIGHT if first_screen else int(min(max(size.get("height", HEIGHT), HEIGHT), SHOT_MAX_HEIGHT))
         # A viewport as tall as the shot, at the checked width: captureBeyondViewport alone lays a
         # page with a wide table out again at its content width and cut the article's left edge.
         await self.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height,
@@ -310,7 +344,7 @@ async def check_async(html: Path, shots: Path | None, binary: str) -> dict[str, 
                 continue
             try:
                 await browser.load(page.resolve().as_uri())
-                found = json.loads(await browser.evaluate(PAGE_CHECK))
+                found = json.loads(await browser.evaluate(page_check()))
                 problems += found["problems"] + link_problems(found["links"], html.resolve())
                 if (html / "_sources" / rel).with_suffix(".ipynb").is_file() and \
                         not any(u.endswith(".ipynb") for u in found["links"]):
@@ -326,6 +360,12 @@ async def check_async(html: Path, shots: Path | None, binary: str) -> dict[str, 
     return results
 
 
+def set_window(width: int, height: int) -> None:
+    """The window every page is opened in (module-wide, as the browser class reads it)."""
+    global WIDTH, HEIGHT
+    WIDTH, HEIGHT = int(width), int(height)
+
+
 def check(html: Path, shots: Path | None = None, binary: str | None = None) -> dict[str, list[str]]:
     """Problems per page (relative path -> list of strings; empty list = clean)."""
     binary = binary or find_browser()
@@ -339,7 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--html", type=Path, default=ROOT / "book" / "_build" / "html")
     ap.add_argument("--shots", type=Path, default=ROOT / "book" / "_build" / "screenshots")
     ap.add_argument("--require", action="store_true", help="exit 2 when no Chromium is installed")
+    ap.add_argument("--width", type=int, default=WIDTH, help="window width in px (390 for a phone)")
+    ap.add_argument("--height", type=int, default=HEIGHT)
     args = ap.parse_args(argv)
+    set_window(args.width, args.height)
     if not (args.html / "index.html").is_file():
         print(f"check_browser: {args.html}/index.html not found; build the book first "
               f"(bash ci/build_book.sh smoke)", file=sys.stderr)

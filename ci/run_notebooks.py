@@ -308,6 +308,43 @@ def tag_cells(nb) -> None:
         cell.metadata["tags"] = tags
 
 
+FIGURE_TAG = '<figure class="uticket-figure"'
+
+
+def chapter_number(name: str) -> str:
+    """"5" from "05_cycles"; "" for a page without a number."""
+    m = re.match(r"(\d+)_", name)
+    return str(int(m.group(1))) if m else ""
+
+
+def number_figures(nb, chapter: str) -> int:
+    """Number the figures of an executed chapter in order ("Figure 5.2."), each with an anchor
+    (``id="fig-5-2"``) so that the text can link to it. Figures are the HTML outputs of
+    ``uticket_lib.plotting.figure_html``; one without a caption gets the number alone, which
+    ``ci/check_browser.py`` reports. Returns the number of figures."""
+    n = 0
+    prefix = f"{chapter}." if chapter else ""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            html = out.get("data", {}).get("text/html")
+            if html is None:
+                continue
+            text = "".join(html) if isinstance(html, list) else html
+            if FIGURE_TAG not in text or 'class="uticket-fignum"' in text:
+                continue
+            n += 1
+            label = f"Figure {prefix}{n}."
+            anchor = f"fig-{prefix.replace('.', '-')}{n}"
+            text = text.replace(FIGURE_TAG, f'{FIGURE_TAG} id="{anchor}"', 1)
+            num = f'<strong class="uticket-fignum">{label}</strong> '
+            if "<figcaption" in text:
+                text = re.sub(r"(<figcaption[^>]*>)", lambda m: m.group(1) + num, text, count=1)
+            else:
+                text = text.replace("</figure>", f'<figcaption style="font-size: 0.9em">{num}</figcaption></figure>', 1)
+            out["data"]["text/html"] = text
+    return n
+
+
 def stub_notebook(title: str, body: str, kind: str):
     """A one-cell notebook that stands in for a chapter that failed or is missing."""
     import nbformat
@@ -368,6 +405,7 @@ def execute(source: Path, args: argparse.Namespace) -> Result:
         nb = nbformat.read(partial, as_version=4)
         add_run_note(nb, name, _rel(source, args.root), res.profile, res.seconds)
         tag_cells(nb)
+        number_figures(nb, chapter_number(name))
         nbformat.write(nb, partial)
         partial.replace(args.out / f"{name}.ipynb")
         (args.failed / f"{name}.ipynb").unlink(missing_ok=True)
@@ -633,14 +671,41 @@ def write_status(out: Path, results: list[Result], run_seconds: float, root: Pat
 RESULTS_PAGE = "results.md"   # included by book/intro.md
 
 
+HEADLINE_FIGURE = "headline.png"
+
+
+def write_headline_figure(out: Path, records: list[dict]) -> Path | None:
+    """The landing page's dot plot (``uticket_lib.plotting.summary``) as out/headline.png; None (and
+    no file) when no chapter recorded a headline metric."""
+    path = out / HEADLINE_FIGURE
+    if not records:
+        path.unlink(missing_ok=True)
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from uticket_lib import plotting
+    from uticket_lib.analysis.claims import HEADLINE
+    from uticket_lib.plotting import summary
+
+    fig = summary.ratio_dots(records, {k: v[0] for k, v in HEADLINE.items()})
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
+    fig.savefig(tmp, dpi=plotting.DPI, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
 def write_results(out: Path, notebooks: Path, parameters: dict) -> Path:
     """The landing summary (``uticket_lib.analysis.landing``) from the chapters' claims JSON."""
     from uticket_lib.analysis import landing
 
     titles = {s.stem: title_of(s) for s in sorted(notebooks.glob(SOURCE_GLOB))}
-    text = landing.render(str(parameters.get("PROFILE", "cpu")), out / "claims", titles,
-                          dataset=str(parameters.get("DATASET", "fmnist")))
     out.mkdir(parents=True, exist_ok=True)
+    figure = write_headline_figure(out, landing.headline_records(landing.load_claims(out / "claims")))
+    text = landing.render(str(parameters.get("PROFILE", "cpu")), out / "claims", titles,
+                          dataset=str(parameters.get("DATASET", "fmnist")),
+                          figure=None if figure is None else f"executed/{figure.name}")
     (out / RESULTS_PAGE).write_text(text)
     return out / RESULTS_PAGE
 

@@ -124,6 +124,27 @@ def test_tag_cells_hides_plumbing_and_folds_outputs():
     assert "tags" not in nb.cells[0].metadata
 
 
+def test_number_figures_numbers_captioned_and_uncaptioned_figures_once():
+    nbformat = pytest.importorskip("nbformat")
+    v4 = nbformat.v4
+    fig = lambda cap: (f'<figure class="uticket-figure" style="margin: 0.5em 0"><img src="data:," alt="a"/>'  # noqa: E731
+                       + (f'<figcaption style="font-size: 0.9em">{cap}</figcaption>' if cap else "") + "</figure>")
+    cells = [v4.new_code_cell("a", outputs=[v4.new_output("display_data", data={"text/html": fig("Loads even out.")})]),
+             v4.new_code_cell("t", outputs=[v4.new_output("display_data", data={"text/html": "<table></table>"})]),
+             v4.new_code_cell("b", outputs=[v4.new_output("display_data", data={"text/html": fig("")}),
+                                            v4.new_output("display_data", data={"text/html": fig("Energy is flat.")})])]
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# T")] + cells)
+    assert rn.chapter_number("05_cycles") == "5" and rn.chapter_number("intro") == ""
+    assert rn.number_figures(nb, "5") == 3
+    html = [o["data"]["text/html"] for c in nb.cells[1:] for o in c.get("outputs", [])]
+    assert 'id="fig-5-1"' in html[0] and '<strong class="uticket-fignum">Figure 5.1.</strong> Loads even out.' in html[0]
+    assert html[1] == "<table></table>"
+    assert '<figcaption style="font-size: 0.9em"><strong class="uticket-fignum">Figure 5.2.</strong> </figcaption>' in html[2]
+    assert "Figure 5.3.</strong> Energy is flat." in html[3]
+    assert rn.number_figures(nb, "5") == 0          # numbered once: a second pass changes nothing
+    assert html == [o["data"]["text/html"] for c in nb.cells[1:] for o in c.get("outputs", [])]
+
+
 def test_code_shown_without_a_toggle_fails(tmp_path):
     shown = '<div class="cell docutils container"><div class="cell_input docutils container"><pre>x</pre></div></div>'
     folded = ('<div class="cell tag_hide-input docutils container"><details class="hide above-input">'

@@ -34,7 +34,8 @@ PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title
 <h1 id="top">{title}</h1>
 <p>Inline math <span class="math notranslate nohighlight">\\(u^t = \\lambda u^{{t-1}}\\)</span>.</p>
 <div class="math notranslate nohighlight">\\[h^t = v^{{t-1}} + x^t\\]</div>
-<figure><img src="_images/fig.png" alt="Latency against the number of PEs" width="300"></figure>
+<figure><img src="_images/fig.png" alt="Latency against the number of PEs" width="300">
+<figcaption><span class="caption-number">Fig. 1 </span>Latency halves with every doubling of the PEs.</figcaption></figure>
 <table><thead><tr><th>n_PE</th><th>latency</th></tr></thead><tbody><tr><td>2</td><td>1.00</td></tr></tbody></table>
 <div class="cell_input"><pre>x = 1  # a code cell</pre></div>
 <div class="uticket-claims"><table><tbody><tr><td>claim</td><td>PASS</td></tr></tbody></table></div>
@@ -97,6 +98,14 @@ def test_deleted_mathjax_fails(tmp_path):
     ('<img src="_images/fig.png" alt="../../_images/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b.png">',
      "without alt text"),
     ('<img src="_images/fig.png" alt="a figure" style="width:120px">', "figure shrunk"),
+    ('<figure><img src="_images/fig.png" alt="a figure"></figure>', "figure without a numbered caption"),
+    ('<figure><img src="_images/fig.png" alt="a figure"><figcaption>Latency halves with every doubling.'
+     '</figcaption></figure>', "figure without a numbered caption"),
+    ('<figure class="uticket-figure"><img src="_images/fig.png" alt="a figure"><figcaption>'
+     '<strong class="uticket-fignum">Figure 5.1.</strong> </figcaption></figure>', "figure without a numbered caption"),
+    ('<div style="overflow-x: auto"><table style="width: 1400px"><tbody><tr><td>1</td></tr></tbody></table></div>',
+     "table wider than the text column"),
+    ('<div style="width: 3000px">a long line</div>', "page wider than the window"),
     ('<div class="math notranslate nohighlight">\\[' + " + ".join(f"x_{{{i}}}" for i in range(400)) + "\\]</div>",
      "equation wider than the text column"),
 ])
@@ -104,6 +113,20 @@ def test_each_defect_class_is_caught(tmp_path, extra, expected):
     found = problems(build(tmp_path, extra=extra), tmp_path)
     assert any(expected in p and p.startswith("index.html") for p in found), found
     assert not any(p.startswith("chapter.html") for p in found), found
+
+
+def test_numbered_figure_of_the_book_passes_and_phone_width_skips_the_table_rule(tmp_path):
+    fig = ('<figure class="uticket-figure"><img src="_images/fig.png" alt="a figure"><figcaption>'
+           '<strong class="uticket-fignum">Figure 5.1.</strong> Latency halves with every doubling.</figcaption></figure>')
+    wide = '<div style="overflow-x: auto"><table style="width: 1400px"><tbody><tr><td>1</td></tr></tbody></table></div>'
+    assert problems(build(tmp_path / "a", extra=fig), tmp_path / "a") == []
+    try:
+        cb.set_window(390, 844)        # a phone: a table may scroll in its box, the page may not
+        assert problems(build(tmp_path / "b", extra=wide), tmp_path / "b") == []
+        found = problems(build(tmp_path / "c", extra='<div style="width: 900px">x</div>'), tmp_path / "c")
+        assert any("page wider than the window (" in p for p in found), found
+    finally:
+        cb.set_window(1280, 900)
 
 
 def test_main_without_a_build_exits_2(tmp_path, capsys):

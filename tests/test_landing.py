@@ -36,8 +36,8 @@ def test_verdicts_counted_by_kind_ratios_shown_and_claims_grouped(tmp_path):
     md = landing.render("cpu", tmp_path, {"04_uticket": "u-Ticket"})
     # PASS / DIRECTION / FAIL / INCONCLUSIVE, then calibration and invariant
     assert "| [u-Ticket](executed/04_uticket.ipynb) | 2 | 1 | 1 | 1 | 1 | 1 |" in md
-    paper = md.split("#### The u-Ticket paper's results")[1].split("####")[0]
-    ours = md.split("#### This book's own extensions")[1].split("###")[0]
+    paper = md.split("**The u-Ticket paper's results**")[1].split("\n**")[0]
+    ours = md.split("**This book's own extensions")[1].split("::::")[0]
     assert "| a |" in paper and "| c |" in paper and "| b |" not in paper and "| d |" not in paper
     assert "| f | **DIRECTION** | 10 % | 40 % | 0.25 |" in paper and "| a | **FAIL** | 2 | 1 | -0.50 |" in paper
     assert "| b |" in ours and "| [4](executed/04_uticket.ipynb) | b |" in ours
@@ -51,7 +51,7 @@ def test_claims_of_other_sources_are_grouped_apart(tmp_path):
     row = {"statement": "q", "kind": "reproduction", "paper": "no loss", "measured": "-6", "verdict": "FAIL"}
     (tmp_path / "11_quantization.json").write_text(json.dumps([row]))
     md = landing.render("cpu", tmp_path)
-    assert "#### Related work: quantization" in md and "#### The u-Ticket paper's results" not in md
+    assert "**Related work: quantization" in md and "**The u-Ticket paper's results**" not in md
     assert "No reproduction claim of the paper's results has been recorded yet." in md
 
 
@@ -59,7 +59,7 @@ def test_cpu_gaps_name_the_held_out_split_augmentation_and_the_rewind_point():
     gaps = {a: (b, c) for a, b, c in landing.scale_gaps("cpu")}
     assert gaps["training images"] == ("58,000 (the rest held out for validation)", "60,000")
     assert gaps["augmentation"] == ("none (chosen on validation)", "on")
-    assert gaps["rewind point"] == ("after 8,000 training images of the dense round", "end of epoch 20")
+    assert gaps["rewind point"] == ("after 8,000 training images of the dense round", "end of epoch 20 (the released code's; the paper does not say)")
     assert gaps["pruning rounds"][0].startswith("1 of 98 %")
 
 
@@ -71,3 +71,80 @@ def test_short_measured_keeps_the_value_and_drops_the_detail():
     long = "VGG-16 LTH: 1.01x; VGG-16 u-Ticket: 1.33x (max val drop 0.90 points, within the budget)"
     assert landing.short_measured(long) == "VGG-16 LTH: 1.01x; VGG-16 u-Ticket: 1.33x"
     assert landing.short_measured("a" * 50 + "; " + "b" * 20) == "a" * 50 + " ..."
+
+
+def _headline_claims(tmp_path):
+    def claim(metric, arch, value, paper, unit="%", verdict="DIRECTION"):
+        return {"statement": f"{metric} {arch}", "kind": "reproduction", "paper": "p", "measured": "m",
+                "verdict": verdict, "headline": {"metric": metric, "arch": arch, "value": value,
+                                                 "paper": paper, "unit": unit}}
+    (tmp_path / "02_lottery.json").write_text(json.dumps([claim("accuracy", "vgg16", 80.0, 94.6),
+                                                          claim("accuracy", "resnet19", 78.9, 94.4)]))
+    (tmp_path / "05_cycles.json").write_text(json.dumps([claim("latency", "vgg16", 17.7, 46.7),
+                                                         claim("latency", "resnet19", 50.5, 76.8)]))
+    (tmp_path / "03_imbalance.json").write_text(json.dumps([claim("utilization", "vgg16", 0.557, 0.57, unit="")]))
+    (tmp_path / "08_system.json").write_text(json.dumps([claim("system_energy", "resnet19", 6.2, None)]))
+
+
+def test_headline_table_ratios_order_and_missing_cells(tmp_path):
+    _headline_claims(tmp_path)
+    recs = landing.headline_records(landing.load_claims(tmp_path))
+    # HEADLINE order: accuracy, utilization, latency, system energy (whatever the chapter order)
+    assert [r["metric"] for r in recs] == ["accuracy", "accuracy", "utilization", "latency", "latency",
+                                           "system_energy"]
+    rows = landing.headline_table(recs)
+    assert rows[0] == "| | VGG-16 | paper | ratio | ResNet-19 | paper | ratio |"
+    assert "| LTH accuracy | 80.0 % | 94.6 % | 0.85 | 78.9 % | 94.4 % | 0.84 |" in rows
+    assert "| latency saving | 17.7 % | 46.7 % | 0.38 | 50.5 % | 76.8 % | 0.66 |" in rows
+    # a network without a record, and a record without a paper value: dashes, no ratio
+    assert "| LTH utilization | 0.56 | 0.57 | 0.98 | – | – |  |" in rows
+    assert "| system energy saving | – | – |  | 6.2 % | – |  |" in rows
+
+
+def test_headline_caption_sorts_metrics_by_the_tolerance_band(tmp_path):
+    _headline_claims(tmp_path)
+    recs = landing.headline_records(landing.load_claims(tmp_path))
+    cap = landing.figure_caption(recs)
+    # utilization 0.98 within +-25 %; latency 0.38 / 0.66 below for both; accuracy 0.85 / 0.84 within
+    assert "Within it for every network: LTH accuracy, LTH utilization" in cap
+    assert "below it for every network: latency saving" in cap
+    md = landing.render("cpu", tmp_path, figure="executed/headline.png")
+    assert ":::{figure} executed/headline.png" in md and ":name: fig-headline" in md
+    # the headline table and figure come before the scale box and the folded claim list
+    assert md.index("| LTH accuracy |") < md.index(":::{figure}") < md.index("How this build is smaller") \
+        < md.index(":class: dropdown")
+    # the scale box names the accuracy gap
+    assert "| LTH accuracy (final level) | 80.0 % (VGG-16), 78.9 % (ResNet-19) | 94.6 %, 94.4 % |" in md
+
+
+def test_headline_dots_skip_records_without_a_paper_value(tmp_path):
+    from uticket_lib.analysis.claims import HEADLINE
+    from uticket_lib.plotting import summary
+    _headline_claims(tmp_path)
+    recs = landing.headline_records(landing.load_claims(tmp_path))
+    fig = summary.ratio_dots(recs, {k: v[0] for k, v in HEADLINE.items()})
+    ax = fig.axes[0]
+    xs = sorted(x for coll in ax.collections for x, _ in coll.get_offsets())
+    assert [round(x, 2) for x in xs] == [0.38, 0.66, 0.84, 0.85, 0.98]   # no dot for ResNet's system energy
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["LTH accuracy", "LTH utilization", "latency saving",
+                                                            "system energy saving"]
+
+
+def test_chapter_summary_counts_verdicts_and_the_median_ratio():
+    from uticket_lib.analysis.claims import Claim, summary
+    c = lambda v, kind="reproduction", r=None: Claim("s", kind, "src", "p", "m", "t", v, ratio=r)  # noqa: E731
+    text = summary([c("PASS", r=1.1), c("DIRECTION", r=0.3), c("DIRECTION", r=0.5), c("FAIL", r=-0.2),
+                    c("INCONCLUSIVE"), c("PASS", "invariant"), c("FAIL", "invariant"), c("PASS", "calibration")])
+    # the FAIL's ratio is left out of the median: over 1.1, 0.3, 0.5 it is 0.5
+    assert text == ("Of 5 reproduction claims here, 1 matches the paper's size, 2 have its direction only, 1 fails, "
+                    "1 cannot be decided at this scale; where the paper gives a number and the direction holds, this "
+                    "build's value is a median 0.50 x the paper's. 2 implementation checks ran; 1 did not hold.")
+    assert summary([c("PASS", "invariant")]) == ("This chapter tests no statement of the paper on measured numbers. "
+                                                 "1 implementation check holds.")
+
+
+def test_headline_metric_must_be_known():
+    import pytest
+    from uticket_lib.analysis.claims import Claim, headline
+    with pytest.raises(ValueError, match="headline metric 'speed' unknown"):
+        Claim("s", "reproduction", "src", "p", "m", "t", "PASS", headline=headline("speed", "vgg16", 1.0, 2.0))

@@ -25,6 +25,11 @@ Verdicts:
 ``expected`` the value this scale predicts, derived from this build's own numbers as
 ``expected_basis`` says (None where the book derives none); ``seeds`` the training seeds whose spread
 the accuracy interval includes (None for claims that are not about accuracy).
+
+``headline`` (None for most claims): one of the landing page's ``HEADLINE`` metrics that the claim's
+chapter measured for one network, ``{"metric", "arch", "value", "paper", "unit"}`` (numbers in
+``unit``; ``paper`` None where the paper gives the network none). The landing page's short table and
+dot plot read these; the claim's own statement may test something else about the same numbers.
 """
 from __future__ import annotations
 
@@ -41,6 +46,16 @@ VERDICTS = ("PASS", "DIRECTION", "FAIL", "INCONCLUSIVE")
 REL_TOL = 0.25      # magnitude claims: PASS within 25 % of the paper's value (fixed before any run)
 CLAIM_MARKER = "Claims checked (profile"   # ci/check_html.py looks for this text
 NOT_IN_PAPER = "not in the paper"
+# The landing page's headline metrics, in its order: key -> (label, what the value is)
+HEADLINE = {
+    "accuracy": ("LTH accuracy", "final-level test accuracy of the LTH ticket (%)"),
+    "sparsity": ("LTH weight sparsity", "final-level weight sparsity of the LTH ticket (%)"),
+    "utilization": ("LTH utilization", "network utilization (Eq. 2) of the final LTH ticket"),
+    "latency": ("latency saving", "u-Ticket's latency reduction against LTH (%)"),
+    "pe_energy": ("PE energy saving", "u-Ticket's PE energy reduction against LTH (%)"),
+    "system_energy": ("system energy saving", "u-Ticket's system energy reduction against LTH (%)"),
+    "balancing_cost": ("balancing cost", "balancing time as a share of one round's training (%)"),
+}
 
 
 @dataclass(frozen=True)
@@ -56,8 +71,11 @@ class Claim:
     expected: float | None = None        # what this scale predicts (same unit), from this build's numbers
     expected_basis: str | None = None    # how ``expected`` is derived
     seeds: int | None = None             # training seeds in an accuracy interval (None: not accuracy)
+    headline: dict | None = None         # a landing-page metric measured here (see HEADLINE)
 
     def __post_init__(self) -> None:
+        if self.headline is not None and self.headline.get("metric") not in HEADLINE:
+            raise ValueError(f"headline metric {self.headline.get('metric')!r} unknown; use one of {list(HEADLINE)}")
         if self.kind not in KINDS:
             raise ValueError(f"claim kind {self.kind!r} unknown; use one of {KINDS}")
         if self.verdict not in VERDICTS:
@@ -118,7 +136,9 @@ def to_html(claims: Iterable[Claim], profile: str) -> str:
 
     main = [c for c in claims if c.kind != "invariant"]
     checks = [c for c in claims if c.kind == "invariant"]
-    out = [f'<div class="uticket-claims"><p><strong>{CLAIM_MARKER} {html.escape(profile)})</strong></p>',
+    out = [f'<div class="uticket-claims"><p class="uticket-summary"><strong>Summary.</strong> '
+           f'{html.escape(summary(claims))}</p>'
+           f'<p><strong>{CLAIM_MARKER} {html.escape(profile)})</strong></p>',
            table(main) if main else "<p>This chapter tests no statement of the paper on measured "
            "numbers: everything it checks holds by construction (below).</p>"]
     if profile != "paper" and any(c.kind == "reproduction" for c in claims):
@@ -128,6 +148,35 @@ def to_html(claims: Iterable[Claim], profile: str) -> str:
         out += ["<p><em>Implementation checks (invariants, outside the verdict counts)</em></p>",
                 table(checks)]
     return "".join(out) + "</div>"
+
+
+def summary(claims: Iterable[Claim]) -> str:
+    """A chapter's claims in two sentences: what reproduced and how close (the median ratio of its
+    PASS and DIRECTION claims with a paper number), then its implementation checks."""
+    claims = list(claims)
+    rep = [c for c in claims if c.kind == "reproduction"]
+    checks = [c for c in claims if c.kind == "invariant"]
+    n = {v: sum(c.verdict == v for c in rep) for v in VERDICTS}
+    parts = []
+    if rep:
+        words = {"PASS": ("matches", "match", "the paper's size"), "DIRECTION": ("has", "have", "its direction only"),
+                 "FAIL": ("fails", "fail", ""), "INCONCLUSIVE": ("cannot", "cannot", "be decided at this scale")}
+        said = [f"{n[v]} {words[v][0] if n[v] == 1 else words[v][1]} {words[v][2]}".rstrip() for v in VERDICTS if n[v]]
+        ratios = sorted(c.ratio for c in rep if c.ratio is not None and c.verdict in ("PASS", "DIRECTION"))
+        close = ""
+        if ratios:
+            mid = len(ratios) // 2
+            med = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+            close = (f"; where the paper gives a number and the direction holds, this build's value is "
+                     f"{'' if len(ratios) == 1 else 'a median '}{med:.2f} x the paper's")
+        parts.append(f"Of {len(rep)} reproduction claim{'s' * (len(rep) != 1)} here, " + ", ".join(said) + close + ".")
+    else:
+        parts.append("This chapter tests no statement of the paper on measured numbers.")
+    if checks:
+        bad = sum(c.verdict != "PASS" for c in checks)
+        parts.append(f"{len(checks)} implementation check{'s' * (len(checks) != 1)} "
+                     + (("holds." if len(checks) == 1 else "hold.") if not bad else f"ran; {bad} did not hold."))
+    return " ".join(parts)
 
 
 def show(claims: Iterable[Claim], profile: str, chapter: str) -> list[Claim]:
@@ -143,6 +192,17 @@ def show(claims: Iterable[Claim], profile: str, chapter: str) -> list[Claim]:
 # Every chapter's claims are a pure function of small inputs (frames, report dicts, paired
 # differences), so tests can feed them synthetic data and mutated implementations
 # (tests/test_claims_mutations.py). Kinds follow the contract above.
+def headline(metric: str, arch: str, value: float, paper_value: float | None, unit: str = "%") -> dict:
+    """A ``Claim.headline`` record (plain floats, JSON-ready)."""
+    def num(x):
+        return None if x is None or x != x else float(x)
+    return {"metric": metric, "arch": arch, "value": num(value), "paper": num(paper_value), "unit": unit}
+
+
+def with_headline(claim: Claim, record: dict) -> Claim:
+    return dataclasses.replace(claim, headline=record)
+
+
 def _pct(x: float, digits: int = 1) -> str:
     return f"{100 * x:.{digits}f} %"
 
@@ -268,12 +328,15 @@ def lottery(summary, accuracy, bound: float = 2.0, seeds=None) -> list[Claim]:
                          "98.2 % (Table I, FMNIST) at the paper's schedule",
                          f"{_pct(r['sparsity'], 2)} vs schedule {_pct(r['expected_sparsity'], 2)}",
                          "0.1 pt (rounding of the per-round pruned count)",
-                         _ok(abs(r["sparsity"] - r["expected_sparsity"]) < 1e-3)))
-        out.append(paired_accuracy(
+                         _ok(abs(r["sparsity"] - r["expected_sparsity"]) < 1e-3),
+                         headline=headline("sparsity", arch, 100 * r["sparsity"],
+                                           paper.lookup(paper.TABLE_I, (arch, "fmnist", "lth"), "weight_sparsity"))))
+        out.append(with_headline(paired_accuracy(
             f"{a} LTH ticket keeps the dense network's accuracy (ticket - dense)", "Sec. II-B (LTH [14])",
             "'similar accuracy' (no number)", accuracy.get(arch), -bound, bound,
             "our reading of 'similar'; two-sided: a ticket far above an under-trained dense network fails too",
-            (seeds or {}).get(arch)))
+            (seeds or {}).get(arch)), headline("accuracy", arch, 100 * r.get("test_accuracy", float("nan")),
+                                               paper.lookup(paper.TABLE_I, (arch, "fmnist", "lth"), "acc"))))
         ref = paper.lookup(paper.TABLE_I, (arch, "fmnist", "lth"), "spike_sparsity")
         if ref is not None and "spike_sparsity" in r and r["spike_sparsity"] == r["spike_sparsity"]:
             out.append(magnitude(f"{a} LTH ticket's firing rate (1 - spike sparsity)", "Table I", 100 - ref,
@@ -315,12 +378,14 @@ def imbalance(toy_work, util, random_final, max_final: float = 0.8) -> list[Clai
         expected = 1 - sum(draws) / len(draws) if draws else None
         if ref is None:
             continue
-        out.append(magnitude(f"{a} LTH: final imbalance 1 - utilization", "Table II", 1 - ref, 1 - last,
-                             unit="", digits=3, level=True, paper_text=f"{1 - ref:.2f} (utilization {ref:.2f}, FMNIST)",
-                             measured_note=f"; utilization {last:.3f}", expected=expected,
-                             expected_basis=None if expected is None else
-                             "1 - utilization of random masks with the LTH ticket's per-layer counts (mean of "
-                             f"{len(draws)} draws): the imbalance counting alone gives at this width"))
+        out.append(with_headline(magnitude(
+            f"{a} LTH: final imbalance 1 - utilization", "Table II", 1 - ref, 1 - last,
+            unit="", digits=3, level=True, paper_text=f"{1 - ref:.2f} (utilization {ref:.2f}, FMNIST)",
+            measured_note=f"; utilization {last:.3f}", expected=expected,
+            expected_basis=None if expected is None else
+            "1 - utilization of random masks with the LTH ticket's per-layer counts (mean of "
+            f"{len(draws)} draws): the imbalance counting alone gives at this width"),
+            headline("utilization", arch, last, ref, unit="")))
     ref = {a: paper.lookup(paper.TABLE_II, (a, "fmnist", "lth"), "utilization") for a in ("vgg16", "resnet19")}
     if {"vgg16", "resnet19"} <= set(util) and None not in ref.values():
         iv, ir = 1 - float(util["vgg16"].iloc[-1]), 1 - float(util["resnet19"].iloc[-1])
@@ -398,7 +463,7 @@ def uticket(final, covered, cost, accuracy, max_drop: float = 1.1, max_cost_pct:
             out.append(Claim(f"{a}: balancing costs < {max_cost_pct:g} % of one round's training", "reproduction",
                              ref[1], f"{ref[0]:g} % (RTX 2080Ti)", f"{pct:.3f} %",
                              f"< {max_cost_pct:g} %: 'negligible', on a CPU rather than a GPU",
-                             _ok(pct < max_cost_pct)))
+                             _ok(pct < max_cost_pct), headline=headline("balancing_cost", arch, pct, ref[0])))
     return out
 
 
@@ -435,14 +500,15 @@ def cycles(reports, checks) -> list[Claim]:
             continue
         idle_share = 100 * nl["idle"] / (nl["work"] + nl["idle"]) if nl["work"] + nl["idle"] else float("nan")
         paper_idle = 100 * pl["idle"] / (pl["work"] + pl["idle"])
-        out.append(magnitude(f"{a}: u-Ticket reduces latency vs LTH", "Table II, abstract",
+        out.append(with_headline(magnitude(f"{a}: u-Ticket reduces latency vs LTH", "Table II, abstract",
                              reduction(pl["work"] + pl["idle"], pu["work"] + pu["idle"]), red,
                              paper_text=f"{reduction(pl['work'] + pl['idle'], pu['work'] + pu['idle']):.1f} % "
                              f"(FMNIST; up to {paper.TEXT['max_latency_reduction_pct'][0]} %; its LTH idle share "
                              f"{paper_idle:.1f} %)",
                              expected=idle_share, expected_basis="the idle share of this build's LTH cycles "
                              "(covered layers): what removing every idle cycle buys at equal work (the paper's: "
-                             f"{paper_idle:.1f} %; the rest of its reduction is the work its sparser ticket saves)"))
+                             f"{paper_idle:.1f} %; the rest of its reduction is the work its sparser ticket saves)"),
+            headline("latency", arch, red, reduction(pl["work"] + pl["idle"], pu["work"] + pu["idle"]))))
     return out
 
 
@@ -462,8 +528,9 @@ def energy(calibration, finals, levels, preset: str = "paper_calibrated") -> lis
         red = reduction(e_lth, e_ut)
         p = paper.lookup(paper.FIG7A_ENERGY_REDUCTION, (arch, "fmnist"))
         if p is not None:
-            out.append(magnitude(f"{a}: u-Ticket reduces PE energy vs LTH ({preset})", paper.FIG7A_REF, p, red,
-                                 paper_text=paper.text(p, "{:.1f} % (FMNIST)")))
+            out.append(with_headline(magnitude(f"{a}: u-Ticket reduces PE energy vs LTH ({preset})", paper.FIG7A_REF,
+                                               p, red, paper_text=paper.text(p, "{:.1f} % (FMNIST)")),
+                                     headline("pe_energy", arch, red, p)))
         vs = levels[arch]
         first, last = float(vs.iloc[min(1, len(vs) - 1)]), float(vs.iloc[-1])
         one_round = len(vs) < 3     # a dense level and one pruned level: a single sparsity, no trend
@@ -547,7 +614,7 @@ def system(reports) -> list[Claim]:
                       "share of LTH system energy, were memory traffic unchanged")
         if other:
             c = dataclasses.replace(c, tolerance=other, verdict="INCONCLUSIVE", ratio=None)
-        out.append(c)
+        out.append(with_headline(c, headline("system_energy", arch, sav, None if other else ref[0])))
     return out
 
 

@@ -1,13 +1,18 @@
 """The book's landing summary: this build against the paper, at a glance, generated (never typed).
 
-``render(profile, claims_dir, ...)`` returns MyST markdown with
+``render(profile, claims_dir, ...)`` returns MyST markdown with, in a reader's order,
 
-- a box naming every way this build is smaller than the paper (width, data, training images, test
-  images, epochs, pruning rounds), computed from ``profiles.get(profile)`` against
-  ``profiles.get("paper")`` on the same dataset (the paper reports all three of its datasets);
 - one sentence on how far the reproduction gets (``summary_sentence``);
+- the headline metrics (``claims.HEADLINE``: accuracy, sparsity, LTH utilization, latency, PE and
+  system energy, balancing cost) per network, this build against the paper with their ratio, from
+  the claims' ``headline`` records, and the dot plot of those ratios (``plotting.summary``, drawn by
+  the caller, who passes its path);
+- a box naming every way this build is smaller than the paper (width, data, training images, test
+  images, epochs, pruning rounds, accuracy), computed from ``profiles.get(profile)`` against
+  ``profiles.get("paper")`` on the same dataset (the paper reports all three of its datasets);
 - every reproduction claim with the paper's value, this build's, their ratio and the verdict,
-  grouped into the paper's results and this book's own extensions;
+  grouped into the paper's results, the released code, related work and this book's own extensions,
+  folded into a dropdown;
 - the claim verdicts per chapter, counted by kind (reproduction PASS / DIRECTION / FAIL /
   INCONCLUSIVE; the calibrations and implementation checks counted apart).
 
@@ -26,7 +31,8 @@ from .. import profiles
 from ..config import RunConfig
 from ..data import SPLIT_SIZES
 from ..validation import pass_images
-from .claims import KINDS, NOT_IN_PAPER, VERDICTS
+from .claims import HEADLINE, KINDS, NOT_IN_PAPER, VERDICTS
+from .labels import ARCH_LABELS
 
 
 
@@ -85,7 +91,8 @@ def scale_gaps(profile: str, arch: str = "vgg16", dataset: str = "fmnist") -> li
             return f"after {c.prune.rewind_images:,} training images of the dense round"
         return f"end of epoch {c.prune.rewind_epoch}"
     if rewind(ours) != rewind(ref):
-        rows.append(("rewind point", rewind(ours), rewind(ref)))
+        # the paper only says "re-initialization"; the epoch is the released code's (reproduction notes)
+        rows.append(("rewind point", rewind(ours), rewind(ref) + " (the released code's; the paper does not say)"))
     return rows
 
 
@@ -143,6 +150,49 @@ def claim_group(chapter: str, claim: Mapping) -> str:
     return OTHER_SOURCES.get(chapter, PAPER_GROUP)
 
 
+def headline_records(claims: Mapping[str, list[dict]]) -> list[dict]:
+    """The claims' ``headline`` records, one per (metric, network) (the first chapter's wins), in
+    ``HEADLINE`` order."""
+    found: dict[tuple, dict] = {}
+    for rows in claims.values():
+        for c in rows:
+            h = c.get("headline")
+            if isinstance(h, dict) and h.get("metric") in HEADLINE and h.get("value") is not None:
+                found.setdefault((h["metric"], h.get("arch")), h)
+    order = list(HEADLINE)
+    return sorted(found.values(), key=lambda h: order.index(h["metric"]))
+
+
+def format_value(x: float | None, unit: str) -> str:
+    """A headline number: 80.0 %, 0.56, 0.0031 % (two significant digits below 0.1)."""
+    if x is None:
+        return "–"
+    if unit == "%":
+        body = f"{x:.2g}" if abs(x) < 0.1 else (f"{x:.2f}" if abs(x) < 1 else f"{x:.1f}")
+        return f"{body} %"
+    return f"{x:.2f}"
+
+
+def headline_table(records: list[dict]) -> list[str]:
+    """Markdown rows: one row per headline metric, per network this build, the paper and the ratio."""
+    archs = list(dict.fromkeys(r["arch"] for r in records))
+    cell = {(r["metric"], r["arch"]): r for r in records}
+    head = "| |" + "".join(f" {ARCH_LABELS.get(a, a)} | paper | ratio |" for a in archs)
+    out = [head, "|---|" + "---:|---:|---:|" * len(archs)]
+    for m in dict.fromkeys(r["metric"] for r in records):
+        row = f"| {HEADLINE[m][0]} |"
+        for a in archs:
+            r = cell.get((m, a))
+            if r is None:
+                row += " – | – |  |"
+                continue
+            ratio = (f"{r['value'] / r['paper']:.2f}" if r.get("paper") not in (None, 0) else "")
+            paper = format_value(r.get("paper"), r.get("unit", "%")) if r.get("paper") is not None else "–"
+            row += f" {format_value(r['value'], r.get('unit', '%'))} | {paper} | {ratio} |"
+        out.append(row)
+    return out
+
+
 def _median(values: list[float]) -> float:
     v = sorted(values)
     mid = len(v) // 2
@@ -166,28 +216,73 @@ def summary_sentence(claims: Mapping[str, list[dict]]) -> str:
             f"related work and this book's extensions are listed apart.")
 
 
+FIGURE_NAME = "fig-headline"
+TOLERANCE = 0.25     # claims.REL_TOL: the band drawn on the dot plot
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def figure_caption(records: list[dict]) -> str:
+    """The dot plot's caption: which metrics lie within the paper's tolerance for every network, which
+    below or above it (from the same records the plot draws)."""
+    def where(r):
+        q = r["value"] / r["paper"]
+        return "within" if abs(q - 1) <= TOLERANCE else ("below" if q < 1 else "above")
+    by = {}
+    for r in records:
+        if r.get("paper") not in (None, 0) and r["value"] / r["paper"] > 0:
+            by.setdefault(r["metric"], set()).add(where(r))
+    names = lambda k: ", ".join(HEADLINE[m][0] for m, w in by.items() if w == {k})  # noqa: E731
+    parts = [f"{k} it for every network: {names(k)}" for k in ("within", "below", "above") if names(k)]
+    mixed = ", ".join(HEADLINE[m][0] for m, w in by.items() if len(w) > 1)
+    if mixed:
+        parts.append(f"within it for one network only: {mixed}")
+    return ("This build over the paper, one dot per headline metric and network (log scale; 1 is the paper, "
+            f"the grey band the +-{100 * TOLERANCE:.0f} % within which an effect's size counts as reproduced). "
+            + (_upper_first("; ".join(parts)) + ". " if parts else "")
+            + "A metric the paper gives for one network only has one dot.")
+
+
 def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = None,
-           link_prefix: str = "executed/", dataset: str = "fmnist") -> str:
-    """The landing summary as MyST markdown (links relative to the including page)."""
+           link_prefix: str = "executed/", dataset: str = "fmnist", figure: str | None = None) -> str:
+    """The landing summary as MyST markdown (links relative to the including page). ``figure``: the
+    path of the headline dot plot relative to the including page (``plotting.summary.ratio_dots``
+    of ``headline_records``), or None to leave it out."""
     titles = titles or {}
     claims = load_claims(claims_dir)
     gaps = scale_gaps(profile, dataset=dataset)
-    out = [f"## This build at a glance (profile `{profile}`)", ""]
+    records = headline_records(claims)
+    out = [f"## This build at a glance (profile `{profile}`)", "", summary_sentence(claims), ""]
+    if records:
+        out += headline_table(records) + [""]
+    if figure and records:
+        out += [f":::{{figure}} {figure}", f":name: {FIGURE_NAME}",
+                ":alt: Dot plot of this build's value over the paper's for each headline metric and network, "
+                "on a log axis, with a band of plus or minus 25 percent around 1.", "",
+                figure_caption(records), ":::", ""]
     if gaps:
         out += [":::{admonition} How this build is smaller than the paper", ":class: warning",
                 "| | this build | the paper |", "|---|---|---|"]
         out += [f"| {a} | {b} | {c} |" for a, b, c in gaps]
+        acc = [r for r in records if r["metric"] == "accuracy" and r.get("paper") is not None]
+        if acc:
+            out.append("| LTH accuracy (final level) | " + ", ".join(
+                f"{format_value(r['value'], '%')} ({ARCH_LABELS.get(r['arch'], r['arch'])})" for r in acc)
+                + " | " + ", ".join(format_value(r["paper"], "%") for r in acc) + " |")
         out += ["", "Computed from `uticket_lib.profiles` (this profile against `paper`). Absolute "
                 "numbers differ from the paper's; the claims test what should hold at this scale.", ":::", ""]
     else:
         out += ["This build runs the paper's settings.", ""]
-    out += [summary_sentence(claims), ""]
     link = lambda ch: f"[{_cell(titles.get(ch, ch))}]({link_prefix}{ch}.ipynb)"  # noqa: E731
     number = lambda ch: f"[{int(ch[:2]) if ch[:2].isdigit() else _cell(ch)}]({link_prefix}{ch}.ipynb)"  # noqa: E731
     rep = [(ch, c) for ch, rows in claims.items() for c in rows if c.get("kind") == "reproduction"]
     names = [PAPER_GROUP, *dict.fromkeys(OTHER_SOURCES.values()), EXTENSIONS]
     groups = [(g, [(ch, c) for ch, c in rep if claim_group(ch, c) == g]) for g in names]
-    out += ["### Reproduction claims: this build against the paper", "",
+    n_rep = len(rep)
+    out += [f"::::{{admonition}} All {n_rep} reproduction claims: this build against the paper",
+            ":class: dropdown", "",
             "The ratio is this build's value over the paper's (negative: the opposite sign). PASS: within "
             "the stated tolerance of the paper's value (25 % for the size of an effect or a level), or an "
             "accuracy interval (test images and training seeds) inside the paper's bound; DIRECTION: the "
@@ -200,18 +295,22 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
         if not rows:
             continue
         # the verdict next to the claim: on a phone the table scrolls, and those two come first
-        out += [f"#### {title}", "", "| ch. | claim | verdict | this build | paper | ratio |",
+        out += [f"**{title}**", "", "| ch. | claim | verdict | this build | paper | ratio |",
                 "|---|---|---|---|---|---|"]
         out += [f"| {number(ch)} | {_cell(c.get('statement'))} | **{_cell(c.get('verdict'))}** | "
                 f"{_cell(short_measured(c.get('measured', '')))} | {_cell(c.get('paper'))} | {_ratio(c)} |"
                 for ch, c in rows]
         out.append("")
-    out += ["### Claim verdicts per chapter", ""]
+    out += ["::::", "", "### Claim verdicts per chapter", ""]
     if claims:
         counts = verdict_counts(claims)
         others = [k for k in KINDS if k != "reproduction"]
-        out += ["| chapter | " + " | ".join(f"reproduction {v}" for v in VERDICTS) + " | "
-                + " | ".join(others) + " |", "|---" * (1 + len(VERDICTS) + len(others)) + "|"]
+        short = {"INCONCLUSIVE": "INCONCL.", "DIRECTION": "DIRECT.", "invariant": "impl. checks",
+                 "calibration": "calibr."}
+        out += ["Reproduction claims by verdict, then the calibrations and implementation checks.", "",
+                "| chapter | " + " | ".join(short.get(v, v) for v in VERDICTS) + " | "
+                + " | ".join(short.get(o, o) for o in others) + " |",
+                "|---" + "|---:" * (len(VERDICTS) + len(others)) + "|"]
         total = Counter()
         for ch, cnt in counts.items():
             total.update(cnt)
