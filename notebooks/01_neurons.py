@@ -33,7 +33,7 @@ STEPS = 16         # length of the toy input current
 import pandas as pd
 from IPython.display import display
 
-from uticket_lib import analysis, data, profiles
+from uticket_lib import analysis, data, plotting, profiles
 from uticket_lib.analysis import claims, paper_compare, toys
 from uticket_lib.models import neurons
 from uticket_lib.plotting import learning as plots
@@ -85,7 +85,11 @@ lif_table = toys.lif_table(current)
 display(lif_table.round(4))
 
 # %%
-plots.lif(lif_table);
+plotting.captioned(plots.lif(lif_table),
+    f"The library's LIF neuron under the four-phase current: the weak input charges it towards its "
+    f"level without reaching the threshold, the medium one makes it fire every second step, the strong "
+    f"one at every step; each spike resets the membrane to zero, discarding the charge above the "
+    f"threshold ({int(lif_table['spike (library)'].sum())} spikes in {len(lif_table)} steps).");
 
 # %%
 lif_matches = bool(lif_table["match"].all())
@@ -126,7 +130,10 @@ analysis.glue("ch1_lif_spikes", int(lif_table["spike (library)"].sum()));
 
 # %%
 sg = toys.surrogate_frame()
-plots.surrogate(sg);
+plotting.captioned(plots.surrogate(sg),
+    "Forward, a spike is a step of the charge minus the threshold (left); backward, training uses the "
+    "slope of the smooth ATan stand-in instead (right), and the gradient autograd sends through the "
+    "library's neuron (dots) lies on the formula (line).");
 
 # %%
 sg_error = float((sg["autograd"] - sg["formula"]).abs().max())
@@ -207,6 +214,24 @@ for a in width1.index:
 # 2. With the paper's $T = 4$ timesteps instead of 16, how many spikes can the toy neuron emit at
 #    most, and does the first spike come at the same step as before? Run `uticket book --profile
 #    smoke --only 01_neurons -p STEPS 4`.
+#
+# :::{admonition} Solutions
+# :class: dropdown
+#
+# 1. A 3 x 3 convolution holds $C_{in} \cdot C_{out} \cdot 9$ weights and both channel counts scale
+#    with $w$, so it scales by $w^2$: from the smoke profile's width 0.125 to 0.5 almost every layer
+#    grows 16-fold (from the cpu profile's 0.25, 4-fold), and in the parameter table width 0.5 holds
+#    about a quarter of the width-1 count. Two layers grow only by $w$: the encoder, whose input
+#    channels are fixed by the image (1 here, 3 in the counts table), and the classifier, whose 10
+#    outputs are fixed by the classes. They hold a tiny share of the weights, so the total lands
+#    just below the $w^2$ ratio.
+# 2. Each of the four input phases lasts `STEPS // 4` steps, so with 4 steps the neuron gets one
+#    step of each. The hard reset allows at most one spike per step (4 at most), but this current
+#    gives only one: after a single weak step the membrane holds 0.375 instead of nearly 0.5, and
+#    the single medium step charges it to $0.25 \cdot 0.375 + 0.75 \cdot 1.2 \approx 0.99$, just
+#    below the threshold. The first spike therefore comes at step 2 (the strong step), not at the
+#    first medium step as with 16 steps: compare the charge column of the two tables.
+# :::
 
 # %% [markdown]
 # ## Claims checked

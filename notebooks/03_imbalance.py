@@ -35,7 +35,7 @@ EPOCHS = None
 import pandas as pd
 from IPython.display import display
 
-from uticket_lib import analysis, paper
+from uticket_lib import analysis, paper, plotting
 from uticket_lib.analysis import claims, masks, paper_compare, recipes, toys
 from uticket_lib.plotting import learning as plots
 
@@ -79,7 +79,11 @@ analysis.glue("ch3_toy_latency_bal", toy_work.loc["balanced", "latency"], "{:g}"
 analysis.glue("ch3_toy_idle", toy_work.loc["imbalanced", "idle"], "{:g}");
 
 # %%
-plots.pe_loads(toys.pe_loads_frame(toy), toy_work);
+plotting.captioned(plots.pe_loads(toys.pe_loads_frame(toy), toy_work),
+    f"The same {int(toy['imbalanced'].sum())} non-zero weights spread over the PEs two ways. Unevenly "
+    f"(left), the slowest PE sets the latency ({toy_work.loc['imbalanced', 'latency']:g} cycles) and the "
+    f"others idle (hatched): utilization {toy_work.loc['imbalanced', 'utilization']:.2f}. Evenly (right), "
+    f"every PE finishes at {toy_work.loc['balanced', 'latency']:g} cycles.");
 
 # %% [markdown]
 # The imbalanced layer needs {glue:md}`ch3_toy_latency` cycles because PE0 holds most weights, while
@@ -99,7 +103,18 @@ util = {a: analysis.utilization_frame(p["lth"], n_pe=N_PE) for a, p in pairs.ite
 display(pd.concat(util, names=["arch"])[["sparsity", "work", "idle", "latency", "utilization"]])
 
 # %%
-plots.utilization_levels({f"{analysis.ARCH_LABELS.get(a, a)} LTH": f for a, f in util.items()});
+paper_final = paper_compare.level_points(DATASET, arch_list, methods=("lth",))
+ds_label = analysis.DATASET_LABELS.get(DATASET, DATASET)
+plotting.captioned(
+    plots.utilization_levels({f"{analysis.ARCH_LABELS.get(a, a)} LTH": f for a, f in util.items()},
+                             paper={f"{analysis.ARCH_LABELS.get(a, a)} LTH": paper_final.get((a, "lth"), {}).get("utilization")
+                                    for a in util},
+                             paper_label=f"paper (Table II, {ds_label})"),
+    f"As LTH prunes, its filters' loads grow unequal and the network utilization falls "
+    f"({analysis.ARCH_LABELS.get(arch_list[0], arch_list[0])}: {util[arch_list[0]]['utilization'].iloc[-1]:.2f} "
+    f"at {util[arch_list[0]]['sparsity'].iloc[-1]:.1%} weight sparsity, dotted on the right axis). Stars: the "
+    f"utilization of the paper's final LTH tickets (Table II, {ds_label}), drawn at this build's final level; "
+    f"its Fig. 4 shows VGG-16 on CIFAR10 falling to {paper.TEXT['lth_final_utilization_vgg16_cifar10'][0]:.2f}.");
 
 # %%
 first = util[arch_list[0]]
@@ -143,7 +158,12 @@ origin_layers = masks.origin_layers(origin_run, n_pe=N_PE, seed=SEED)
 display(origins)
 
 # %%
-plots.origins(origins, origin_layers);
+plotting.captioned(plots.origins(origins, origin_layers),
+    f"Does training cause the imbalance? {analysis.ARCH_LABELS.get(arch_list[0], arch_list[0])}'s trained LTH "
+    f"mask against random and untrained-magnitude masks with the same sparsity in every layer, over the levels "
+    f"(left) and per covered layer at the last level (right); at the last level: trained "
+    f"{origins['trained (LTH)'].iloc[-1]:.2f}, random {origins['random'].iloc[-1]:.2f}, untrained magnitude "
+    f"{origins['untrained magnitude'].iloc[-1]:.2f}.");
 
 # %%
 last = origins.iloc[-1]
@@ -195,8 +215,13 @@ analysis.glue("ch3_trained_inside", "inside" if min(draws0) <= last["trained (LT
 # %%
 origin = recipes.origin_frame()
 ends = origin.sort_values("images").groupby(["arch", "recipe"], sort=False).tail(1)   # each curve's end
-display(analysis.table(ends.drop(columns=["width"]).set_index(["arch", "recipe"]).sort_index()))
-plots.origin_length(origin);
+ends = ends.drop(columns=["width"]).set_index(["arch", "recipe"]).sort_index()
+display(analysis.table(ends[["optimizer", "weight_decay", "images", "val_accuracy"]]))   # the recipes
+display(analysis.table(ends.drop(columns=["optimizer", "weight_decay", "images", "val_accuracy"])))  # their masks
+plotting.captioned(plots.origin_length(origin),
+    "How a one-shot mask's utilization develops as its dense network trains longer (the profile's recipe, "
+    "recorded runs, one seed): the trained mask (line) against random masks with the same per-layer counts "
+    "(band: their range; dashed: their mean).");
 for key, text in recipes.origin_text(origin).items():
     analysis.glue(f"ch3_origin_{key}", text);
 
@@ -227,6 +252,26 @@ for key, text in recipes.origin_text(origin).items():
 # 2. Repeat with another seed: does the comparison of trained and random masks keep its sign? What
 #    does that say about a single-seed claim? Run `uticket book --profile smoke --only 03_imbalance
 #    -p SEED 1`.
+#
+# :::{admonition} Solutions
+# :class: dropdown
+#
+# 1. Higher. The masks are the same LTH masks (LTH does not depend on `N_PE`); only the mapping
+#    changes. A block waits for its heaviest filter, and the heaviest of 8 random counts lies closer
+#    to their mean than the heaviest of 16, so each block wastes a smaller share of its time: the
+#    idle share falls and the utilization rises, at every pruned level. At the smoke width there is
+#    a second gain: VGG-16's first covered layer has only 8 filters, which half-fill a 16-PE block
+#    but fill an 8-PE one. The work column stays the same, while the latency roughly doubles, since
+#    half as many PEs share it.
+# 2. `SEED` changes the initialisation and data order, so both networks and their tickets are new,
+#    and so are the random masks' draws. The sign need not hold: the trained mask differs from the
+#    random ones by about as much as the random draws differ from each other, so another seed can
+#    put it on the other side, or inside the range where it was outside. At the smoke profile the
+#    networks barely train and their masks are close to magnitude masks of the initial weights, so
+#    trained and random are nearly equal and the sign is a coin toss. A single seed therefore shows
+#    an effect but cannot establish it; that needs the spread over several training seeds, which is
+#    why the page shows this comparison and does not claim it.
+# :::
 
 # %% [markdown]
 # ## Claims checked

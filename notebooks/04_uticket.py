@@ -33,7 +33,7 @@ EPOCHS = None
 import pandas as pd
 from IPython.display import display
 
-from uticket_lib import analysis, paper, runstore
+from uticket_lib import analysis, paper, plotting, runstore
 from uticket_lib.analysis import claims, masks, paper_compare, recipes, runs
 from uticket_lib.plotting import learning as plots
 
@@ -72,7 +72,13 @@ walk = masks.balance_walkthrough(walk_masks[walk_layer], N_PE, seed=SEED)
 display(walk.head(N_PE))
 
 # %%
-plots.walkthrough(walk);
+shown = min(4, int(walk["block"].nunique()))
+plotting.captioned(plots.walkthrough(walk, n_blocks=shown),
+    f"Algorithm 1 on {walk_layer.removesuffix('.weight')} of {analysis.ARCH_LABELS.get(arch_list[0], arch_list[0])}'s "
+    f"final LTH mask: within each block of {N_PE} filters (one per PE, blocks between grey lines), balancing "
+    f"moves every filter's load (bars) to the block's target, the rounded-up block mean (dots on the dashed "
+    f"line), so the block's PEs finish together. Only the first {shown} of the layer's "
+    f"{int(walk['block'].nunique())} blocks are shown.");
 
 # %%
 walk_blocks = walk.groupby("block")[["load before", "recovered", "removed", "load after"]].sum()
@@ -108,10 +114,25 @@ display(both[["arch", "method", "level", "sparsity", "test_accuracy", "spike_spa
         .set_index(["arch", "method", "level"]).round(4))
 
 # %%
-plots.levels(both, metrics=("test_accuracy", "sparsity"));
+paper_final = paper_compare.level_points(DATASET, arch_list)
+ds_label = analysis.DATASET_LABELS.get(DATASET, DATASET)
+stars = (f" Stars: the paper's final-round values ({{}}, {ds_label}; edged in the method's colour), drawn at "
+         f"this build's final level." if paper_final else "")
+plotting.captioned(
+    plots.levels(both, metrics=("test_accuracy", "sparsity"), paper=paper_final,
+                 paper_label=f"paper (Table I, {ds_label})"),
+    "What balancing costs: accuracy and weight sparsity of LTH and u-Ticket over the levels; u-Ticket "
+    "balances each LTH mask, recovering some weights and removing others, so its sparsity stays close to "
+    "LTH's and the question is the accuracy." + stars.format("Table I"));
 
 # %%
-plots.levels(both, metrics=("spike_sparsity", "utilization"));
+plotting.captioned(
+    plots.levels(both, metrics=("spike_sparsity", "utilization"), paper=paper_final,
+                 paper_label=f"paper (Tables I and II, {ds_label})"),
+    f"What balancing buys: u-Ticket's network utilization never falls below "
+    f"{both.loc[both['method'] == 'uticket', 'utilization'].min():.2f}, while LTH's "
+    f"falls as it prunes; the spike sparsity is a property of the trained network."
+    + stars.format("Table I spike sparsity, Table II utilization"));
 
 # %% [markdown]
 # ## Table I and the utilization of Table II
@@ -168,12 +189,34 @@ analysis.glue("ch4_cost_s", cost["balance_seconds"].max(), "{:.3f} s");
 # Each takes minutes with the smoke profile (`-p PROFILE cpu` for the book's numbers, runs cached).
 # Write your prediction down before you run it.
 #
-# 1. Balancing raises every filter of a block to the block's mean. Predict whether u-Ticket's final
-#    sparsity is higher or lower with 8 PEs per block than with 16, and its utilization. Run
+# 1. Balancing sets every filter of a block to the block's mean, rounded up. Predict whether
+#    u-Ticket's final sparsity is higher or lower with 8 PEs per block than with 16, and its
+#    utilization. Run
 #    `uticket book --profile smoke --only 04_uticket -p N_PE 8`.
 # 2. The layer reference for balancing: balance a final LTH mask of `runs/` with `uticket balance
 #    --masks MASK --out /tmp/m.pt --n-pe 16 --reference layer` and again with `--reference block`.
 #    Which recovers more weights, and why? (Seconds; no training.)
+#
+# :::{admonition} Solutions
+# :class: dropdown
+#
+# 1. Balancing raises the light filters and lowers the heavy ones, so a block's total changes only
+#    by the rounding: a block holding $S$ weights gains $\lceil S/n \rceil n - S$, on average about
+#    $(n-1)/2$, just under half a weight per filter for 8 PEs as for 16. So u-Ticket's final
+#    sparsity hardly moves (a hair below LTH's either way); what changes is that fewer weights are
+#    switched on and off, because the heaviest of 8 filters sits closer to their mean. Utilization
+#    is 1 in every covered layer in both cases, except where a layer has fewer filters than PEs: at
+#    the smoke width VGG-16's first covered layer has 8 filters, so at 16 PEs half of its only block
+#    is empty and its utilization stays below 1, while at 8 PEs it reaches 1 (the per-layer table's
+#    minimum).
+# 2. Both targets are a rounded-up mean, so both add less than one weight per filter in total, and
+#    the two printed sparsities come out nearly equal, a hair below the LTH mask's; which one ends
+#    denser depends on the rounding in each layer. With `layer` every filter is moved to the
+#    layer-wide mean, which is farther from its load than its own block's mean whenever block means
+#    differ, so it switches somewhat more weights on (and off). Block means average many filters and
+#    differ little, so the difference is small; the layer reference equalises the whole layer, which
+#    the PE array does not need, since only filters of the same block wait for each other.
+# :::
 
 # %% [markdown]
 # ## Claims checked

@@ -52,7 +52,7 @@ JOINT_ROUNDS = 2        # pruning rounds of the joint run (same final sparsity a
 import pandas as pd
 from IPython.display import display
 
-from uticket_lib import analysis, paths, profiles, quantized
+from uticket_lib import analysis, paths, plotting, profiles, quantized
 from uticket_lib.analysis import claims as claimlib
 from uticket_lib.analysis import landing
 from uticket_lib.analysis import quant as aq
@@ -96,7 +96,11 @@ display(analysis.table(iso_frame[["bits", "accuracy", "float_accuracy", "zero_sh
 # %%
 zeros = aq.zero_frame(iso, aq.zero_share_at_init(runs["lth"]))
 display(analysis.table(zeros))
-plots.zeros(zeros);
+plotting.captioned(plots.zeros(zeros),
+    f"Quantization prunes too: the fewer the weight bits, the more weights round to zero "
+    f"({100 * zeros['after QAT'].dropna().iloc[0]:.0f} % at {zeros['after QAT'].dropna().index[0]} bits after QAT, "
+    f"{100 * zeros['after QAT'].dropna().iloc[-1]:.0f} % at {zeros['after QAT'].dropna().index[-1]}), ours after "
+    f"QAT and at the quantizer's initial clip against Schaefer et al.'s.");
 
 # %% [markdown]
 # ## Pruned ticket against ternary network
@@ -183,7 +187,10 @@ front = pd.DataFrame([dense, *iso.values(), ticket, ut16, *cum_points.values(), 
 front["kind"] = front["point"].map(kinds)
 front["pareto"] = aq.pareto(front)
 display(analysis.table(front.set_index("point")[["kind", "bits", "accuracy", "effective_sparsity", "energy", "latency", "pareto"]]))
-plots.front(front);
+plotting.captioned(plots.front(front),
+    "Every point of the chapter, test accuracy against PE energy (left) and PE latency (right), colour by "
+    "method and marker by kind; ringed, the Pareto-optimal points (no other point both cheaper and more "
+    "accurate): " + ", ".join(front.loc[front["pareto"], "point"]) + ".");
 
 # %% [markdown]
 # ## Claims checked

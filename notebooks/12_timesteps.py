@@ -60,6 +60,8 @@ from IPython.display import display
 from uticket_lib import analysis
 from uticket_lib.analysis import claims as claimlib
 from uticket_lib.analysis import timesteps as ts
+from uticket_lib import plotting
+from uticket_lib.plotting import timesteps as tplot
 
 ch = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
                       epochs=EPOCHS)
@@ -91,18 +93,26 @@ display(analysis.table(pd.DataFrame({"search setting": {k: str(v) for k, v in se
 # %%
 results = ts.searches(pairs, **settings)
 first = arch_list[0]
-display(ts.sensitivity_frame(results[first]["lth"]).unstack("T"))
+sens = ts.sensitivity_frame(results[first]["lth"])
+cheap = sens[sens["latency saving %"] > 0]["drop (points)"]
+plotting.captioned(
+    tplot.sensitivity(sens),
+    f"Where fewer timesteps are cheap, for the {analysis.ARCH_LABELS.get(first, first)} LTH ticket: each row "
+    "changes one stage alone or the suffix from that stage on to a smaller T. Only suffixes save PE latency "
+    "(right); the drops (left, validation points; blue: accuracy rose) tell which of them the search can "
+    f"afford: {int((cheap <= 100 * settings['budget']).sum())} of the {len(cheap)} latency-saving changes "
+    f"cost at most the {100 * settings['budget']:g}-point budget on their own.");
 
 # %% [markdown]
-# The table lists, for the LTH ticket of the first network, the validation accuracy drop and the
-# savings of each change: one stage alone, or a suffix from that stage on, at fewer steps. The
+# The heatmaps show, for the LTH ticket of the first network, the validation accuracy drop and the
+# latency saving of each change: one stage alone, or a suffix from that stage on, at fewer steps. The
 # stem (stage 0) is the direct encoding: its conv is not a covered layer, so its own row saves no PE latency, but fewer stem steps change
 # every spike that follows. A stage right after a summed shrink saves fewer cycles than its $T$
 # suggests, because its inputs need extra bit-planes.
 
 # %%
 plans = ts.plans_frame(results)
-display(plans)
+display(analysis.table(plans.T))   # one column per ticket: the plan's ten columns do not fit side by side
 analysis.glue("ch12_plans", ts.plan_summary(results, settings["budget"]))
 n_val = results[first]["lth"]["settings"]["validation_images"]
 analysis.glue("ch12_val_images", n_val)

@@ -50,7 +50,7 @@ def test_claims_render_marker_kinds_and_verdicts(tmp_path, monkeypatch):
     data = json.loads(path.read_text())
     assert [d["kind"] for d in data] == ["reproduction", "calibration", "invariant"]
     assert set(data[0]) == {"statement", "kind", "source", "paper", "measured", "tolerance", "verdict",
-                            "ratio", "expected", "expected_basis", "seeds"}
+                            "ratio", "expected", "expected_basis", "seeds", "headline"}
     assert claims.counts(cs)["reproduction"] == {"PASS": 1, "DIRECTION": 0, "FAIL": 0, "INCONCLUSIVE": 0}
 
 
@@ -81,3 +81,17 @@ def test_hardware_cache_key_follows_mask_content_and_model_source(tmp_path, monk
     k1 = runs.hardware_key(m, opts)
     (src / "energy.py").write_text((src / "energy.py").read_text() + "\n# a changed constant\n")
     assert runs.hardware_key(m, opts) != k1
+
+
+def test_for_display_names_in_words_whole_floats_as_integers_and_data_untouched():
+    import pandas as pd
+    from uticket_lib import analysis
+    df = pd.DataFrame({"level_epochs": [1.0, 2.0], "latency_reduction_pct": [17.7, -0.0],
+                       "with_gap": [960.0, float("nan")]}, index=pd.Index(["a", "b"], name="arch_name"))
+    out = analysis.for_display(df)
+    assert list(out.columns) == ["level epochs", "latency reduction pct", "with gap"]
+    assert out.index.name == "arch name"
+    assert str(out["level epochs"].dtype) == "Int64" and list(out["level epochs"]) == [1, 2]
+    assert out["latency reduction pct"].dtype == float        # not whole numbers
+    assert out["with gap"].dtype == float                     # a gap would print as <NA>
+    assert list(df.columns) == ["level_epochs", "latency_reduction_pct", "with_gap"]   # the data keeps its keys

@@ -57,6 +57,47 @@ def table(frame: pd.DataFrame):
     return frame.style.format(fmt, na_rep="–")
 
 
+def words(name):
+    """A column or index name as a reader reads it: ``latency_reduction_pct`` -> ``latency reduction pct``
+    (names that are not strings, and tuples of a MultiIndex level by level, unchanged otherwise)."""
+    if isinstance(name, tuple):
+        return tuple(words(n) for n in name)
+    return name.replace("_", " ") if isinstance(name, str) else name
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` as the book shows it: names in words (``words``) and float columns that
+    hold only whole numbers (and no gap) as integers ("960", not "960.000"). The data keeps its keys."""
+    out = frame.copy()
+    out.columns = (pd.MultiIndex.from_tuples([words(c) for c in out.columns], names=out.columns.names)
+                   if isinstance(out.columns, pd.MultiIndex) else [words(c) for c in out.columns])
+    out.index = out.index.set_names([words(n) for n in out.index.names])
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        if pd.api.types.is_float_dtype(col.dtype):
+            # a column with a gap keeps its floats: Int64 would print the gap as "<NA>"
+            if len(col) and not col.isna().any() and bool(((col % 1) == 0).all()) \
+                    and bool((col.abs() < 2 ** 53).all()):
+                out.isetitem(i, col.astype("Int64"))
+    return out
+
+
+def install_display() -> None:
+    """In IPython, show every DataFrame through ``for_display`` (HTML and plain text). Called by
+    ``chapter``; outside IPython a no-op."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    ip.display_formatter.formatters["text/html"].for_type(
+        pd.DataFrame, lambda df: pd.DataFrame._repr_html_(for_display(df)))
+    ip.display_formatter.formatters["text/plain"].for_type(
+        pd.DataFrame, lambda df, p, cycle: p.text(repr(for_display(df))))
+
+
 # Every chapter imports this module: its DataFrames print in plain units.
 pd.set_option("display.float_format", plain_number)
 # ... no column or cell text hidden behind "...": wide tables scroll sideways on the page instead
@@ -83,6 +124,7 @@ def chapter(profile: str, arch_list: str | Sequence[str], dataset: str = "fmnist
     baseline / candidate runs of each (``pairs``: run, or reuse from the run cache)."""
     pd.set_option("display.precision", precision)
     pd.set_option("display.max_colwidth", max_colwidth)
+    install_display()
     over = overrides(seed=seed, n_pe=n_pe, width=width, levels=levels, epochs=epochs)
     from . import runs as _runs
     _runs.ANALYSIS_N_PE = int(n_pe)      # every run of the chapter is analysed at its N_PE (runs.pe_count)

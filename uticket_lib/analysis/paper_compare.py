@@ -191,3 +191,35 @@ def paper_work_and_idle(dataset: str = "fmnist") -> pd.DataFrame:
                      "latency reduction %": reduction(total, ut["work"] + ut["idle"]),
                      "latency reduction from idle alone %": reduction(total, lth["work"])})
     return pd.DataFrame(rows).set_index("arch")
+
+
+def level_points(dataset: str = "fmnist", archs=paper.ARCHS, methods=paper.METHODS) -> dict:
+    """The paper's final-round values per (arch, method) in the units of ``runs.method_levels``
+    (fractions): Table I accuracy, weight and spike sparsity, Table II utilization; for the level
+    plots of chapters 2-4. A value the paper does not print (other dataset, garbled) is left out."""
+    out = {}
+    for a in archs:
+        for m in methods:
+            key = (a, dataset, m)
+            acc = paper.lookup(paper.TABLE_I, key, "acc")
+            ws = paper.lookup(paper.TABLE_I, key, "weight_sparsity")
+            vals = {"test_accuracy": None if acc is None else acc / 100,
+                    "sparsity": None if ws is None else ws / 100,
+                    "spike_sparsity": paper.spike_sparsity(a, dataset, m, assumed=False),
+                    "utilization": paper.lookup(paper.TABLE_II, key, "utilization")}
+            vals = {k: v for k, v in vals.items() if v is not None}
+            if vals:
+                out[(a, m)] = vals
+    return out
+
+
+def fig7a_points(dataset: str = "fmnist", archs=paper.ARCHS) -> dict:
+    """Per arch: (the paper's LTH weight sparsity %, Table I; its energy reduction %, Fig. 7(a)) for
+    ``dataset``; archs the paper does not report are left out."""
+    out = {}
+    for a in archs:
+        s = paper.lookup(paper.TABLE_I, (a, dataset, "lth"), "weight_sparsity")
+        r = paper.FIG7A_ENERGY_REDUCTION.get((a, dataset))
+        if s is not None and r is not None:
+            out[a] = (s, r)
+    return out

@@ -113,6 +113,19 @@ def switch_table(baseline: Path, lth: Path, runs: Mapping[str, Path], level: int
     return pd.DataFrame(rows).set_index(["switch", "run"])
 
 
+def by_metric(table: pd.DataFrame) -> pd.DataFrame:
+    """``switch_table`` for reading: one row per (switch, run, metric) with the columns paper, code and
+    diff (the table's fifteen value columns side by side are wider than a page); the config key is
+    left out (the list of switches gives it)."""
+    values = table.drop(columns=["config key"], errors="ignore")
+    values.columns = pd.MultiIndex.from_tuples([tuple(c.rsplit(" ", 1)) for c in values.columns],
+                                               names=["metric", None])
+    metrics = list(dict.fromkeys(values.columns.get_level_values(0)))
+    out = values.stack(level="metric", future_stack=True)
+    return out.reindex(pd.MultiIndex.from_tuples(
+        [(*i, m) for i in table.index for m in metrics], names=[*table.index.names, "metric"]))[["paper", "code", "diff"]]
+
+
 def analysis_switch_table(pairs: Mapping[str, Mapping[str, Path]], level: int | None = None) -> pd.DataFrame:
     """Switches (d) and (e) on every run of ``pairs`` ({arch: {method: run}}) at one level (default:
     each run's last): network utilization with the paper's choice and the code's, per switch."""

@@ -11,7 +11,47 @@ from matplotlib.figure import Figure
 
 from ..analysis import ARCH_LABELS, METHOD_LABELS  # noqa: F401  (re-exported for the plot modules)
 
+# One colour per method and one per network, everywhere in the book (Dark2 / Paired hues).
 METHOD_COLORS = {"lth": "#d95f02", "uticket": "#1b9e77", "paper": "#7570b3", "random": "#999999"}
+ARCH_COLORS = {"vgg16": "#1f78b4", "resnet19": "#a6761d"}
+PAPER_MARKER = dict(marker="*", s=90, color=METHOD_COLORS["paper"], zorder=4)   # the paper's values
+# Categories that are neither a method nor a network (recipes, code switches, energy components):
+# hues that none of METHOD_COLORS / ARCH_COLORS uses, so green always means u-Ticket.
+OTHER_COLORS = ("#e7298a", "#17becf", "#e6ab02", "#000000", "#bcbd22", "#6a51a3", "#fb9a99", "#08306b")
+# The memory hierarchy and the PE array (chapters 6 and 8), from far (dark) to near (light).
+LEVEL_COLORS = {"DRAM": "#08306b", "GLB": "#4292c6", "spad": "#c6dbef", "PE": "#e6ab02"}
+
+
+def arch_color(label: str) -> str:
+    """ARCH_COLORS for an arch key ("vgg16") or its label ("VGG-16"); grey for anything else."""
+    key = {v: k for k, v in ARCH_LABELS.items()}.get(label, label)
+    return ARCH_COLORS.get(key, "#555555")
+
+
+def legend_below(fig, axes=None, ncols: int | None = None, **kw):
+    """One legend for the whole figure, outside the axes under them (so it never covers data):
+    the unique labels of all ``axes`` (default: every axes of ``fig``) in order of appearance."""
+    seen = {}
+    for ax in (fig.axes if axes is None else axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab and not lab.startswith("_"):
+                seen.setdefault(lab, h)
+    if not seen:
+        return None
+    seen = dict(sorted(seen.items(), key=lambda kv: kv[0].startswith("paper")))   # the paper's entries last
+    n = ncols or min(len(seen), 3)
+    return fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncols=n,
+                      fontsize=kw.pop("fontsize", 8), frameon=False, **kw)
+
+
+def paper_points(ax, xs, ys, label: str, **kw):
+    """The paper's values as stars (``PAPER_MARKER``), labelled for the legend; None values skipped.
+    The caller passes values from ``uticket_lib.paper``: no plotting function holds a paper number."""
+    pts = [(x, y) for x, y in zip(xs, ys) if x is not None and y is not None]
+    if not pts:
+        return None
+    style = {**PAPER_MARKER, **kw}
+    return ax.scatter([x for x, _ in pts], [y for _, y in pts], label=label, **style)
 
 
 # The book's text column is about 760 px wide at a 1280 px window: at DPI 110 a figure up to
@@ -26,7 +66,8 @@ def figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3
     ``width`` is per column; a figure wider than ``MAX_WIDTH_IN`` in total is narrowed to it (and
     its height by the square root of the same factor) so that the page never shrinks it."""
     plt.rcParams.update({"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
-                         "grid.alpha": 0.3, "figure.dpi": DPI, "font.size": 9})
+                         "grid.alpha": 0.3, "figure.dpi": DPI, "font.size": 9,
+                         "xtick.labelsize": 9, "ytick.labelsize": 9})
     factor = min(1.0, MAX_WIDTH_IN / (width * ncols))
     out = plt.subplots(nrows, ncols, figsize=(width * ncols * factor, height * nrows * factor ** 0.5),
                        squeeze=False, constrained_layout=True, **kw)
@@ -56,6 +97,16 @@ def alt_text(fig: Figure) -> str:
             text += " (" + ", ".join(dict.fromkeys(series)) + ")"
         parts.append(text + ".")
     return " ".join(parts) or "Figure."
+
+
+def captioned(figs, text: str):
+    """Give a figure (or each of a list of figures) the caption a reader sees under it; returns it.
+
+    A caption states the figure's point, not its axes. The book numbers captioned figures per chapter
+    ("Figure 5.2.", ``ci/run_notebooks.py``); outside the book the caption shows unnumbered."""
+    for fig in (figs if isinstance(figs, (list, tuple)) else [figs]):
+        fig.uticket_caption = str(text).strip()
+    return figs
 
 
 def caption(fig: Figure) -> str:

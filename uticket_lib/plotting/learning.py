@@ -5,15 +5,14 @@ Every function takes the DataFrames built by the ``analysis`` modules (``runs``,
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from . import ARCH_LABELS, METHOD_COLORS, METHOD_LABELS, figure
+from . import ARCH_LABELS, METHOD_COLORS, METHOD_LABELS, OTHER_COLORS, figure, legend_below, paper_points
 
 ORIGIN_COLORS = {"trained (LTH)": METHOD_COLORS["lth"], "random": METHOD_COLORS["random"],
-                 "untrained magnitude": METHOD_COLORS["paper"]}
+                 "untrained magnitude": OTHER_COLORS[1]}
 METRIC_LABELS = {"test_accuracy": "test accuracy", "spike_sparsity": "spike sparsity",
                  "sparsity": "weight sparsity", "utilization": "utilization (Eq. 2)",
                  "accuracy": "test accuracy", "spike sparsity": "spike sparsity"}
@@ -32,13 +31,13 @@ def lif(frame: pd.DataFrame, v_th: float = 1.0):
               label="membrane v[t] (after reset, library)")
     ax_v.axhline(v_th, color="grey", ls=":", label="threshold")
     ax_v.set_ylabel("potential")
-    ax_v.legend(loc="upper left", fontsize=7)
     spikes = frame["spike (library)"].to_numpy()
     ax_s.vlines(t[spikes > 0], 0, 1, color="black")
     ax_s.set_ylim(0, 1.2)
     ax_s.set_yticks([])
     ax_s.set_ylabel("spikes")
     ax_s.set_xlabel("timestep t")
+    legend_below(fig)
     return fig
 
 
@@ -51,26 +50,32 @@ def surrogate(frame: pd.DataFrame):
     a.plot(frame["u"], frame["atan"], color=METHOD_COLORS["uticket"], label="ATan (smooth stand-in)")
     a.set_xlabel("h - threshold")
     a.set_ylabel("spike")
-    a.legend(fontsize=7)
     b.plot(frame["u"], frame["formula"], color=METHOD_COLORS["uticket"], label="alpha/2 / (1 + (pi alpha u / 2)^2)")
     b.plot(frame["u"][::8], frame["autograd"][::8], "o", ms=3, color=METHOD_COLORS["lth"],
            label="autograd through lif()")
     b.set_xlabel("h - threshold")
     b.set_ylabel("d spike / d h")
-    b.legend(fontsize=7)
+    legend_below(fig, ncols=2)
     return fig
 
 
 def levels(frame: pd.DataFrame, metrics=("test_accuracy", "spike_sparsity"), x: str = "level",
-           expected: bool = True):
+           expected: bool = True, paper: dict | None = None, paper_label: str = "paper"):
     """One panel per metric, one line per (arch, method) over the levels of a ``method_levels``
-    frame. With ``expected`` and a sparsity panel, the 1 - (1 - p)^k curve is drawn dashed."""
+    frame. With ``expected`` and a sparsity panel, the 1 - (1 - p)^k curve is drawn dashed.
+
+    ``paper``: {(arch, method): {metric: value}} (``paper_compare.level_points``): each value is a
+    star at that line's final level, edged in the method's colour, labelled ``paper_label``."""
     fig, axes = figure(len(metrics), 1, width=3.6, height=2.8)
     styles = {"vgg16": "-o", "resnet19": "--s"}
     for ax, metric in zip(axes[0], metrics):
         for (arch, method), g in frame.groupby(["arch", "method"], sort=False):
             ax.plot(g[x], g[metric], styles.get(arch, "-o"), ms=4, color=METHOD_COLORS.get(method),
                     label=f"{ARCH_LABELS.get(arch, arch)} {METHOD_LABELS.get(method, method)}")
+            value = (paper or {}).get((arch, method), {}).get(metric)
+            if value is not None and len(g):
+                paper_points(ax, [g[x].iloc[-1]], [value], paper_label,
+                             edgecolors=METHOD_COLORS.get(method), linewidths=0.8)
         if expected and metric == "sparsity" and "expected_sparsity" in frame:
             g = frame.drop_duplicates("level").sort_values("level")
             ax.plot(g["level"], g["expected_sparsity"], ":", color="black", label="1 - (1-p)^k")
@@ -78,7 +83,7 @@ def levels(frame: pd.DataFrame, metrics=("test_accuracy", "spike_sparsity"), x: 
         if x == "level":
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-    axes[0][0].legend(fontsize=7)
+    legend_below(fig)
     return fig
 
 
@@ -102,15 +107,17 @@ def pe_loads(frame: pd.DataFrame, workload: pd.DataFrame | None = None):
         ax.set_xticks(g["pe"])
         ax.set_xticklabels([f"PE{j}" for j in g["pe"]])
         ax.set_ylabel("non-zero weights (cycles)")
-    axes[0][0].legend(fontsize=7)
+    legend_below(fig, ncols=2)
     return fig
 
 
-def utilization_levels(frames: dict, x: str = "level"):
+def utilization_levels(frames: dict, x: str = "level", paper: dict | None = None,
+                       paper_label: str = "paper"):
     """Fig. 4: network utilization (and weight sparsity, right axis) over the pruning levels.
 
     ``frames``: {label: DataFrame with columns sparsity, utilization (``analysis.utilization_frame``)}
     where label is "<arch> <method>" or any text; the method colour is picked from the label.
+    ``paper``: {label: the paper's final utilization}, a star at that line's last level.
     """
     fig, axes = figure(1, 1, width=5.5, height=3.2)
     ax = axes[0][0]
@@ -120,6 +127,9 @@ def utilization_levels(frames: dict, x: str = "level"):
         style = "--s" if "ResNet" in label or "resnet" in label else "-o"
         ax.plot(f.index, f["utilization"], style, ms=4, color=METHOD_COLORS[method], label=label)
         ax2.plot(f.index, f["sparsity"], ":", color="black", lw=0.8)
+        if (paper or {}).get(label) is not None:
+            paper_points(ax, [f.index[-1]], [paper[label]], paper_label,
+                         edgecolors=METHOD_COLORS[method], linewidths=0.8)
     ax.set_xlabel("level (pruning round)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("utilization (Eq. 2, parameter-weighted)")
@@ -127,7 +137,7 @@ def utilization_levels(frames: dict, x: str = "level"):
     ax2.grid(False)
     ax2.set_ylim(0, 1)
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=7, loc="lower left")
+    legend_below(fig)
     return fig
 
 
@@ -143,16 +153,16 @@ def origins(frame: pd.DataFrame, layer_frame: pd.DataFrame | None = None):
     ax.set_xlabel("level (pruning round)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("network utilization")
-    ax.legend(fontsize=7)
     if layer_frame is not None:
         ax = axes[0][1]
         pos = np.arange(len(layer_frame))
         w = 0.8 / len(cols)
         for i, c in enumerate(cols):
             ax.bar(pos + (i - (len(cols) - 1) / 2) * w, layer_frame[c], w, color=ORIGIN_COLORS[c], label=c)
-        ax.set_xticks(pos)
-        ax.set_xticklabels(layer_frame.index, rotation=90, fontsize=6)
+        ax.set_xticks(pos, [str(i + 1) for i in pos])
+        ax.set_xlabel("covered layer")
         ax.set_ylabel("layer utilization (last level)")
+    legend_below(fig)
     return fig
 
 
@@ -170,7 +180,7 @@ def walkthrough(frame: pd.DataFrame, n_blocks: int = 4):
         ax.axvline(f.index[f["block"] == b][0] - 0.5, color="grey", lw=0.8)
     ax.set_xlabel("filter (PE = filter mod n_PE; blocks separated by grey lines)")
     ax.set_ylabel("non-zero weights")
-    ax.legend(fontsize=7)
+    legend_below(fig)
     return fig
 
 
@@ -178,16 +188,16 @@ def switches(frame: pd.DataFrame, metrics=("accuracy", "sparsity", "utilization"
     """Chapter 9: each metric over the levels, the paper behaviour against each code switch
     (``analysis.switches.switch_levels``)."""
     fig, axes = figure(len(metrics), 1, width=3.0, height=2.8)
-    colors = plt.get_cmap("tab10")
+    others = [c for c in OTHER_COLORS if c != "#000000"]
     for ax, metric in zip(axes[0], metrics):
         for i, (setting, g) in enumerate(frame.groupby("setting", sort=False)):
             style = "-o" if setting == "paper behaviour" else "--s"
-            ax.plot(g["level"], g[metric], style, ms=4, color="black" if i == 0 else colors(i),
-                    label=setting)
+            ax.plot(g["level"], g[metric], style, ms=4,
+                    color="black" if i == 0 else others[(i - 1) % len(others)], label=setting)
         ax.set_xlabel("level")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-    axes[0][0].legend(fontsize=6)
+    legend_below(fig, ncols=2)
     return fig
 
 
@@ -198,14 +208,13 @@ def curves(frame: pd.DataFrame, kind: str = "dense"):
     archs = list(dict.fromkeys(sub["arch"]))
     fig, axes = figure(max(1, len(archs)), 1, width=3.8, height=3.0)
     curves_ = list(dict.fromkeys(zip(sub["recipe"], sub["budget"])))
-    colors = plt.get_cmap("tab10")
     short = min(b for _, b in curves_) if curves_ else 0
     for ax, arch in zip(axes[0], archs):
         for i, (r, b) in enumerate(curves_):
             c = sub[(sub["arch"] == arch) & (sub["recipe"] == r) & (sub["budget"] == b)].sort_values("images")
             if len(c):
                 label = r if b == short else f"{r}, {b // 1000}k budget"
-                ax.plot(c["images"] / 1000, 100 * c["val_accuracy"], "-o", ms=3, color=colors(i % 10),
+                ax.plot(c["images"] / 1000, 100 * c["val_accuracy"], "-o", ms=3, color=OTHER_COLORS[i % len(OTHER_COLORS)],
                         label=label)
         ax.set_title(ARCH_LABELS.get(arch, arch), fontsize=10)
         ax.set_xlabel("training images seen (thousands)")
