@@ -243,7 +243,7 @@ PROFILE_TIMES = {"smoke": "minutes on a CPU", "cpu": f"the book's numbers; about
 def run_note(name: str, source: str, profile: str, seconds: float) -> str:
     """What a downloaded notebook needs to run, as a MyST admonition (see ``add_run_note``)."""
     times = "; ".join(f"`-p PROFILE {p}`: {t}" for p, t in PROFILE_TIMES.items())
-    return (f":::{{admonition}} Run this notebook yourself\n:class: tip {RUN_NOTE_CLASS}\n"
+    return (f":::{{admonition}} Run this notebook yourself\n:class: tip dropdown {RUN_NOTE_CLASS}\n"
             f"Download it with the download button at the top of the page (`.ipynb`) or as its "
             f"{{download}}`jupytext source <../../{source}>`. It needs the `uticket_lib` package "
             f"(`pip install -e .` in a clone of the repository, which pins its dependencies) and, for "

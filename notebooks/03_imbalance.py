@@ -209,7 +209,7 @@ analysis.glue("ch3_trained_inside", "inside" if min(draws0) <= last["trained (LT
 # trained mask's utilization: what training adds *within* each layer, by making some filters keep
 # more weights than others. The table gives every recipe at the end of its curve; the figure follows
 # the profile's recipe along its training, the band being the second baseline's range over its draws.
-# `min_weights_per_filter` is the mean number of surviving weights per filter in the sparsest covered
+# *min weights per filter* is the mean number of surviving weights per filter in the sparsest covered
 # layer; every random baseline takes 5 draws.
 
 # %%

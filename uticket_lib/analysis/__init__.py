@@ -54,7 +54,7 @@ def table(frame: pd.DataFrame):
     floats in plain units: pandas' own HTML prints NaN, which a reader takes for a failure."""
     def fmt(v):
         return plain_number(float(v)) if isinstance(v, float) else v
-    return frame.style.format(fmt, na_rep="–")
+    return for_display(frame).style.format(fmt, na_rep="–")
 
 
 def words(name):

@@ -26,7 +26,7 @@ def ratio_dots(records: list[dict], labels: dict[str, str], tolerance: float = 0
     (colours); the band is the PASS tolerance of an effect's size (``tolerance``, relative)."""
     metrics = [m for m in labels if any(r["metric"] == m for r in records)]
     archs = list(dict.fromkeys(r["arch"] for r in records))
-    fig, axes = figure(width=6.2, height=0.34 * max(len(metrics), 1) + 0.9)
+    fig, axes = figure(width=6.2, height=0.2 * max(len(metrics), 1) + 0.5)   # ~210 px: the first screen
     ax = axes[0, 0]
     ax.axvspan(1 - tolerance, 1 + tolerance, color="#cccccc", alpha=0.5, lw=0, label=f"paper +-{100 * tolerance:.0f} %")
     ax.axvline(1, color="black", lw=0.8)
@@ -52,6 +52,6 @@ def ratio_dots(records: list[dict], labels: dict[str, str], tolerance: float = 0
     ax.set_yticks(range(len(metrics)), [labels[m] for m in metrics])
     ax.set_ylim(len(metrics) - 0.5, -0.5)
     ax.grid(axis="y", alpha=0)
-    ax.set_xlabel("this build / the paper (log scale)")
-    fig.legend(loc="outside lower center", ncols=3, frameon=False)
+    ax.set_xlabel("this build / the paper (log scale)", fontsize=8)
+    fig.legend(loc="outside right upper", frameon=False, fontsize=8)
     return fig
