@@ -688,7 +688,8 @@ def write_headline_figure(out: Path, records: list[dict]) -> Path | None:
     from uticket_lib.analysis.claims import HEADLINE
     from uticket_lib.plotting import summary
 
-    fig = summary.ratio_dots(records, {k: v[0] for k, v in HEADLINE.items()})
+    fig = summary.ratio_dots(records, {k: v[0] for k, v in HEADLINE.items()},
+                             compare=[k for k, v in HEADLINE.items() if v[2]])
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
     fig.savefig(tmp, dpi=plotting.DPI, bbox_inches="tight")
     plt.close(fig)

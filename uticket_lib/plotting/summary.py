@@ -15,16 +15,19 @@ from . import ARCH_COLORS, ARCH_LABELS, figure
 RATIO_TICKS = (0.01, 0.03, 0.1, 0.3, 0.5, 1, 2, 3)
 
 
-def plotted(record: dict) -> bool:
-    """A record has a dot: a paper value and a ratio > 0 (a log axis has no place for the opposite sign)."""
+def plotted(record: dict, compare: bool = True) -> bool:
+    """A record has a dot: a size comparison (``compare``: the metric's flag in ``claims.HEADLINE``),
+    a paper value and a ratio > 0 (a log axis has no place for the opposite sign)."""
     v, p = record.get("value"), record.get("paper")
-    return v is not None and p not in (None, 0) and v / p > 0 and math.isfinite(v / p)
+    return compare and v is not None and p not in (None, 0) and v / p > 0 and math.isfinite(v / p)
 
 
-def ratio_dots(records: list[dict], labels: dict[str, str], tolerance: float = 0.25):
+def ratio_dots(records: list[dict], labels: dict[str, str], tolerance: float = 0.25, compare=None):
     """Dot plot of value / paper on a log axis per metric (rows, in ``labels`` order) and network
-    (colours); the band is the PASS tolerance of an effect's size (``tolerance``, relative)."""
-    metrics = [m for m in labels if any(r["metric"] == m for r in records)]
+    (colours); the band is the PASS tolerance of an effect's size (``tolerance``, relative).
+    ``compare``: the metrics whose ratio is a size comparison (default: all); the others get no row."""
+    compare = set(labels) if compare is None else set(compare)
+    metrics = [m for m in labels if m in compare and any(r["metric"] == m and plotted(r) for r in records)]
     archs = list(dict.fromkeys(r["arch"] for r in records))
     fig, axes = figure(width=6.2, height=0.2 * max(len(metrics), 1) + 0.5)   # ~210 px: the first screen
     ax = axes[0, 0]
