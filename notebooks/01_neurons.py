@@ -238,7 +238,7 @@ for a in width1.index:
 #
 # The neuron and the networks that the rest of the book relies on, checked on this build (profile
 # {glue:md}`ch1_profile`): the neuron follows the hand-computed LIF recursion, its backward pass is
-# the ATan surrogate, and the weight counts at width 1 match the released networks. All three hold by
+# the ATan surrogate, and the weight counts at width 1 match the released networks. All of them hold by
 # construction of the code (the unit tests own them), so they appear as implementation checks, not
 # as evidence that the paper reproduces.
 

@@ -132,7 +132,7 @@ analysis.glue("ch2_accuracy_all", "; ".join(
 # ticket far *below* its dense network fails it (at the cpu profile the ticket trains one pass after
 # one-shot pruning; the learning-speed study below measures what a second pass buys), and so would a
 # ticket far *above* it, which would mean an under-trained dense network; where the seeds of the
-# recipe disagree (one collapsed, section "Training noise" below) it stays undecided, unless every
+# recipe disagree (section "Training noise" below) it stays undecided, unless every
 # seed lies beyond the same bound: then it fails however wide the interval. The measured
 # sparsity follows $1-(1-p)^k$ exactly for LTH, because each round removes exactly
 # `round(p x survivors)` weights.
@@ -233,7 +233,8 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 display(recipes.probe_frame())
 display(recipes.sweep_frame().drop(columns=["overrides"]))
 gap = recipes.gap_frame(summary)
-display(analysis.table(gap.T))  # one column per network: the frame's eleven columns do not fit side by side
+# one column per network: the frame's eleven columns do not fit side by side; its row names in words
+display(analysis.table(gap.T.rename(index=lambda s: s.replace("cpu_minutes", "CPU minutes").replace("_", " "))))
 for key, text in recipes.gap_text(gap).items():
     analysis.glue(f"ch2_gap_{key}", text);
 trend = recipes.training_trend({arch: p["lth"] for arch, p in pairs.items()})
@@ -287,7 +288,7 @@ display(analysis.table(seed_runs.set_index(["recipe", "arch", "seed"]).round(2))
 #
 # 1. Each round removes $\mathrm{round}(p \times \text{survivors})$, so after $L-1$ rounds a share
 #    $(1-p)^{L-1}$ survives: with the smoke profile's $p$ = 50 % and 5 levels, $1 - 0.5^4$, that is
-#    93.75 % sparsity, and the LTH rows match the `expected_sparsity` column to within a weight.
+#    93.75 % sparsity, and the LTH rows match the expected sparsity column to within a weight.
 #    Whether the accuracy drop grows depends on whether the dense network learned anything: at the
 #    smoke profile it stays near chance (a few passes over 256 images), so there is nothing to lose
 #    and the accuracy column stays flat or jumps by single test images (one of 128 is 0.8 points). A

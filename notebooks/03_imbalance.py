@@ -110,8 +110,11 @@ plotting.captioned(
                              paper={f"{analysis.ARCH_LABELS.get(a, a)} LTH": paper_final.get((a, "lth"), {}).get("utilization")
                                     for a in util},
                              paper_label=f"paper (Table II, {ds_label})"),
-    f"As LTH prunes, its filters' loads grow unequal and the network utilization falls "
-    f"({analysis.ARCH_LABELS.get(arch_list[0], arch_list[0])}: {util[arch_list[0]]['utilization'].iloc[-1]:.2f} "
+    ("Network utilization of the LTH tickets over the pruning levels; with one pruning round there are "
+     "only the dense level and the final ticket, so no trend can be read off "
+     if len(util[arch_list[0]]) < 3 else "As LTH prunes, its filters' loads grow unequal and the network "
+     "utilization falls ")
+    + f"({analysis.ARCH_LABELS.get(arch_list[0], arch_list[0])}: {util[arch_list[0]]['utilization'].iloc[-1]:.2f} "
     f"at {util[arch_list[0]]['sparsity'].iloc[-1]:.1%} weight sparsity, dotted on the right axis). Stars: the "
     f"utilization of the paper's final LTH tickets (Table II, {ds_label}), drawn at this build's final level; "
     f"its Fig. 4 shows VGG-16 on CIFAR10 falling to {paper.TEXT['lth_final_utilization_vgg16_cifar10'][0]:.2f}.");
@@ -264,11 +267,12 @@ for key, text in recipes.origin_text(origin).items():
 #    but fill an 8-PE one. The work column stays the same, while the latency roughly doubles, since
 #    half as many PEs share it.
 # 2. `SEED` changes the initialisation and data order, so both networks and their tickets are new,
-#    and so are the random masks' draws. The sign need not hold: the trained mask differs from the
-#    random ones by about as much as the random draws differ from each other, so another seed can
-#    put it on the other side, or inside the range where it was outside. At the smoke profile the
-#    networks barely train and their masks are close to magnitude masks of the initial weights, so
-#    trained and random are nearly equal and the sign is a coin toss. A single seed therefore shows
+#    and so are the random masks' draws. At the book's profile the trained masks on this page lie
+#    below the random draws by far more than the draws differ from each other (compare the trained
+#    utilization with the random range in the claims below), so another seed is likely to move the
+#    size of that gap more than its sign. At the smoke profile the networks barely train and their
+#    masks are close to magnitude masks of the initial weights, so trained and random are nearly
+#    equal and the sign can flip from seed to seed. A single seed therefore shows
 #    an effect but cannot establish it; that needs the spread over several training seeds, which is
 #    why the page shows this comparison and does not claim it.
 # :::

@@ -213,9 +213,12 @@ analysis.glue("ch4_cost_s", cost["balance_seconds"].max(), "{:.3f} s");
 #    the two printed sparsities come out nearly equal, a hair below the LTH mask's; which one ends
 #    denser depends on the rounding in each layer. With `layer` every filter is moved to the
 #    layer-wide mean, which is farther from its load than its own block's mean whenever block means
-#    differ, so it switches somewhat more weights on (and off). Block means average many filters and
-#    differ little, so the difference is small; the layer reference equalises the whole layer, which
-#    the PE array does not need, since only filters of the same block wait for each other.
+#    differ, so it switches more weights on (and off). Block means average only {glue:md}`ch4_n_pe`
+#    filters, and where filters keep few weights they still differ by a sizeable fraction of a
+#    filter's load (compare the block targets in the walkthrough above), so the extra moves are not
+#    negligible, even though the net change in sparsity stays small. The layer reference equalises
+#    the whole layer, which the PE array does not need, since only filters of the same block wait
+#    for each other.
 # :::
 
 # %% [markdown]

@@ -67,7 +67,7 @@ cal = paper_compare.calibration_frame()
 analysis.glue("c6_r_fit", r_fit, "{:.4f}")
 analysis.glue("c6_cal_worst", cal["difference (pp)"].abs().max(), "{:.2f}")
 analysis.glue("c6_assumed", paper.ASSUMED_NOTE);
-cal.round(2)
+cal.round(2).assign(**{c: cal[c] for c in cal if c.startswith("spike sparsity")})   # Table I's three digits
 
 # %% [markdown]
 # One ratio, $E_l / E_d$ = {glue:md}`c6_r_fit`, reproduces all six published reductions within
@@ -95,7 +95,10 @@ fig = plotting.captioned(hplot.calibration_scatter(cal),
 
 # %%
 presets = hwframes.presets_frame()
-presets
+COMPONENT_NAMES = {"e_dyn": "E_d", "e_leak": "E_l", "mac_dyn": "MAC, dynamic", "mem_dyn": "scratchpad, dynamic",
+                   "lif_dyn": "LIF, dynamic", "mac_leak": "MAC, leakage", "lif_leak": "LIF, leakage",
+                   "mem_leak": "scratchpad, leakage"}   # display names of the constants' keys
+presets.rename(index=COMPONENT_NAMES).replace({"source": COMPONENT_NAMES}, regex=True)
 
 # %% [markdown]
 # ## Energy reduction of our runs (Fig. 7(a))
@@ -156,7 +159,7 @@ fig = plotting.captioned(
 
 # %%
 bd = {analysis.ARCH_LABELS.get(a, a): hwframes.breakdown_frame(p) for a, p in runs.items()}
-pd.concat(bd).round(1)
+pd.concat(bd).round(1).rename(index=COMPONENT_NAMES)
 
 # %%
 fig = plotting.captioned(hplot.breakdown_bars(bd),

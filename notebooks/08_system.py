@@ -57,7 +57,8 @@ rep = analysis.hardware_report(runs[first]["lth"])
 # scratchpad size:
 
 # %%
-hwframes.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"])
+hwframes.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"]).rename(
+    index={"dram": "DRAM", "glb": "GLB", "spad": "scratchpad", "spad_capacity": "scratchpad capacity"})
 
 # %% [markdown]
 # The PE array's energy in this chapter uses the `bottom_up_32nm` preset (pJ, chapter 6), since
@@ -65,8 +66,12 @@ hwframes.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"])
 # depends on them:
 
 # %%
+COMPONENT_NAMES = {"e_dyn": "E_d", "e_leak": "E_l", "mac_dyn": "MAC, dynamic", "mem_dyn": "scratchpad, dynamic",
+                   "lif_dyn": "LIF, dynamic", "mac_leak": "MAC, leakage", "lif_leak": "LIF, leakage",
+                   "mem_leak": "scratchpad, leakage"}   # display names of the constants' keys
 hwframes.constants_frame(analysis.hardware_report(runs[first]["lth"], energy="bottom_up_32nm"),
-                   keys=["e_dyn", "e_leak", "components"])
+                   keys=["e_dyn", "e_leak", "components"]).rename(index=COMPONENT_NAMES).replace(
+    {"source": COMPONENT_NAMES}, regex=True)
 
 # %% [markdown]
 # ## Traffic per layer (Fig. 9)
@@ -80,6 +85,12 @@ sizes = ["weights dense (kbit)", "weights WSP (kbit)", "spikes in dense (kbit)",
          "max filter (bit)", "fits spad"]
 display(mem_table[sizes])                       # what is stored
 display(mem_table.drop(columns=sizes))          # what is moved, and its energy
+analysis.glue("c8_csr_larger", "; ".join(
+    f"{a}: {int((f['spikes in CSR (kbit)'] > f['spikes in dense (kbit)']).sum())} of {len(f)} covered layers"
+    for a, f in mems.items()))
+analysis.glue("c8_csr_wsp", "; ".join(
+    f"{a}: {f['spikes in CSR (kbit)'].sum():,.0f} kbit of CSR spikes against {f['weights WSP (kbit)'].sum():,.0f} kbit "
+    f"of WSP weights" for a, f in mems.items()));
 
 # %%
 figs = [plotting.captioned(hplot.memory_bars(f, title=f"{a}, LTH"),
@@ -89,6 +100,13 @@ figs = [plotting.captioned(hplot.memory_bars(f, title=f"{a}, LTH"),
         for a, f in mems.items()]
 
 # %% [markdown]
+# CSR is not always the smaller format: each active activation costs a column index on top of its
+# $T$ spike bits, so where most activations spike the CSR input is larger than the dense one
+# ({glue:md}`c8_csr_larger`). Summed over the covered layers, the spike input of a network whose spikes
+# are dense is then of the same order as its compressed weights ({glue:md}`c8_csr_wsp`). This inflates the memory
+# traffic and energy, and so lowers the PE array's share of the system energy below what a spike
+# format that falls back to dense storage would give.
+#
 # ## Traffic against sparsity (Fig. 9(a))
 #
 # DRAM and GLB words relative to the dense network, over the pruning levels of the LTH runs:
@@ -99,8 +117,10 @@ pd.concat(mvs).round(3)
 
 # %%
 fig = plotting.captioned(hplot.memory_vs_sparsity(mvs),
-    "DRAM (solid) and GLB (dashed) words relative to the dense network over the LTH levels: the weight "
-    "traffic shrinks with the mask, the spike traffic does not.")
+    "DRAM (filled) and GLB (open) accesses of the LTH masks relative to the dense network, against weight "
+    "sparsity: total traffic, weights and spikes together"
+    + (" (one pruning round: the dense level and the final ticket only)." if min(len(f) for f in mvs.values()) < 3
+       else "; it falls towards the share of the spikes, which pruning does not shrink."))
 
 # %% [markdown]
 # Weights dominate the dense traffic and shrink with the mask; the spike traffic does not, so at
@@ -170,14 +190,18 @@ fig = plotting.captioned(hplot.system_bars(sf, paper=paper_9b, paper_label="pape
 # :::{admonition} Solutions
 # :class: dropdown
 #
-# 1. Not the rise one might guess. The PE energy (cycles: non-zero weights times output positions
-#    times $T$) and the weight traffic that dominates the memory energy (the WSP bitmask and the
-#    non-zero values) both grow like $w^2$ at a fixed sparsity, so the share moves only through what
-#    changes per weight. Wider filters keep more survivors each, their loads are relatively more
-#    even, and LTH idles less, which cuts the PE array's leakage (at the smoke width VGG-16's
-#    8-filter layer also stops padding its 16-PE block); the spike traffic grows only like $w$ and
-#    matters little where the networks barely spike, as at the smoke profile. So expect the PE share
-#    to fall or stay about level; how far depends on how much idle leakage the narrow network had.
+# 1. Two effects pull against each other. The PE energy (cycles: non-zero weights times output
+#    positions times $T$) and the weight traffic (the WSP bitmask and the non-zero values) both grow
+#    like $w^2$ at a fixed sparsity, while the spike traffic grows only like $w$. The spike traffic
+#    is not a small part of the memory energy: in CSR form it can come close to the weights
+#    ({glue:md}`c8_csr_wsp` on this page), so where the networks spike densely a wider network
+#    shifts the memory energy towards the $w^2$ part and pushes the PE share up. Against that,
+#    wider filters keep more survivors each, their loads are relatively more even, and LTH idles
+#    less, which cuts the PE array's leakage (at the smoke width VGG-16's 8-filter layer also stops
+#    padding its 16-PE block) and pushes the share down. At the smoke profile the networks barely
+#    spike, so the spike term matters little and the PE share should fall or stay about level; how
+#    far depends on how much idle leakage the narrow network had. Where spikes are dense, the rise
+#    can win.
 # 2. u-Ticket changes the memory traffic only by the few weights balancing adds, so the system
 #    saving is about the PE saving times the PE share. With 8 PEs both factors fall: LTH idles less,
 #    so the PE saving shrinks (chapter 6's exercise) and LTH's PE energy with it, and every layer

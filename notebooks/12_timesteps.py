@@ -71,7 +71,9 @@ settings = ts.search_settings(PROFILE, budget=BUDGET, candidates=CANDIDATES, val
 analysis.glue("ch12_profile", PROFILE)
 analysis.glue("ch12_budget", 100 * settings["budget"], "{:g}")
 analysis.glue("ch12_join", settings["join"])
-display(analysis.table(pd.DataFrame({"search setting": {k: str(v) for k, v in settings.items()}})))
+setting_names = {"val_size": "validation images", "candidates": "candidate T per stage", "budget": "accuracy budget",
+                 "max_steps": "greedy trials (cap)", "join": "time adapter", "finetune_epochs": "fine-tuning epochs"}
+display(analysis.table(pd.DataFrame({"search setting": {setting_names.get(k, k): str(v) for k, v in settings.items()}})))
 
 # %% [markdown]
 # ## Choosing the plan
@@ -95,13 +97,15 @@ results = ts.searches(pairs, **settings)
 first = arch_list[0]
 sens = ts.sensitivity_frame(results[first]["lth"])
 cheap = sens[sens["latency saving %"] > 0]["drop (points)"]
+saving = sorted({(sc, t) for (sc, _, t) in cheap.index})
 plotting.captioned(
     tplot.sensitivity(sens),
     f"Where fewer timesteps are cheap, for the {analysis.ARCH_LABELS.get(first, first)} LTH ticket: each row "
-    "changes one stage alone or the suffix from that stage on to a smaller T. Only suffixes save PE latency "
-    "(right); the drops (left, validation points; blue: accuracy rose) tell which of them the search can "
-    f"afford: {int((cheap <= 100 * settings['budget']).sum())} of the {len(cheap)} latency-saving changes "
-    f"cost at most the {100 * settings['budget']:g}-point budget on their own.");
+    "changes one stage alone or the suffix from that stage on to a smaller T. Changes that save PE latency "
+    f"(right): {', '.join(f'{sc} at T = {t}' for sc, t in saving) or 'none'}. The drops (left, validation "
+    "points; blue: accuracy rose) tell which of them the search can afford: "
+    f"{int((cheap <= 100 * settings['budget']).sum())} of the {len(cheap)} latency-saving changes cost at most "
+    f"the {100 * settings['budget']:g}-point budget on their own.");
 
 # %% [markdown]
 # The heatmaps show, for the LTH ticket of the first network, the validation accuracy drop and the

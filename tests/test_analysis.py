@@ -92,6 +92,9 @@ def test_for_display_names_in_words_whole_floats_as_integers_and_data_untouched(
     assert list(out.columns) == ["level epochs", "latency reduction pct", "with gap"]
     assert out.index.name == "arch name"
     assert str(out["level epochs"].dtype) == "Int64" and list(out["level epochs"]) == [1, 2]
-    assert out["latency reduction pct"].dtype == float        # not whole numbers
+    assert list(out["latency reduction pct"]) == ["17.7", "0.0"]      # its own decimals, no "-0.0"
     assert out["with gap"].dtype == float                     # a gap would print as <NA>
+    wide = analysis.for_display(pd.DataFrame({"n": [3840000, 12], "u": [0.5571, 0.4], "f": [2404029.5, 1.25]}))
+    assert list(wide["n"]) == ["3,840,000", "12"] and wide["f"].dtype == float   # thousands: no decimals, by value
+    assert wide["u"].dtype == float                           # four decimals: pandas' precision decides
     assert list(df.columns) == ["level_epochs", "latency_reduction_pct", "with_gap"]   # the data keeps its keys

@@ -65,20 +65,40 @@ def words(name):
     return name.replace("_", " ") if isinstance(name, str) else name
 
 
+def _decimals(col: pd.Series, most: int = 2) -> int | None:
+    """The fewest decimals (0..``most``) that print every value of a float column exactly, else None."""
+    for d in range(most + 1):
+        if bool((col.round(d) - col).abs().le(1e-9 * col.abs().clip(lower=1)).all()):
+            return d
+    return None
+
+
 def for_display(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` as the book shows it: names in words (``words``) and float columns that
-    hold only whole numbers (and no gap) as integers ("960", not "960.000"). The data keeps its keys."""
+    """A copy of ``frame`` as the book shows it: names in words (``words``); a float column whose values
+    all have at most two decimals printed with exactly those ("97.9", not "97.900"; whole numbers as
+    integers); integers from 10,000 up with thousands separators, as the floats are. Columns with a gap
+    keep pandas' own formatting. The data keeps its keys."""
     out = frame.copy()
     out.columns = (pd.MultiIndex.from_tuples([words(c) for c in out.columns], names=out.columns.names)
                    if isinstance(out.columns, pd.MultiIndex) else [words(c) for c in out.columns])
     out.index = out.index.set_names([words(n) for n in out.index.names])
     for i in range(out.shape[1]):
         col = out.iloc[:, i]
-        if pd.api.types.is_float_dtype(col.dtype):
-            # a column with a gap keeps its floats: Int64 would print the gap as "<NA>"
-            if len(col) and not col.isna().any() and bool(((col % 1) == 0).all()) \
-                    and bool((col.abs() < 2 ** 53).all()):
-                out.isetitem(i, col.astype("Int64"))
+        if not len(col) or col.isna().any() or pd.api.types.is_bool_dtype(col.dtype):
+            continue             # a gap: Int64 / text would print it as "<NA>" / "nan"
+        if pd.api.types.is_float_dtype(col.dtype) and bool((col.abs() < 2 ** 53).all()):
+            d = _decimals(col)
+            if d and bool((col.abs() >= 1000).any()):
+                d = None         # thousands: plain_number prints them without decimals, value by value
+            if d == 0:
+                col = col.astype("Int64")
+            elif d is not None:
+                out.isetitem(i, col.map(lambda v, d=d: f"{v + 0.0:,.{d}f}"))   # + 0.0: no "-0.0"
+                continue
+        if pd.api.types.is_integer_dtype(col.dtype) and bool((col.abs() >= 10_000).any()):
+            out.isetitem(i, col.map(lambda v: f"{int(v):,}"))
+        else:
+            out.isetitem(i, col)
     return out
 
 

@@ -110,8 +110,8 @@ def _row(source: str, arch: str, lth: dict, ut: dict, leak_ratio: float) -> dict
             "work ratio": lat["work_ratio"],
             "surviving-weight ratio": wk["surviving_weight_ratio"],
             "cycles-per-weight ratio": wk["cycles_per_weight_ratio"],
-            "utilization LTH": lat["utilization_lth"],
-            "utilization u-Ticket": lat["utilization_uticket"],
+            "cycle utilization LTH": lat["utilization_lth"],
+            "cycle utilization u-Ticket": lat["utilization_uticket"],
             "latency reduction %": lat["latency_reduction_pct"],
             "latency: work share": lat["work_share"],
             "latency: utilization share": lat["utilization_share"],
@@ -211,6 +211,6 @@ def text(parts: pd.DataFrame, width: Mapping[str, pd.DataFrame]) -> dict[str, st
         widths.append(f"{label(a)}: LTH cycle utilization {f.loc[hi, 'LTH cycle utilization']:.2f} at width "
                       f"{hi:g} and {f.loc[lo, 'LTH cycle utilization']:.2f} at {lo:g}; the ceiling adds "
                       f"{f.loc[hi, 'ceil adds work %']:.1f} % and {f.loc[lo, 'ceil adds work %']:.1f} % work")
-    balance = [f"{label(a)}: " + pair(a, lambda r: f"{r['utilization LTH']:.2f}") for a in archs]
+    balance = [f"{label(a)}: " + pair(a, lambda r: f"{r['cycle utilization LTH']:.2f}") for a in archs]
     return {"latency": ". ".join(latency), "weights": ". ".join(weights), "width": ". ".join(widths),
             "balance": ". ".join(balance)}

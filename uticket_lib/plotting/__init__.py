@@ -15,11 +15,18 @@ from ..analysis import ARCH_LABELS, METHOD_LABELS  # noqa: F401  (re-exported fo
 METHOD_COLORS = {"lth": "#d95f02", "uticket": "#1b9e77", "paper": "#7570b3", "random": "#999999"}
 ARCH_COLORS = {"vgg16": "#1f78b4", "resnet19": "#a6761d"}
 PAPER_MARKER = dict(marker="*", s=90, color=METHOD_COLORS["paper"], zorder=4)   # the paper's values
+PAPER_ARCH_MARKERS = {"vgg16": "*", "resnet19": "P"}   # where both networks' paper values share a panel
 # Categories that are neither a method nor a network (recipes, code switches, energy components):
 # hues that none of METHOD_COLORS / ARCH_COLORS uses, so green always means u-Ticket.
 OTHER_COLORS = ("#e7298a", "#17becf", "#e6ab02", "#000000", "#bcbd22", "#6a51a3", "#fb9a99", "#08306b")
 # The memory hierarchy and the PE array (chapters 6 and 8), from far (dark) to near (light).
 LEVEL_COLORS = {"DRAM": "#08306b", "GLB": "#4292c6", "spad": "#c6dbef", "PE": "#e6ab02"}
+
+
+def trend(n_points: int) -> dict:
+    """Line keywords for a series over pruning levels: joined when it has a trend to show (3 or more
+    points), markers only for two (a dense level and one pruned level: no trend, as the claims say)."""
+    return {} if n_points > 2 else {"linestyle": "none"}
 
 
 def arch_color(label: str) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from . import (ARCH_LABELS, LEVEL_COLORS, METHOD_COLORS, METHOD_LABELS, OTHER_COLORS, PAPER_MARKER, arch_color, figure,
-               legend_below, paper_points)
+               legend_below, paper_points, trend)
 
 from ..analysis.labels import name as _name
 
@@ -66,7 +66,8 @@ def energy_vs_sparsity(frames: dict[str, pd.DataFrame], paper: dict | None = Non
     fig, axes = figure(width=5.0)
     ax = axes[0, 0]
     for (name, f), marker in zip(frames.items(), "os^v"):
-        ax.plot(100 * f["sparsity LTH"], f["reduction %"], marker=marker, color=arch_color(name), label=name)
+        ax.plot(100 * f["sparsity LTH"], f["reduction %"], marker=marker, color=arch_color(name), label=name,
+                **trend(len(f)))
     for name, (s, r) in (paper or {}).items():
         label = ARCH_LABELS.get(name, name)
         paper_points(ax, [s], [r], f"{paper_label}, {label}", edgecolors=arch_color(name), linewidths=1.2,
@@ -197,9 +198,9 @@ def memory_vs_sparsity(frames: dict[str, pd.DataFrame]):
     ax = axes[0, 0]
     for (name, f), marker in zip(frames.items(), "os^v"):
         s = 100 * f["weight sparsity"]
-        ax.plot(s, f["DRAM / dense"], marker=marker, color=arch_color(name), label=f"{name} DRAM")
-        ax.plot(s, f["GLB / dense"], marker=marker, ls="--", mfc="white", color=arch_color(name),
-                label=f"{name} GLB")
+        ax.plot(s, f["DRAM / dense"], marker=marker, color=arch_color(name), label=f"{name} DRAM", **trend(len(f)))
+        ax.plot(s, f["GLB / dense"], marker=marker, ls="--" if len(f) > 2 else "none", mfc="white",
+                color=arch_color(name), label=f"{name} GLB")
     ax.set_xlabel("weight sparsity (%)")
     ax.set_ylabel("accesses / dense")
     legend_below(fig, ncols=2)

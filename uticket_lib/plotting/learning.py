@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from . import ARCH_LABELS, METHOD_COLORS, METHOD_LABELS, OTHER_COLORS, figure, legend_below, paper_points
+from . import (ARCH_LABELS, METHOD_COLORS, METHOD_LABELS, OTHER_COLORS, PAPER_ARCH_MARKERS, figure, legend_below,
+               paper_points, trend)
 
 ORIGIN_COLORS = {"trained (LTH)": METHOD_COLORS["lth"], "random": METHOD_COLORS["random"],
                  "untrained magnitude": OTHER_COLORS[1]}
@@ -70,12 +71,13 @@ def levels(frame: pd.DataFrame, metrics=("test_accuracy", "spike_sparsity"), x: 
     styles = {"vgg16": "-o", "resnet19": "--s"}
     for ax, metric in zip(axes[0], metrics):
         for (arch, method), g in frame.groupby(["arch", "method"], sort=False):
-            ax.plot(g[x], g[metric], styles.get(arch, "-o"), ms=4, color=METHOD_COLORS.get(method),
+            ax.plot(g[x], g[metric], styles.get(arch, "-o"), ms=4, color=METHOD_COLORS.get(method), **trend(len(g)),
                     label=f"{ARCH_LABELS.get(arch, arch)} {METHOD_LABELS.get(method, method)}")
             value = (paper or {}).get((arch, method), {}).get(metric)
             if value is not None and len(g):
-                paper_points(ax, [g[x].iloc[-1]], [value], paper_label,
-                             edgecolors=METHOD_COLORS.get(method), linewidths=0.8)
+                paper_points(ax, [g[x].iloc[-1]], [value], f"{paper_label}, {ARCH_LABELS.get(arch, arch)}",
+                             marker=PAPER_ARCH_MARKERS.get(arch, "*"), edgecolors=METHOD_COLORS.get(method),
+                             linewidths=0.8)
         if expected and metric == "sparsity" and "expected_sparsity" in frame:
             g = frame.drop_duplicates("level").sort_values("level")
             ax.plot(g["level"], g["expected_sparsity"], ":", color="black", label="1 - (1-p)^k")
@@ -125,11 +127,12 @@ def utilization_levels(frames: dict, x: str = "level", paper: dict | None = None
     for label, f in frames.items():
         method = "uticket" if "u-Ticket" in label or "uticket" in label else "lth"
         style = "--s" if "ResNet" in label or "resnet" in label else "-o"
-        ax.plot(f.index, f["utilization"], style, ms=4, color=METHOD_COLORS[method], label=label)
+        ax.plot(f.index, f["utilization"], style, ms=4, color=METHOD_COLORS[method], label=label, **trend(len(f)))
         ax2.plot(f.index, f["sparsity"], ":", color="black", lw=0.8)
         if (paper or {}).get(label) is not None:
-            paper_points(ax, [f.index[-1]], [paper[label]], paper_label,
-                         edgecolors=METHOD_COLORS[method], linewidths=0.8)
+            arch = "resnet19" if "ResNet" in label or "resnet" in label else "vgg16"
+            paper_points(ax, [f.index[-1]], [paper[label]], f"{paper_label}, {ARCH_LABELS[arch]}",
+                         marker=PAPER_ARCH_MARKERS[arch], edgecolors=METHOD_COLORS[method], linewidths=0.8)
     ax.set_xlabel("level (pruning round)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("utilization (Eq. 2, parameter-weighted)")
