@@ -54,7 +54,7 @@ NOT_IN_PAPER = "not in the paper"
 HEADLINE = {
     "accuracy": ("LTH accuracy", "final-level test accuracy of the LTH ticket (%)", False),
     "sparsity": ("LTH weight sparsity", "final-level weight sparsity of the LTH ticket (%), set by the schedule", False),
-    "imbalance": ("LTH imbalance, 1 - utilization", "1 - network utilization (Eq. 2) of the final LTH ticket", True),
+    "imbalance": ("LTH imbalance", "1 - network utilization (Eq. 2) of the final LTH ticket", True),
     "latency": ("latency saving", "u-Ticket's latency reduction against LTH (%)", True),
     "pe_energy": ("PE energy saving", "u-Ticket's PE energy reduction against LTH (%)", True),
     "system_energy": ("system energy saving", "u-Ticket's system energy reduction against LTH (%)", True),

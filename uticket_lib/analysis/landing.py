@@ -202,6 +202,7 @@ def headline_table(records: list[dict]) -> list[str]:
     archs = list(dict.fromkeys(r["arch"] for r in records))
     cell = {(r["metric"], r["arch"]): r for r in records}
     head = "| |" + "".join(f" {ARCH_LABELS.get(a, a)}: this build / paper | verdict (ratio) |" for a in archs)
+    # (the table's caption says what imbalance is: 1 - utilization, Eq. 2)
     out = [head, "|---|" + "---:|---|" * len(archs)]
     for m in dict.fromkeys(r["metric"] for r in records):
         row = f"| {HEADLINE[m][0]} |"
@@ -288,7 +289,8 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
     out = [f"## This build at a glance (profile `{profile}`)", ""]
     if records:
         out += [":::{table} At the final pruning level: this build / the paper, and the verdict of the chapter's "
-                "claim on the number. Paper values are Fashion-MNIST (Tables I-II, Fig. 7(a)) but the system "
+                "claim on the number (imbalance: 1 - utilization, Eq. 2). Paper values are Fashion-MNIST (Tables I-II, "
+                "Fig. 7(a)) but the system "
                 "saving (Fig. 9: VGG-16 on CIFAR10 at 95 % sparsity, about 19 %) and the balancing cost (a GPU).",
                 ":class: uticket-headline", f":name: {TABLE_NAME}", ""]
         out += headline_table(records) + [":::", ""]
