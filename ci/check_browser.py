@@ -129,7 +129,8 @@ PAGE_CHECK = r"""
   // tables: none wider than the text column on a wide screen; on any screen, nothing wider than the page
   if (%(wide)s) {
     const col = document.querySelector('article.bd-article, .bd-article, article') || main;
-    const colW = col.getBoundingClientRect().width;
+    const cs = getComputedStyle(col);     // the content box: the column's width less its padding
+    const colW = col.getBoundingClientRect().width - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
     for (const tb of main.querySelectorAll('table')) {
       // a table that scrolls inside its own box (uticket.css) is as wide as its content, not its box
       const w = Math.max(tb.getBoundingClientRect().width, tb.scrollWidth);
