@@ -102,14 +102,19 @@ def for_display(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def install_display() -> None:
-    """In IPython, show every DataFrame through ``for_display`` (HTML and plain text). Called by
-    ``chapter``; outside IPython a no-op."""
+def ipython():
+    """The running IPython shell, or None (plain Python, or IPython not installed)."""
     try:
         from IPython import get_ipython
     except ImportError:
-        return
-    ip = get_ipython()
+        return None
+    return get_ipython()
+
+
+def install_display() -> None:
+    """In IPython, show every DataFrame through ``for_display`` (HTML and plain text). Called by
+    ``chapter``; outside IPython a no-op."""
+    ip = ipython()
     if ip is None:
         return
     ip.display_formatter.formatters["text/html"].for_type(

@@ -148,11 +148,8 @@ def install_display() -> None:
 
     Checked on every call: activating matplotlib's inline backend (on the first figure of a kernel)
     removes every formatter registered for ``Figure``."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    ip = get_ipython()
+    from ..analysis import ipython
+    ip = ipython()
     if ip is None:
         return
     fmt = ip.display_formatter.formatters["text/html"]
