@@ -56,6 +56,7 @@ from uticket_lib import analysis, paths, plotting, profiles, quantized
 from uticket_lib.analysis import claims as claimlib
 from uticket_lib.analysis import landing
 from uticket_lib.analysis import quant as aq
+from uticket_lib.analysis import recipes
 from uticket_lib.plotting import quant as plots
 
 pd.set_option("display.precision", 4)
@@ -196,14 +197,17 @@ plotting.captioned(plots.front(front),
 # ## Claims checked
 #
 # Schaefer et al.'s statements and this chapter's own, on this build (profile {glue:md}`ch11_profile`).
-# Accuracy differences carry 95 % intervals from the test-set size only: QAT fine-tunes the same
-# float network for one epoch, and the noise of that fine-tuning over seeds is not measured, so these
-# claims can FAIL but not PASS. Energy is Eq. 3 on our PE model, and Schaefer et al.'s pruned-versus-quantized
+# Accuracy differences carry 95 % intervals of two parts: the test images, and training noise. QAT
+# fine-tunes the same float network, so the noise of the difference is at most that of two
+# independently trained networks of the recipe: the seed spread of its dense accuracy recorded by
+# `ci/seed_spread.py`, times the square root of 2 (an upper bound: the intervals are wide, and a
+# verdict outside them is firm). Energy is Eq. 3 on our PE model, and Schaefer et al.'s pruned-versus-quantized
 # comparison is at another sparsity: that claim is INCONCLUSIVE here.
 
 # %%
 summary = {"float": dense, "iso": iso, "zeros": zeros, "ticket": ticket, "ternary": ternary,
            "util": {"uticket16": ut16["utilization"], "quantized": cum_points["uticket"]["utilization"],
                     "rebalanced": rebal["utilization"], "survives": rebal["survives"]},
-           "reduction": reduction, "front": front}
+           "reduction": reduction, "front": front,
+           "seeds": recipes.seed_spread(runs["lth"], "dense", between_runs=True)}   # None: another recipe
 claimlib.show(aq.claims(summary), PROFILE, chapter="11_quantization");
