@@ -101,8 +101,8 @@ def test_headline_table_verdicts_ratios_only_for_sizes_and_missing_cells(tmp_pat
     assert "| LTH accuracy | 80.0 % / 94.6 % | FAIL (vs dense) | 78.9 % / 94.4 % | FAIL (vs dense) |" in rows
     assert "| LTH weight sparsity | 98.0 % / 98.2 % | schedule | – |  |" in rows
     assert "| LTH imbalance | 0.44 / 0.43 | PASS (1.03) | – |  |" in rows
-    assert "| latency saving | 17.7 % / 46.7 % | DIRECTION (0.38) | 50.5 % / 76.8 % | DIRECTION (0.66) |" in rows
-    assert "| system energy saving | – |  | 6.2 % / – | INCONCLUSIVE |" in rows
+    assert "| latency saving | 17.7 % / 46.7 % | DIR. (0.38) | 50.5 % / 76.8 % | DIR. (0.66) |" in rows
+    assert "| system energy saving | – |  | 6.2 % / – | INC. |" in rows
 
 
 def test_headline_caption_and_summary_sort_sizes_by_the_tolerance_band(tmp_path):

@@ -180,6 +180,8 @@ def compared(record: dict) -> bool:
     return bool(HEADLINE[record["metric"]][2]) and record.get("paper") not in (None, 0)
 
 
+# Verdicts as the headline table prints them (its caption spells them out): it must fit a text column
+SHORT_VERDICT = {"DIRECTION": "DIR.", "INCONCLUSIVE": "INC."}
 # What the verdict beside a number that is not compared by size refers to
 VERDICT_NOTE = {"accuracy": "vs dense", "balancing_cost": "< 1 %"}
 
@@ -189,7 +191,7 @@ def verdict_cell(record: dict) -> str:
     or what the verdict tests where it is not; "schedule" for a number the schedule sets."""
     if record.get("kind") == "invariant":
         return "schedule"
-    v = record.get("verdict") or ""
+    v = SHORT_VERDICT.get(record.get("verdict") or "", record.get("verdict") or "")
     if compared(record):
         return f"{v} ({record['value'] / record['paper']:.2f})"
     note = VERDICT_NOTE.get(record["metric"])
@@ -289,7 +291,8 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
     out = [f"## This build at a glance (profile `{profile}`)", ""]
     if records:
         out += [":::{table} At the final pruning level: this build / the paper, and the verdict of the chapter's "
-                "claim on the number (imbalance: 1 - utilization, Eq. 2). Paper values are Fashion-MNIST (Tables I-II, "
+                "claim on the number (DIR.: the paper's direction, not its size; INC.: not decidable at this scale; "
+                "imbalance: 1 - utilization, Eq. 2). Paper values are Fashion-MNIST (Tables I-II, "
                 "Fig. 7(a)) but the system "
                 "saving (Fig. 9: VGG-16 on CIFAR10 at 95 % sparsity, about 19 %) and the balancing cost (a GPU).",
                 ":class: uticket-headline", f":name: {TABLE_NAME}", ""]
