@@ -147,3 +147,68 @@ def test_slow_balance_fails_the_balancing_cost_claim(tmp_path, monkeypatch):
     slow_cost = masklib_an.balance_cost(run, repeats=1)
     assert slow_cost["balance_seconds"] >= delay
     assert claim(slow_cost, bound).verdict == "FAIL"
+
+
+# ----------------------------------------------------------------------------- chapter 9
+def _patterns(n: int, seed: int):
+    """n noisy [1, 32, 32] images whose class (10) is the position of a bright patch: a task the tiny
+    network learns in a few epochs, so that a switch which stops learning shows in accuracy."""
+    import torch
+    from torch.utils.data import TensorDataset
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 10, (n,), generator=g)
+    x = 0.3 * torch.rand(n, 1, 32, 32, generator=g)
+    for i, c in enumerate(y.tolist()):
+        r, col = divmod(c, 5)
+        x[i, 0, 4 + 14 * r: 12 + 14 * r, 1 + 6 * col: 7 + 6 * col] += 0.7
+    return TensorDataset(x, y)
+
+
+def test_a_switch_that_stops_learning_fails_the_switch_accuracy_claim(tmp_path, monkeypatch):
+    """Chapter 9's '(a) weight decay not applied' runs the u-Ticket recipe with the released code's
+    optimizer. A broken switch (it freezes the weights, lr 0, instead of dropping weight decay),
+    patched where ``training.fit`` looks ``make_optimizer`` up, must turn the claim FAIL through
+    ``switches.switch_configs`` -> ``lottery.run`` -> ``runs.paired_accuracy`` -> ``claims.switches``;
+    the correct switch must not."""
+    from uticket_lib import training
+    from uticket_lib.analysis import stats, switches
+    data = (_patterns(480, 1), _patterns(400, 2))
+    over = {"model.width": 0.0625, "train.batch_size": 16, "train.optimizer": "adam", "train.lr": 3e-3,
+            "train.epochs_dense": 4, "train.epochs": 2, "prune.fraction": 0.5, "prune.rewind_epoch": 1,
+            "balance.n_pe": 4}
+    cfgs = {k: c for k, c in switches.switch_configs("smoke", overrides=over, levels=2).items() if k == "weight_decay"}
+    base = lottery.run(_paper_behaviour(over), datasets=data, root=tmp_path / "base", progress=False)
+    # a tiny task trains noisily: a wide spread (t(2) x 8 = +-34 points) keeps the correct switch undecided,
+    # and a switch that stops learning (about -80 points) still lies wholly outside the bound
+    seeds = stats.SeedSpread(3, 8.0, "a test spread")
+    label = switches.SWITCHES["weight_decay"]["label"]
+
+    def verdict(root):
+        runs = {k: lottery.run(c, datasets=data, root=root, progress=False) for k, c in cfgs.items()}
+        table = switches.switch_table(base, base, runs, 1)
+        acc = {label: runlib.paired_accuracy(runs["weight_decay"], base, 1, 1)}
+        an = switches.analysis_switch_table({"vgg16": {"uticket": base}}, 1)
+        return next(c for c in claims.switches(table, an, acc, seeds=seeds)
+                    if c.statement.startswith(label) and "accuracy" in c.statement)
+
+    assert runlib.levels_frame(base).loc[1, "test_accuracy"] > 0.5           # the task is learnt
+    good = verdict(tmp_path / "good")
+    assert good.verdict != "FAIL", good
+    real = training.make_optimizer
+
+    def frozen_when_released(model, cfg, epochs, steps):
+        opt, sched = real(model, cfg, epochs, steps)
+        if cfg.released_weight_decay:
+            for group in opt.param_groups:
+                group["lr"] = group["initial_lr"] = 0.0
+        return opt, sched
+
+    monkeypatch.setattr(training, "make_optimizer", frozen_when_released)
+    bad = verdict(tmp_path / "bad")
+    assert bad.verdict == "FAIL", bad
+
+
+def _paper_behaviour(over):
+    """The u-Ticket configuration the switches are compared with (chapter 9's baseline)."""
+    from uticket_lib import profiles
+    return profiles.get("smoke", "vgg16", "fmnist", "uticket", {**over, "prune.levels": 2})
