@@ -45,6 +45,15 @@ def ratio_dots(records: list[dict], labels: dict[str, str], tolerance: float = 0
         ratios += xs
         ax.scatter(xs, ys, s=36, color=ARCH_COLORS.get(arch, "#333333"), zorder=3,
                    label=ARCH_LABELS.get(arch, arch))
+        # what this build's own numbers predict (the claim's ``expected``), over the paper's: open circles
+        ex = [(r["expected"] / r["paper"], i + off) for i, m in enumerate(metrics) for r in records
+              if r["metric"] == m and r["arch"] == arch and plotted(r) and r.get("expected")
+              and r["expected"] / r["paper"] > 0]
+        if ex:
+            ratios += [x for x, _ in ex]
+            ax.scatter([x for x, _ in ex], [y for _, y in ex], s=60, facecolors="none", linewidths=1.0,
+                       edgecolors=ARCH_COLORS.get(arch, "#333333"), zorder=2,
+                       label="expected here" if arch == archs[0] else None)
     ax.set_xscale("log")
     lo = min([0.5, *ratios]) / 1.5
     hi = max([2.0, *ratios]) * 1.5
