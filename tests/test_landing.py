@@ -171,7 +171,7 @@ def test_expected_values_become_open_circles_and_the_summary_names_the_gap(tmp_p
     md = landing.render("cpu", tmp_path, figure="executed/headline.png")
     # 17.7 / 18.6 = 0.95, 50.5 / 53.8 = 0.94
     assert ("are 0.38-0.66 x the paper's, and 0.94-0.95 x what this build's own LTH tickets leave to gain (the "
-            "open circles of the figure): the gap to the paper is in the tickets, not in the balancing.") in md
+            "open circles of the figure): u-Ticket removes nearly all the idle time there is here") in md
     assert "Open circles: what this build's own numbers predict" in landing.figure_caption(landing.headline_records(claims))
     fig = summary.ratio_dots(landing.headline_records(claims), {k: v[0] for k, v in HEADLINE.items()},
                              compare=[k for k, v in HEADLINE.items() if v[2]])
@@ -182,4 +182,4 @@ def test_expected_values_become_open_circles_and_the_summary_names_the_gap(tmp_p
     for r in rows:
         r["expected"] = 40.0 if r["headline"]["arch"] == "vgg16" else 90.0
     path.write_text(json.dumps(rows))
-    assert "the gap to the paper is in the tickets" not in landing.render("cpu", tmp_path)
+    assert "removes nearly all the idle time" not in landing.render("cpu", tmp_path)
