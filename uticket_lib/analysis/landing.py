@@ -301,11 +301,10 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
     records = headline_records(claims)
     out = [f"## This build at a glance (profile `{profile}`)", ""]
     if records:
-        out += [":::{table} At the final pruning level: this build / the paper, and the verdict of the chapter's "
-                "claim on the number (DIR.: the paper's direction, not its size; INC.: not decidable at this scale; "
-                "imbalance: 1 - utilization, Eq. 2). Paper values are Fashion-MNIST (Tables I-II, "
-                "Fig. 7(a)) but the system "
-                "saving (Fig. 9: VGG-16 on CIFAR10 at 95 % sparsity, about 19 %) and the balancing cost (a GPU).",
+        out += [":::{table} The final pruning level: this build / the paper, and the verdict of the chapter's claim "
+                "(DIR.: the paper's direction only; INC.: undecidable here; imbalance: 1 - utilization). Paper: "
+                "Fashion-MNIST, but the system saving from Fig. 9 (VGG-16, CIFAR10, 95 %) and the balancing cost "
+                "on a GPU.",
                 ":class: uticket-headline", f":name: {TABLE_NAME}", ""]
         out += headline_table(records) + [":::", ""]
     if figure and records:

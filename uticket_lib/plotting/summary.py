@@ -34,7 +34,7 @@ def ratio_dots(records: list[dict], labels: dict[str, str], tolerance: float = 0
     ax.axvspan(1 - tolerance, 1 + tolerance, color="#cccccc", alpha=0.5, lw=0, label=f"paper +-{100 * tolerance:.0f} %")
     ax.axvline(1, color="black", lw=0.8)
     offsets = np.linspace(-0.15, 0.15, len(archs)) if len(archs) > 1 else [0.0]
-    ratios = []
+    ratios, any_expected = [], False
     for off, arch in zip(offsets, archs):
         ys, xs = [], []
         for i, m in enumerate(metrics):
@@ -52,8 +52,10 @@ def ratio_dots(records: list[dict], labels: dict[str, str], tolerance: float = 0
         if ex:
             ratios += [x for x, _ in ex]
             ax.scatter([x for x, _ in ex], [y for _, y in ex], s=60, facecolors="none", linewidths=1.0,
-                       edgecolors=ARCH_COLORS.get(arch, "#333333"), zorder=2,
-                       label="expected here" if arch == archs[0] else None)
+                       edgecolors=ARCH_COLORS.get(arch, "#333333"), zorder=2)
+            any_expected = True
+    if any_expected:        # one legend entry for the open circles, after the networks'
+        ax.scatter([], [], s=60, facecolors="none", edgecolors="#555555", linewidths=1.0, label="expected here")
     ax.set_xscale("log")
     lo = min([0.5, *ratios]) / 1.5
     hi = max([2.0, *ratios]) * 1.5
