@@ -147,7 +147,9 @@ display(ts.combined_frame(results))
 # uniform $T$. u-Ticket makes each step's cycles busier (higher utilization, chapter 4); the time
 # plan removes steps. The question is whether u-Ticket's latency advantage survives once each ticket
 # runs its own plan: a ticket whose accuracy tolerates fewer steps may win on steps what it loses on
-# balance.
+# balance. Energy here is Eq. 3 with the bit sparsity each layer's input has on the search's
+# validation images, layer by layer; chapter 6 uses one network spike sparsity measured on the test
+# set, so the two chapters' energy savings at uniform $T$ are close but not equal.
 #
 # ## Claims checked
 #
