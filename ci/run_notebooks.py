@@ -548,9 +548,10 @@ def gpu_name() -> str:
 def cpu_precision() -> str:
     """Each network's training arithmetic under the cpu profile on this machine."""
     from uticket_lib import profiles
+    from uticket_lib.analysis import ARCH_LABELS
 
     words = []
-    for arch, label in (("vgg16", "VGG-16"), ("resnet19", "ResNet-19")):
+    for arch, label in ARCH_LABELS.items():
         amp = profiles.get("cpu", arch, overrides={"train.device": "cpu"}).train.amp
         words.append(f"{label} {'bf16 autocast (fp32 membranes)' if amp else 'fp32'}")
     return ", ".join(words) + "; side-study runs as VGG-16"
@@ -685,11 +686,9 @@ def write_headline_figure(out: Path, records: list[dict]) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from uticket_lib import plotting
-    from uticket_lib.analysis.claims import HEADLINE
     from uticket_lib.plotting import summary
 
-    fig = summary.ratio_dots(records, {k: v[0] for k, v in HEADLINE.items()},
-                             compare=[k for k, v in HEADLINE.items() if v[2]])
+    fig = summary.ratio_dots(records)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
     fig.savefig(tmp, dpi=plotting.DPI, bbox_inches="tight")
     plt.close(fig)

@@ -34,7 +34,7 @@ import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis, paper, plotting
-from uticket_lib.analysis import claims, decompose, hwframes, masks, paper_compare
+from uticket_lib.analysis import claims, decompose, hwframes, labels, masks, paper_compare
 from uticket_lib.plotting import hardware as hplot
 
 runs = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
@@ -100,7 +100,7 @@ paper_t2[["work", "idle", "latency", "(work+idle)/16", "utilization", "latency_r
 # The constant that turns cycles into seconds (the paper's synthesis clock):
 
 # %%
-hwframes.constants_frame(reports[first]["lth"], keys=["clock_hz"]).rename(index={"clock_hz": "clock frequency"})
+labels.constants(hwframes.constants_frame(reports[first]["lth"], keys=["clock_hz"]))
 
 # %% [markdown]
 # ## Table II for our runs

@@ -33,7 +33,7 @@ ENERGY = "paper_calibrated"     # Eq. 3 constants: paper_calibrated | bottom_up_
 import pandas as pd
 
 from uticket_lib import analysis, paper, plotting
-from uticket_lib.analysis import claims, hwframes, paper_compare
+from uticket_lib.analysis import claims, hwframes, labels, paper_compare
 from uticket_lib.plotting import hardware as hplot
 
 runs = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
@@ -95,10 +95,7 @@ fig = plotting.captioned(hplot.calibration_scatter(cal),
 
 # %%
 presets = hwframes.presets_frame()
-COMPONENT_NAMES = {"e_dyn": "E_d", "e_leak": "E_l", "mac_dyn": "MAC, dynamic", "mem_dyn": "scratchpad, dynamic",
-                   "lif_dyn": "LIF, dynamic", "mac_leak": "MAC, leakage", "lif_leak": "LIF, leakage",
-                   "mem_leak": "scratchpad, leakage"}   # display names of the constants' keys
-presets.rename(index=COMPONENT_NAMES).replace({"source": COMPONENT_NAMES}, regex=True)
+labels.constants(presets)
 
 # %% [markdown]
 # ## Energy reduction of our runs (Fig. 7(a))
@@ -159,7 +156,7 @@ fig = plotting.captioned(
 
 # %%
 bd = {analysis.ARCH_LABELS.get(a, a): hwframes.breakdown_frame(p) for a, p in runs.items()}
-pd.concat(bd).round(1).rename(index=COMPONENT_NAMES)
+labels.constants(pd.concat(bd).round(1))
 
 # %%
 fig = plotting.captioned(hplot.breakdown_bars(bd),

@@ -34,7 +34,7 @@ import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis, paper, plotting
-from uticket_lib.analysis import claims, hwframes, paper_compare
+from uticket_lib.analysis import claims, hwframes, labels, paper_compare
 from uticket_lib.plotting import hardware as hplot
 
 runs = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
@@ -61,8 +61,8 @@ analysis.glue("c7_last", n_pes[-1]);
 # (value, unit, source):
 
 # %%
-hwframes.constants_frame(analysis.hardware_report(next(iter(runs.values()))["lth"], energy=ENERGY),
-                         keys=["e_dyn", "e_leak"]).rename(index={"e_dyn": "E_d", "e_leak": "E_l"})
+labels.constants(hwframes.constants_frame(analysis.hardware_report(next(iter(runs.values()))["lth"], energy=ENERGY),
+                                          keys=["e_dyn", "e_leak"]))
 
 # %%
 sweeps = {a: {

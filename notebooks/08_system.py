@@ -36,7 +36,7 @@ import pandas as pd
 from IPython.display import display
 
 from uticket_lib import analysis, paper, plotting
-from uticket_lib.analysis import claims, hwframes
+from uticket_lib.analysis import claims, hwframes, labels
 from uticket_lib.plotting import hardware as hplot
 
 runs = analysis.chapter(PROFILE, ARCHS, DATASET, seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
@@ -57,8 +57,7 @@ rep = analysis.hardware_report(runs[first]["lth"])
 # scratchpad size:
 
 # %%
-hwframes.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"]).rename(
-    index={"dram": "DRAM", "glb": "GLB", "spad": "scratchpad", "spad_capacity": "scratchpad capacity"})
+labels.constants(hwframes.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"]))
 
 # %% [markdown]
 # The PE array's energy in this chapter uses the `bottom_up_32nm` preset (pJ, chapter 6), since
@@ -66,12 +65,8 @@ hwframes.constants_frame(rep, keys=["dram", "glb", "spad", "spad_capacity"]).ren
 # depends on them:
 
 # %%
-COMPONENT_NAMES = {"e_dyn": "E_d", "e_leak": "E_l", "mac_dyn": "MAC, dynamic", "mem_dyn": "scratchpad, dynamic",
-                   "lif_dyn": "LIF, dynamic", "mac_leak": "MAC, leakage", "lif_leak": "LIF, leakage",
-                   "mem_leak": "scratchpad, leakage"}   # display names of the constants' keys
-hwframes.constants_frame(analysis.hardware_report(runs[first]["lth"], energy="bottom_up_32nm"),
-                   keys=["e_dyn", "e_leak", "components"]).rename(index=COMPONENT_NAMES).replace(
-    {"source": COMPONENT_NAMES}, regex=True)
+labels.constants(hwframes.constants_frame(analysis.hardware_report(runs[first]["lth"], energy="bottom_up_32nm"),
+                                          keys=["e_dyn", "e_leak", "components"]))
 
 # %% [markdown]
 # ## Traffic per layer (Fig. 9)

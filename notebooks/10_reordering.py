@@ -62,8 +62,8 @@ analysis.glue("c10_n_pe", N_PE);
 # accuracy of each run (reordering cannot change it).
 
 # %%
-hwframes.constants_frame(analysis.hardware_report(next(iter(runs.values()))["lth"], energy=ENERGY),
-                         keys=["e_dyn", "e_leak"]).rename(index={"e_dyn": "E_d", "e_leak": "E_l"})
+labels.constants(hwframes.constants_frame(analysis.hardware_report(next(iter(runs.values()))["lth"], energy=ENERGY),
+                                          keys=["e_dyn", "e_leak"]))
 
 # %%
 analysis.glue("c10_energy", ENERGY)

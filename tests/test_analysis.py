@@ -98,3 +98,14 @@ def test_for_display_names_in_words_whole_floats_as_integers_and_data_untouched(
     assert list(wide["n"]) == ["3,840,000", "12"] and wide["f"].dtype == float   # thousands: no decimals, by value
     assert wide["u"].dtype == float                           # four decimals: pandas' precision decides
     assert list(df.columns) == ["level_epochs", "latency_reduction_pct", "with_gap"]   # the data keeps its keys
+
+
+def test_constants_are_shown_by_name_in_index_and_source():
+    import pandas as pd
+    from uticket_lib.analysis import labels
+    f = pd.DataFrame({"value": [1.0, 2.0, 3.0], "source": ["e_dyn x 0.5", "mac_dyn + mem_dyn", "ours"]},
+                     index=pd.Index(["e_leak", "mac_dyn", "other_key"], name="constant"))
+    out = labels.constants(f)
+    assert list(out.index) == ["E_l", "MAC, dynamic", "other_key"]            # unknown keys kept
+    assert list(out["source"]) == ["E_d x 0.5", "MAC, dynamic + scratchpad, dynamic", "ours"]
+    assert list(f.index) == ["e_leak", "mac_dyn", "other_key"]                  # the data keeps its keys

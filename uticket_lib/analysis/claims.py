@@ -37,6 +37,7 @@ import dataclasses
 import html
 import math
 import os
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -166,13 +167,10 @@ def summary(claims: Iterable[Claim]) -> str:
                  "DIRECTION": ("has", "have", "the paper's direction but not its size"),
                  "FAIL": ("fails", "fail", ""), "INCONCLUSIVE": ("cannot", "cannot", "be decided at this scale")}
         said = [f"{n[v]} {words[v][0] if n[v] == 1 else words[v][1]} {words[v][2]}".rstrip() for v in VERDICTS if n[v]]
-        ratios = sorted(c.ratio for c in rep if c.ratio is not None and c.verdict in ("PASS", "DIRECTION"))
-        close = ""
-        if ratios:
-            mid = len(ratios) // 2
-            med = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
-            close = (f"; where the paper gives a number and the direction holds, this build's value is "
-                     f"{'' if len(ratios) == 1 else 'a median '}{med:.2f} x the paper's")
+        ratios = [c.ratio for c in rep if c.ratio is not None and c.verdict in ("PASS", "DIRECTION")]
+        close = (f"; where the paper gives a number and the direction holds, this build's value is "
+                 f"{'' if len(ratios) == 1 else 'a median '}{statistics.median(ratios):.2f} x the paper's"
+                 if ratios else "")
         parts.append(f"Of {len(rep)} reproduction claim{'s' * (len(rep) != 1)} here, " + ", ".join(said) + close + ".")
     if checks:
         bad = sum(c.verdict != "PASS" for c in checks)

@@ -13,6 +13,12 @@ METHOD_LABELS = {k: m.label for k, m in METHODS.items()}   # as registered at im
 ARCH_LABELS = {"vgg16": "VGG-16", "resnet19": "ResNet-19"}
 DATASET_LABELS = {"fmnist": "FMNIST", "cifar10": "CIFAR10", "svhn": "SVHN"}
 LABELS = {**METHOD_LABELS, **ARCH_LABELS, **DATASET_LABELS}
+# Display names of the hardware model's constants and energy components (``hwframes.constants_frame``,
+# ``presets_frame``, ``breakdown_frame``)
+CONSTANT_LABELS = {"clock_hz": "clock frequency", "e_dyn": "E_d", "e_leak": "E_l",
+                   "mac_dyn": "MAC, dynamic", "mem_dyn": "scratchpad, dynamic", "lif_dyn": "LIF, dynamic",
+                   "mac_leak": "MAC, leakage", "lif_leak": "LIF, leakage", "mem_leak": "scratchpad, leakage",
+                   "dram": "DRAM", "glb": "GLB", "spad": "scratchpad", "spad_capacity": "scratchpad capacity"}
 
 
 def name(key) -> str:
@@ -36,4 +42,15 @@ def label(frame: pd.DataFrame) -> pd.DataFrame:
         out.index = out.index.set_levels([lv.map(name) for lv in out.index.levels])
     else:
         out.index = out.index.map(name)
+    return out
+
+
+def constants(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of a frame of hardware constants or energy components for display: every key in its
+    index (any level) and in a ``source`` column replaced by its name in ``CONSTANT_LABELS``."""
+    out = frame.rename(index=CONSTANT_LABELS)
+    if "source" in out.columns:
+        pattern = r"\b(" + "|".join(sorted(CONSTANT_LABELS, key=len, reverse=True)) + r")\b"
+        out["source"] = out["source"].astype(str).str.replace(pattern, lambda m: CONSTANT_LABELS[m.group(1)],
+                                                              regex=True)
     return out

@@ -3,10 +3,10 @@
 ``render(profile, claims_dir, ...)`` returns MyST markdown with, in a reader's order,
 
 - one sentence on how far the reproduction gets (``summary_sentence``);
-- the headline metrics (``claims.HEADLINE``: accuracy, sparsity, LTH utilization, latency, PE and
-  system energy, balancing cost) per network, this build against the paper with their ratio, from
-  the claims' ``headline`` records, and the dot plot of those ratios (``plotting.summary``, drawn by
-  the caller, who passes its path);
+- the headline metrics (``claims.HEADLINE``: accuracy, sparsity, LTH imbalance, latency, PE and
+  system energy, balancing cost) per network, this build against the paper with the verdict of the
+  claim on each (and the ratio where it is a size), from the claims' ``headline`` records, and the
+  dot plot of those ratios (``plotting.summary``, drawn by the caller, who passes its path);
 - a box naming every way this build is smaller than the paper (width, data, training images, test
   images, epochs, pruning rounds, accuracy), computed from ``profiles.get(profile)`` against
   ``profiles.get("paper")`` on the same dataset (the paper reports all three of its datasets);
@@ -31,7 +31,7 @@ from .. import profiles
 from ..config import RunConfig
 from ..data import SPLIT_SIZES
 from ..validation import pass_images
-from .claims import HEADLINE, KINDS, NOT_IN_PAPER, VERDICTS
+from .claims import HEADLINE, KINDS, NOT_IN_PAPER, REL_TOL, VERDICTS
 from .labels import ARCH_LABELS
 
 
@@ -205,7 +205,6 @@ def headline_table(records: list[dict]) -> list[str]:
     archs = list(dict.fromkeys(r["arch"] for r in records))
     cell = {(r["metric"], r["arch"]): r for r in records}
     head = "| |" + "".join(f" {ARCH_LABELS.get(a, a)}: this build / paper | verdict (ratio) |" for a in archs)
-    # (the table's caption says what imbalance is: 1 - utilization, Eq. 2)
     out = [head, "|---|" + "---:|---|" * len(archs)]
     for m in dict.fromkeys(r["metric"] for r in records):
         row = f"| {HEADLINE[m][0]} |"
@@ -221,12 +220,6 @@ def headline_table(records: list[dict]) -> list[str]:
     return out
 
 
-def _median(values: list[float]) -> float:
-    v = sorted(values)
-    mid = len(v) // 2
-    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
-
-
 def summary_sentence(claims: Mapping[str, list[dict]]) -> str:
     """Two sentences: the verdicts of the u-Ticket paper's own results at this scale, and the size of
     u-Ticket's savings against the paper's (the headline records compared by size)."""
@@ -238,15 +231,14 @@ def summary_sentence(claims: Mapping[str, list[dict]]) -> str:
     out = (f"Of {len(rep)} checks of the u-Ticket paper's own results, {n['PASS']} pass their stated "
            f"tolerance or bound, {n['DIRECTION']} have the paper's direction but not its size, {n['FAIL']} fail "
            f"and {n['INCONCLUSIVE']} cannot be decided at this scale.")
-    savings = [r["value"] / r["paper"] for r in headline_records(claims)
-               if r["metric"] in SAVINGS and compared(r)]
+    records = [r for r in headline_records(claims) if r["metric"] in SAVINGS and compared(r)]
+    savings = [r["value"] / r["paper"] for r in records]
     if savings:
         lo, hi = min(savings), max(savings)
         size = f"{lo:.2f}" if abs(hi - lo) < 0.005 else f"{lo:.2f}-{hi:.2f}"
         out += (f" u-Ticket's savings over LTH (latency, PE and system energy, where the paper gives them) are "
                 f"{size} x the paper's")
-        own = [r["value"] / r["expected"] for r in headline_records(claims)
-               if r["metric"] in SAVINGS and compared(r) and r.get("expected")]
+        own = [r["value"] / r["expected"] for r in records if r.get("expected")]
         out += (f", and {min(own):.2f}-{max(own):.2f} x what this build's own LTH tickets leave to gain (the open "
                 "circles of the figure): u-Ticket removes nearly all the idle time there is here, while the paper's "
                 "tickets had more to remove and its u-Ticket also saved work (chapter 5 splits the two)." if own and
@@ -257,7 +249,7 @@ def summary_sentence(claims: Mapping[str, list[dict]]) -> str:
 SAVINGS = ("latency", "pe_energy", "system_energy")
 FIGURE_NAME = "fig-headline"
 TABLE_NAME = "tab-headline"
-TOLERANCE = 0.25     # claims.REL_TOL: the band drawn on the dot plot
+TOLERANCE = REL_TOL     # the PASS tolerance of a size: the band drawn on the dot plot
 
 
 def _upper_first(text: str) -> str:
@@ -310,7 +302,7 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
     if figure and records:
         out += [f":::{{figure}} {figure}", f":name: {FIGURE_NAME}",
                 ":alt: Dot plot of this build's value over the paper's for each headline metric and network, "
-                "on a log axis, with a band of plus or minus 25 percent around 1.", "",
+                f"on a log axis, with a band of plus or minus {100 * TOLERANCE:.0f} percent around 1.", "",
                 figure_caption(records), ":::", ""]
     out += [summary_sentence(claims), ""]
     if gaps:

@@ -23,10 +23,18 @@ OTHER_COLORS = ("#e7298a", "#17becf", "#e6ab02", "#000000", "#bcbd22", "#6a51a3"
 LEVEL_COLORS = {"DRAM": "#08306b", "GLB": "#4292c6", "spad": "#c6dbef", "PE": "#e6ab02"}
 
 
-def trend(n_points: int) -> dict:
-    """Line keywords for a series over pruning levels: joined when it has a trend to show (3 or more
-    points), markers only for two (a dense level and one pruned level: no trend, as the claims say)."""
-    return {} if n_points > 2 else {"linestyle": "none"}
+def trend(n_points: int, linestyle: str | None = None) -> dict:
+    """Line keywords for a series over pruning levels: joined (in ``linestyle``, else the caller's
+    format) when it has a trend to show (3 or more points), markers only for two (a dense level and
+    one pruned level: no trend, as the claims say)."""
+    if n_points <= 2:
+        return {"linestyle": "none"}
+    return {} if linestyle is None else {"linestyle": linestyle}
+
+
+def layer_ticks(n: int) -> list[str]:
+    """Tick labels 1..n for the covered layers, every other one left blank beyond 12 (readable at 9 pt)."""
+    return [str(i + 1) if n <= 12 or i % 2 == 0 else "" for i in range(n)]
 
 
 def arch_color(label: str) -> str:

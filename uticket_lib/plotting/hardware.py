@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from . import (ARCH_LABELS, LEVEL_COLORS, METHOD_COLORS, METHOD_LABELS, OTHER_COLORS, PAPER_MARKER, arch_color, figure,
-               legend_below, paper_points, trend)
+               layer_ticks, legend_below, paper_points, trend)
 
 from ..analysis.labels import name as _name
 
@@ -26,7 +26,7 @@ def layer_bars(frame: pd.DataFrame, title: str = ""):
             v = frame[frame.method == m][key].to_numpy()
             ax.bar(x + (i - 0.5) * 0.4, v, 0.4, color=METHOD_COLORS.get(m, "#999999"), label=_name(m))
         ax.set_ylabel(ylabel)
-        ax.set_xticks(x, [str(i + 1) if len(x) <= 12 or i % 2 == 0 else "" for i in x])
+        ax.set_xticks(x, layer_ticks(len(x)))
         ax.set_xlabel("covered layer")
     legend_below(fig, ncols=2)
     if title:
@@ -148,7 +148,7 @@ def memory_bars(frame: pd.DataFrame, title: str = ""):
         bottom += frame[col].to_numpy()
     ax.set_ylabel("memory energy (pJ)")
     for ax in axes.flat:
-        ax.set_xticks(x, [str(i + 1) if len(x) <= 12 or i % 2 == 0 else "" for i in x])
+        ax.set_xticks(x, layer_ticks(len(x)))
         ax.set_xlabel("covered layer")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, fontsize=8, frameon=False)
     if title:
@@ -199,8 +199,8 @@ def memory_vs_sparsity(frames: dict[str, pd.DataFrame]):
     for (name, f), marker in zip(frames.items(), "os^v"):
         s = 100 * f["weight sparsity"]
         ax.plot(s, f["DRAM / dense"], marker=marker, color=arch_color(name), label=f"{name} DRAM", **trend(len(f)))
-        ax.plot(s, f["GLB / dense"], marker=marker, ls="--" if len(f) > 2 else "none", mfc="white",
-                color=arch_color(name), label=f"{name} GLB")
+        ax.plot(s, f["GLB / dense"], marker=marker, mfc="white", color=arch_color(name), label=f"{name} GLB",
+                **trend(len(f), "--"))
     ax.set_xlabel("weight sparsity (%)")
     ax.set_ylabel("accesses / dense")
     legend_below(fig, ncols=2)

@@ -1,7 +1,8 @@
 """The landing page's figure: this build against the paper, one dot per headline metric and network.
 
 Input: the ``headline`` records of the chapters' claims (``analysis.landing.headline_records``),
-each ``{"metric", "arch", "value", "paper", "unit"}``.
+each ``{"metric", "arch", "value", "paper", "unit", "expected", ...}``; the rows, their labels and
+which metrics are sizes to compare come from ``analysis.claims.HEADLINE``.
 """
 from __future__ import annotations
 
@@ -10,23 +11,26 @@ import math
 import numpy as np
 from matplotlib.ticker import FixedLocator, NullLocator
 
+from ..analysis.claims import HEADLINE, REL_TOL
 from . import ARCH_COLORS, ARCH_LABELS, figure
 
 RATIO_TICKS = (0.01, 0.03, 0.1, 0.3, 0.5, 1, 2, 3)
 
 
-def plotted(record: dict, compare: bool = True) -> bool:
-    """A record has a dot: a size comparison (``compare``: the metric's flag in ``claims.HEADLINE``),
-    a paper value and a ratio > 0 (a log axis has no place for the opposite sign)."""
+def plotted(record: dict) -> bool:
+    """A record has a dot: a paper value and a ratio > 0 (a log axis has no place for the opposite sign)."""
     v, p = record.get("value"), record.get("paper")
-    return compare and v is not None and p not in (None, 0) and v / p > 0 and math.isfinite(v / p)
+    return v is not None and p not in (None, 0) and v / p > 0 and math.isfinite(v / p)
 
 
-def ratio_dots(records: list[dict], labels: dict[str, str], tolerance: float = 0.25, compare=None):
+def ratio_dots(records: list[dict], labels: dict[str, str] | None = None, tolerance: float = REL_TOL,
+               compare=None):
     """Dot plot of value / paper on a log axis per metric (rows, in ``labels`` order) and network
     (colours); the band is the PASS tolerance of an effect's size (``tolerance``, relative).
-    ``compare``: the metrics whose ratio is a size comparison (default: all); the others get no row."""
-    compare = set(labels) if compare is None else set(compare)
+    ``labels``: {metric: row label} (default: ``HEADLINE``'s); ``compare``: the metrics whose ratio is
+    a size comparison (default: those ``HEADLINE`` marks so); the others get no row."""
+    labels = {k: v[0] for k, v in HEADLINE.items()} if labels is None else labels
+    compare = {k for k, v in HEADLINE.items() if v[2]} if compare is None else set(compare)
     metrics = [m for m in labels if m in compare and any(r["metric"] == m and plotted(r) for r in records)]
     archs = list(dict.fromkeys(r["arch"] for r in records))
     fig, axes = figure(width=6.2, height=0.2 * max(len(metrics), 1) + 0.5)   # ~210 px: the first screen
