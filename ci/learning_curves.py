@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 # 1e-3, batch 64, augmentation on), put back explicitly so a recipe means the same after the profile
 # changed (it moved to no augmentation on this study's evidence).
 STUDY_BASE = {"data.train_subset": None, "data.augment": True, "train.optimizer": "adam", "train.lr": 1e-3,
-              "train.batch_size": 64, "train.warmup": 0.0}
+              "train.batch_size": 64, "train.warmup": 0.0, "train.lr_rounds": None}
 # Overrides of STUDY_BASE; "warm" = (T, fraction of the budget)
 RECIPES: dict[str, dict] = {
     "base": {},                                                    # the cpu profile's AdamW 1e-3, batch 64
@@ -57,6 +57,7 @@ def config(arch: str, recipe: str, quick: bool):
     if arch != "vgg16":   # the profile's per-arch optimizer settings (ResNet-19: lr 3e-3, batch 32)
         ov = {k: v for k, v in ov.items() if k not in profiles.ARCH_OVERRIDES.get(("cpu", arch), {})
               or k in RECIPES[recipe]}
+        ov["train.lr_rounds"] = RECIPES[recipe].get("train.lr_rounds")  # tickets at the recipe's lr
     return profiles.get("cpu", arch, "fmnist", "lth", ov)
 
 
@@ -71,6 +72,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sparsity", type=float, default=0.98)
     ap.add_argument("--rewind", type=int, default=8000, help="images of the dense curve at the rewind point")
     ap.add_argument("--ticket-budget", type=int, default=56000)
+    ap.add_argument("--ticket-lr", type=float, default=None,
+                    help="the tickets' learning rate (train.lr_rounds; default: the recipe's train.lr_rounds or lr)")
     ap.add_argument("--out", default=str(ROOT / "ci" / "bench_results" / "learning_curves.json"))
     ap.add_argument("--states", default=str(ROOT / "runs" / "curves"),
                     help="folder for the dense states at every scored point (<arch>_<recipe>_<budget>/images_N.pt), "
@@ -98,6 +101,8 @@ def main(argv=None) -> int:
         # a ticket's kind is its method, with the rewind point where it is not the default
         tag = "" if a.rewind == ap.get_default("rewind") else f"-rw{a.rewind}"
         tag += "" if a.ticket_budget == ap.get_default("ticket_budget") else f"-tb{a.ticket_budget}"
+        tag += "" if a.ticket_lr is None else f"-lr{a.ticket_lr:g}"
+        ticket_cfg = cfg if a.ticket_lr is None else cfg.replace(**{"train.lr_rounds": a.ticket_lr})
         kinds = ["dense"] + ([m + tag for m in a.methods.split(",")] if a.tickets else [])
         if all((a.arch, recipe, a.budget, k) in have for k in kinds):
             print(f"[curves] {a.arch} {recipe}: recorded, skipped")
@@ -131,11 +136,12 @@ def main(argv=None) -> int:
                 continue
             method = kind[:-len(tag)] if tag else kind
             t0 = time.time()
-            c, masks = curves.ticket_curve(cfg, dense.states[a.budget], dense.states[a.rewind], a.sparsity,
+            c, masks = curves.ticket_curve(ticket_cfg, dense.states[a.budget], dense.states[a.rewind], a.sparsity,
                                            a.ticket_budget, a.eval_every, method=method, sets=sets)
             kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
             entries.append({**base, "kind": kind, "method": method, "sparsity": 1 - kept, "rewind_images": a.rewind,
-                            "ticket_budget": a.ticket_budget, **c.as_dict(),
+                            "ticket_budget": a.ticket_budget, "ticket_lr": ticket_cfg.train.lr_rounds or cfg.train.lr,
+                            **c.as_dict(),
                             "wall_seconds": round(time.time() - t0, 1), "load_average": os.getloadavg()})
         record["entries"] = [e for e in record["entries"]
                              if (e["arch"], e["recipe"], e["budget"], e["kind"]) not in

@@ -32,7 +32,7 @@ OTHER_VALUE = {
     "model.time_join": "or", "data.dataset": "cifar10", "data.train_subset": 10,
     "data.test_subset": 10, "data.augment": False, "data.subset_seed": 1, "data.val_split": 100,
     "data.root": "/x", "data.download": True, "data.num_workers": 2, "train.epochs_dense": 3,
-    "train.epochs": 3, "train.batch_size": 16, "train.optimizer": "adam", "train.lr": 0.01,
+    "train.epochs": 3, "train.batch_size": 16, "train.optimizer": "adam", "train.lr": 0.01, "train.lr_rounds": 0.02,
     "train.momentum": 0.5, "train.weight_decay": 0.0, "train.released_weight_decay": True,
     "train.label_smoothing": 0.1, "train.warmup": 0.1, "train.epochs_final": 5, "prune.rewind_images": 100, "train.seed": 1, "train.eval_every_epoch": True,
     "train.device": "cpu", "train.channels_last": True, "train.amp": True, "prune.levels": 3,

@@ -70,6 +70,24 @@ def test_second_run_does_no_training_and_dense_level_is_shared(tiny_data, runs_r
     assert calls == [0, 1, 2, 1, 2]  # level 0 came from runs/dense
 
 
+def test_pruning_rounds_train_at_lr_rounds_on_the_shared_dense_level(tiny_data, runs_root, monkeypatch):
+    seen = []
+    real = lottery.fit
+
+    def recording(*a, **k):
+        seen.append((a[4], a[2].lr))  # (level, the learning rate fit was given)
+        return real(*a, **k)
+
+    monkeypatch.setattr(lottery, "fit", recording)
+    base = tiny_config("lth")
+    lottery.run(base, datasets=tiny_data, progress=False)
+    fast = base.replace(**{"train.lr_rounds": base.train.lr * 7})
+    assert fast.hash() != base.hash() and fast.dense_hash() == base.dense_hash()
+    lottery.run(fast, datasets=tiny_data, progress=False)
+    lr = base.train.lr
+    assert seen == [(0, lr), (1, lr), (2, lr), (1, 7 * lr), (2, 7 * lr)]  # level 0 trained once
+
+
 def test_interrupted_run_resumes_to_identical_masks_and_metrics(tiny_data, tmp_path, monkeypatch):
     cfg = tiny_config("uticket", **{"train.epochs": 2})
     ref = lottery.run(cfg, datasets=tiny_data, root=tmp_path / "a", progress=False)

@@ -76,6 +76,9 @@ class TrainConfig:
     batch_size: int = 128
     optimizer: str = "sgd"             # "sgd" (paper/released: SGD + momentum) | "adam" (short budgets)
     lr: float = 0.1
+    lr_rounds: float | None = None     # learning rate of the pruning rounds (level >= 1) where they
+                                       # want another than the dense round; None = lr (the paper's
+                                       # one schedule). Not in the dense hash: level 0 never uses it
     momentum: float = 0.9
     weight_decay: float = 5e-4
     released_weight_decay: bool = False  # True: the released code's bug (weight decay never applied)
@@ -173,6 +176,10 @@ class RunConfig:
         d = science_dict(self)
         d.pop("balance", None)
         d.pop("quant", None)     # level 0 always trains float weights
+        if "train" in d:         # the pruning rounds' learning rate: level 0 never uses it
+            d["train"].pop("lr_rounds", None)
+            if not d["train"]:
+                d.pop("train")
         prune = {k: v for k, v in d.pop("prune", {}).items()
                  if k in ("rewind_epoch", "rewind_images", "search_timesteps")}
         if prune:  # the rewind point and the search T are all level 0 depends on of `prune`

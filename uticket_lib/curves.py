@@ -85,7 +85,7 @@ def _run(cfg: RunConfig, model: torch.nn.Module, train: Dataset, val: Dataset, b
     net = training.prepare(model, cfg.train, device)
     steps = sum((len(idx) + cfg.train.batch_size - 1) // cfg.train.batch_size
                 for _, idx in _chunks(len(train), budget, eval_every, cfg.train.seed, level))
-    opt, sched = training.make_optimizer(net, cfg.train, 1, steps)
+    opt, sched = training.make_optimizer(net, training.for_level(cfg.train, level), 1, steps)
     full_t = cfg.model.timesteps
     dev_masks = {n: m.to(device) for n, m in masks.items()} if masks else None
     if dev_masks:

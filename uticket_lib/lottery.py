@@ -36,7 +36,7 @@ from .runstore import (ArtifactError, build_model, covered_layers, done, float_s
                        load_state, quant_levels, read_balance, read_config, read_metrics, read_search,
                        repair_advice, run_dir, seal, verify)
 from .search import level_timesteps, search_record
-from .training import barrier, device_for, fit, is_main
+from .training import barrier, device_for, fit, for_level, is_main
 from .validation import check as validate
 
 
@@ -109,7 +109,7 @@ def train_level(level_dir: Path, cfg: RunConfig, level: int, masks: masklib.Mask
                        **optim_state}, partial)
 
     t0 = time.perf_counter()
-    fit(model, train_ds, cfg.train, epochs, level, dev_masks, device, cfg.data.num_workers,
+    fit(model, train_ds, for_level(cfg.train, level), epochs, level, dev_masks, device, cfg.data.num_workers,
         resume=resume, on_epoch_end=on_epoch_end, progress=progress,
         on_images=on_images if by_images else None)
     metrics = {}

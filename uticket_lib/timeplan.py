@@ -31,7 +31,7 @@ from .hardware.geometry import layer_hooks
 from .config import RunConfig, stable_hash
 from .models.timeplan import JOINS, TimePlanError
 from .pruning import mask as masklib
-from .training import device_for, eval_loader, fit, predict
+from .training import device_for, eval_loader, fit, for_level, predict
 
 COST_KEYS = ("latency", "work", "energy", "synaptic_updates", "neuron_evaluations", "utilization")
 
@@ -190,7 +190,8 @@ def finetune(model: nn.Module, masks: masklib.Masks, train_ds: Dataset, cfg: Run
     tuned.set_time_plan(plan, join)
     if epochs > 0:
         device = device or torch.device("cpu")
-        tuned_cfg = dataclasses.replace(cfg.train, lr=cfg.train.lr * 0.1)   # a tenth of the run's lr
+        ticket_lr = for_level(cfg.train, 1).lr                            # the ticket's rounds' lr
+        tuned_cfg = dataclasses.replace(cfg.train, lr=ticket_lr * 0.1)     # a tenth of it
         fit(tuned, train_ds, tuned_cfg, epochs, level=1000, masks={n: m.to(device) for n, m in masks.items()},
             device=device, progress=False)
     return tuned.cpu().eval()

@@ -9,6 +9,7 @@ gloo on CPU), the model is wrapped in DDP and every rank reads its own shard of 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -146,6 +147,13 @@ def uses_channels_last(model: nn.Module) -> bool:
 
 
 # ----------------------------------------------------------------------------- optimisation
+def for_level(cfg: TrainConfig, level: int) -> TrainConfig:
+    """The training settings of ``level``: the pruning rounds (level >= 1) at ``lr_rounds`` where set."""
+    if level >= 1 and cfg.lr_rounds is not None:
+        return dataclasses.replace(cfg, lr=cfg.lr_rounds)
+    return cfg
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig, epochs: int, steps_per_epoch: int):
     """SGD + momentum (or AdamW), cosine annealing over the round (stepped per batch), after a linear
     warm-up over ``cfg.warmup`` of the steps when that is set."""

@@ -123,6 +123,8 @@ def _checks(cfg: RunConfig) -> list[tuple[str, bool, str]]:
          "none or an integer >= 1"),
         ("train.batch_size", _is_int(t.batch_size) and t.batch_size >= 1, "an integer >= 1"),
         ("train.lr", _is_num(t.lr) and 0 < t.lr <= MAX_LR, f"a finite number in (0, {MAX_LR:g}]"),
+        ("train.lr_rounds", t.lr_rounds is None or _is_num(t.lr_rounds) and 0 < t.lr_rounds <= MAX_LR,
+         f"none (the rounds train at train.lr) or a finite number in (0, {MAX_LR:g}]"),
         ("train.momentum", _is_num(t.momentum) and 0 <= t.momentum < 1, "a number in [0, 1)"),
         ("train.weight_decay", _is_num(t.weight_decay) and 0 <= t.weight_decay < 1, "a number in [0, 1)"),
         ("train.released_weight_decay", isinstance(t.released_weight_decay, bool), "true or false"),
