@@ -25,6 +25,7 @@ from uticket_lib.analysis.recipes import TICKET_GAP_AIM  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "bench_results"
 RECIPE = "noaug"        # the cpu profile's recipe (no augmentation, AdamW)
+REWIND = 8000           # the cpu profile's rewind point (prune.rewind_images)
 
 
 def ceiling(entries: list[dict], recipe: str = RECIPE) -> dict:
@@ -40,13 +41,16 @@ def ceiling(entries: list[dict], recipe: str = RECIPE) -> dict:
         for t in entries:
             if (t["arch"], t["recipe"], t.get("method")) != (arch, recipe, "lth") or t.get("quick"):
                 continue
+            if t.get("rewind_images") != REWIND:   # another rewind point: not a budget's ceiling
+                continue
             gap = 100 * (t["final_val_accuracy"] - dense)
             tickets.append({"ticket_budget": t["ticket_budget"], "passes": t["ticket_budget"] / t["train_images"],
                             "val_accuracy": t["final_val_accuracy"], "gap_points": gap,
                             "meets_target": gap >= 100 * TICKET_GAP_AIM, "sparsity": t["sparsity"],
-                            "source_kind": t["kind"], "train_seconds": t.get("train_seconds")})
+                            "source_kind": t["kind"], "train_seconds": t.get("train_seconds"),
+                            "ticket_lr": t.get("ticket_lr", t.get("lr"))})
         out[arch] = {"dense_val_accuracy": dense, "dense_budget": e["budget"],
-                     "tickets": sorted(tickets, key=lambda r: r["ticket_budget"])}
+                     "tickets": sorted(tickets, key=lambda r: (r["ticket_budget"], r["ticket_lr"] or 0))}
     return out
 
 
@@ -58,7 +62,7 @@ def main() -> None:
     curves = json.loads(Path(a.curves).read_text())
     result = ceiling(curves["entries"])
     io.save_json({"what": "98 % one-shot LTH tickets (width 0.25, rewound to 8,000 images) trained for several "
-                          "budgets on the full training split, validation accuracy against the dense network's "
+                          "budgets and learning rates on the full training split, validation accuracy against the dense network's "
                           f"(recipe {RECIPE!r} of ci/learning_curves.py; derived from learning_curves.json)",
                   "target_gap_points": 100 * TICKET_GAP_AIM, "archs": result,
                   "date": datetime.date.today().isoformat()}, a.out)

@@ -173,8 +173,10 @@ display(table)
 # Tickets: the trained `base` (VGG-16) and `noaug` (both networks) networks pruned one-shot to 98 %
 # (global magnitude; u-Ticket balanced after it), rewound to their state after 8,000 images and
 # trained for 56,000 images (`lth-tb112000`: 112,000, two passes; `lth-tb224000`: 224,000, four
-# passes, the longest ticket training measured, for both networks). These are recorded numbers (`ci/bench_results/learning_curves.json`, one seed), not retrained
-# when this page is built; the test set is never read.
+# passes, the longest ticket training measured, for both networks; `-lr`: the ticket trained at that
+# learning rate instead of its dense network's, `train.lr_rounds`). These are recorded numbers
+# (`ci/bench_results/learning_curves.json`, one seed), not retrained when this page is built; the test
+# set is never read.
 
 # %%
 from uticket_lib.analysis import recipes
@@ -200,7 +202,10 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 # {glue:md}`ch2_curves_resnet19_tickets`.
 #
 # What the profile took from this: the whole training split without augmentation (the largest gain
-# per minute), AdamW as before, one pass for the dense network and one-shot pruning. A ticket loses
+# per minute), AdamW as before, one pass for the dense network and one-shot pruning, and a larger
+# learning rate for the ticket than for its dense network (`train.lr_rounds`: 5e-3 for VGG-16, 1e-2
+# for ResNet-19, the best of the `-lr` tickets above on validation; a ticket keeps 2 % of the
+# weights, and larger steps on those pay off within one pass). A ticket still loses
 # several points against its dense network after one pass; longer ticket training buys much of it
 # back (the ceiling probe,
 # `ci/ceiling.py`, on validation: {glue:md}`ch2_ceiling`): VGG-16 at width 0.25 can hold a ticket

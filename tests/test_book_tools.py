@@ -631,17 +631,21 @@ def test_ceiling_probe_summary_from_learning_curves(tmp_path):
     ce = _load("ceiling")
     dense = {"arch": "vgg16", "recipe": "noaug", "kind": "dense", "final_val_accuracy": 0.875, "budget": 56000}
     tickets = [{"arch": "vgg16", "recipe": "noaug", "kind": k, "method": "lth", "final_val_accuracy": acc,
-                "ticket_budget": b, "train_images": 56000, "sparsity": 0.98}
+                "ticket_budget": b, "train_images": 56000, "sparsity": 0.98, "rewind_images": 8000, "lr": 1e-3}
                for k, acc, b in (("lth", 0.808, 56000), ("lth-tb224000", 0.858, 224000))]
+    faster = {**tickets[0], "kind": "lth-lr0.005", "ticket_lr": 5e-3, "final_val_accuracy": 0.824}
     other = {**tickets[0], "recipe": "base"}                       # another recipe: not this probe
-    r = ce.ceiling([dense, *tickets, other])["vgg16"]
-    assert [t["passes"] for t in r["tickets"]] == [1.0, 4.0]
-    assert [round(t["gap_points"], 1) for t in r["tickets"]] == [-6.7, -1.7]
-    assert [t["meets_target"] for t in r["tickets"]] == [False, True]
+    later = {**tickets[0], "kind": "lth-rw24000", "rewind_images": 24000}   # another rewind point: neither
+    r = ce.ceiling([dense, *tickets, faster, other, later])["vgg16"]
+    assert [t["passes"] for t in r["tickets"]] == [1.0, 1.0, 4.0]
+    assert [t["ticket_lr"] for t in r["tickets"]] == [1e-3, 5e-3, 1e-3]
+    assert [round(t["gap_points"], 1) for t in r["tickets"]] == [-6.7, -5.1, -1.7]
+    assert [t["meets_target"] for t in r["tickets"]] == [False, False, True]
     out = tmp_path / "ceiling.json"
     out.write_text(json.dumps({"archs": {"vgg16": r}}))
     from uticket_lib.analysis import recipes
-    assert recipes.ceiling_text(out) == "VGG-16 -6.7 after 1.0 pass, -1.7 after 4.0 passes"
+    assert recipes.ceiling_text(out) == ("VGG-16 -6.7 after 1.0 pass at lr 0.001, -5.1 after 1.0 pass at lr 0.005, "
+                                         "-1.7 after 4.0 passes at lr 0.001")
 
 
 def test_record_book_cpu_normalises_by_the_mean_of_the_two_benchmarks(tmp_path, monkeypatch):

@@ -136,6 +136,7 @@ def _curves_json(tmp_path):
     path.write_text(json.dumps({"entries": [
         entry("base", "dense", 16000, [0.70, 0.80]), entry("base", "lth", 16000, [0.60, 0.77]),
         entry("base", "dense", 32000, [0.70, 0.80, 0.83, 0.86]), entry("base", "lth-rw16000", 32000, [0.84]),
+        entry("base", "lth-tb64000-lr0.005", 32000, [0.85]),
         {**entry("quick", "dense", 16000, [0.1]), "quick": True}]}))
     return path
 
@@ -151,8 +152,19 @@ def test_curve_finals_take_each_curves_last_point_and_the_gap_to_its_own_dense_n
     text = recipes.curves_text(finals)
     assert "86.0% (32,000 images)" in text["vgg16_dense"]
     assert "rewound to 16,000 images" in text["vgg16_tickets"] and "-2.0 points" in text["vgg16_tickets"]
+    assert "trained 64,000 images, at lr 0.005) 85.0% (-1.0 points" in text["vgg16_tickets"]
     from uticket_lib.plotting import learning
     assert learning.curves(frame) is not None
+
+
+def test_ticket_kinds_parse_in_any_order_and_reject_unknown_parts():
+    from uticket_lib.analysis import recipes
+    assert recipes.ticket_kind("uticket") == {"method": "uticket", "rewind": None, "budget": None, "lr": None}
+    assert recipes.ticket_kind("lth-tb112000-lr0.003") == {"method": "lth", "rewind": None, "budget": 112000,
+                                                           "lr": 0.003}
+    assert recipes.ticket_kind("lth-lr1e-2-rw24000")["rewind"] == 24000
+    with pytest.raises(ValueError, match="unknown part in 'x9'"):
+        recipes.ticket_kind("lth-x9")
 
 
 def test_origin_text_splits_the_utilization_loss(tmp_path):

@@ -60,6 +60,9 @@ def test_cpu_gaps_name_the_held_out_split_augmentation_and_the_rewind_point():
     assert gaps["augmentation"] == ("none (chosen on validation)", "on")
     assert gaps["rewind point"] == ("after 8,000 training images of the dense round", "end of epoch 20 (the released code's; the paper does not say)")
     assert gaps["pruning rounds"][0].startswith("1 of 98 %")
+    assert gaps["optimizer"] == ("VGG-16: AdamW, lr 0.001, tickets 0.005; ResNet-19: AdamW, lr 0.003, tickets 0.01 "
+                                 "(chosen on validation)", "SGD with momentum, lr 0.1")
+    assert "optimizer" not in {a for a, _, _ in landing.scale_gaps("smoke")}   # the paper's SGD at lr 0.1
 
 
 def test_short_measured_keeps_the_value_and_drops_the_detail():

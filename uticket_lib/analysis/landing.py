@@ -31,6 +31,7 @@ from .. import profiles
 from ..config import RunConfig
 from ..data import SPLIT_SIZES
 from ..validation import pass_images
+from .labels import ARCH_LABELS
 from .claims import HEADLINE, KINDS, NOT_IN_PAPER, REL_TOL, VERDICTS
 from .labels import ARCH_LABELS
 
@@ -86,6 +87,16 @@ def scale_gaps(profile: str, arch: str = "vgg16", dataset: str = "fmnist") -> li
                      f"({100 * profiles.expected_sparsity(ours):.1f} % sparsity)",
                      f"{ref.prune.levels - 1} of {100 * ref.prune.fraction:.0f} % "
                      f"({100 * profiles.expected_sparsity(ref):.1f} % sparsity)"))
+    def optimizer(c):
+        name = {"adam": "AdamW", "sgd": "SGD with momentum"}.get(c.train.optimizer, c.train.optimizer)
+        rounds = c.train.lr_rounds
+        return f"{name}, lr {c.train.lr:g}" + (f", tickets {rounds:g}" if rounds not in (None, c.train.lr) else "")
+    mine = {a: optimizer(profiles.get(profile, a, dataset)) for a in ARCH_LABELS}
+    if set(mine.values()) != {optimizer(ref)}:
+        text = (next(iter(mine.values())) if len(set(mine.values())) == 1 else
+                "; ".join(f"{ARCH_LABELS[a]}: {t}" for a, t in mine.items()))
+        rows.append(("optimizer", text + (" (chosen on validation)" if ours.data.val_split is not None else ""),
+                     optimizer(ref)))
     def rewind(c):
         if c.prune.rewind_images is not None:
             return f"after {c.prune.rewind_images:,} training images of the dense round"

@@ -8,6 +8,7 @@ the sweep. The book shows the table; nothing here trains.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -224,6 +225,22 @@ def origin_text(frame: pd.DataFrame, recipe: str = "noaug") -> dict[str, str]:
     return out
 
 
+def ticket_kind(kind: str) -> dict:
+    """A learning-curve ticket's kind (``ci/learning_curves.py``: the method, then ``-rw<images>``,
+    ``-tb<images>`` and ``-lr<rate>`` where they differ from the defaults) as
+    {"method", "rewind", "budget", "lr"} (None where absent)."""
+    method, _, rest = kind.partition("-")
+    out = {"method": method, "rewind": None, "budget": None, "lr": None}
+    parts = list(re.finditer(r"-(rw|tb|lr)(\d+(?:\.\d+)?(?:e-?\d+)?)", "-" + rest if rest else ""))
+    if "".join(m.group(0) for m in parts) != ("-" + rest if rest else ""):
+        raise ValueError(f"ticket kind {kind!r}: unknown part in {rest!r} (expected -rw<images>, "
+                         f"-tb<images> or -lr<rate>)")
+    for m in parts:
+        key = {"rw": "rewind", "tb": "budget", "lr": "lr"}[m.group(1)]
+        out[key] = float(m.group(2)) if key == "lr" else int(m.group(2))
+    return out
+
+
 def curves_text(finals: pd.DataFrame) -> dict[str, str]:
     """Sentences for chapter 2 from ``curve_finals``, per network: ``<arch>_dense`` (every dense
     recipe's validation accuracy after its budget, best first) and ``<arch>_tickets`` (the one-shot
@@ -236,12 +253,16 @@ def curves_text(finals: pd.DataFrame) -> dict[str, str]:
         out[f"{arch}_dense"] = f"{label}: " + ", ".join(
             f"{r} {row['val_accuracy']:.1%} ({b:,} images)" for (r, b), row in dense.iterrows())
         tickets = sub[sub.index.get_level_values("kind") != "dense"]
-        out[f"{arch}_tickets"] = f"{label}: " + (", ".join(
-            f"{METHOD_LABELS.get(k.split('-')[0], k)} of {r} ({b:,} dense images"
-            f"{', rewound to ' + format(int(k.split('-rw')[1].split('-')[0]), ',') + ' images' if '-rw' in k else ''}"
-            f"{', trained ' + format(int(k.split('-tb')[1]), ',') + ' images' if '-tb' in k else ''}) "
-            f"{row['val_accuracy']:.1%} ({row['minus dense (points)']:+.1f} points against its dense network)"
-            for (r, b, k), row in tickets.iterrows()) or "no ticket recorded")
+        parts = []
+        for (r, b, k), row in tickets.iterrows():
+            t = ticket_kind(k)
+            how = "".join([f", rewound to {t['rewind']:,} images" if t["rewind"] else "",
+                           f", trained {t['budget']:,} images" if t["budget"] else "",
+                           f", at lr {t['lr']:g}" if t["lr"] else ""])
+            parts.append(f"{METHOD_LABELS.get(t['method'], t['method'])} of {r} ({b:,} dense images{how}) "
+                         f"{row['val_accuracy']:.1%} ({row['minus dense (points)']:+.1f} points against its "
+                         f"dense network)")
+        out[f"{arch}_tickets"] = f"{label}: " + (", ".join(parts) or "no ticket recorded")
     return out
 
 
@@ -391,6 +412,7 @@ def ceiling_text(path: Path | None = None) -> str:
     parts = []
     for arch, r in json.loads(path.read_text())["archs"].items():
         steps = ", ".join(f"{t['gap_points']:+.1f} after {t['passes']:.1f} pass{'es' * (round(t['passes'], 1) != 1)}"
+                          + (f" at lr {t['ticket_lr']:g}" if t.get("ticket_lr") else "")
                           for t in r["tickets"])
         parts.append(f"{ARCH_LABELS.get(arch, arch)} {steps}")
     return "; ".join(parts)
