@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 
+import pandas as pd
 import pytest
 import torch
 
@@ -134,9 +135,33 @@ def test_seed_table_and_sentence_name_a_collapsed_ticket(tmp_path):
     f = recipes.seed_frame(path)
     assert list(f["seed"]) == [0, 1, 2] and f["lth"].iloc[2] == 23.5
     text = recipes.seed_text(f)
-    assert text == ("ResNet-19 (cpu recipe, 3 seeds): LTH ticket minus dense from -61.5 to -6.0 points; with "
+    assert text == ("ResNet-19 (recipe cpu; 3 seeds): LTH ticket minus dense from -61.5 to -6.0 points; with "
                     "seed 2 the LTH ticket failed to train in its pass (23.5 %, its u-Ticket 77.0 %).")
     assert recipes.seed_frame(tmp_path / "none.json").empty
+
+
+def test_welch_interval_by_hand_and_the_recipe_shift_sentence():
+    # before 1, 2, 3 (mean 2, var 1); after 4, 6, 8 (mean 6, var 4): se = sqrt(1/3 + 4/3) = 1.291;
+    # df = (5/3)^2 / ((1/3)^2/2 + (4/3)^2/2) = 2.94 -> 2, t = 4.303: half-width 5.555
+    d, lo, hi = stats.welch([1, 2, 3], [4, 6, 8])
+    assert d == 4.0 and lo == pytest.approx(4 - 5.5553, abs=1e-3) and hi == pytest.approx(4 + 5.5553, abs=1e-3)
+    assert stats.welch([1, 1], [3, 3]) == (2.0, 2.0, 2.0)
+    with pytest.raises(ValueError, match=">= 2 values on each side"):
+        stats.welch([1.0], [2.0, 3.0])
+    # pairs (1, 4), (2, 6), (3, 8): differences 3, 4, 5 (mean 4, std 1), t(2) 4.303 / sqrt 3 = 2.484
+    d, lo, hi = stats.paired_t([1, 2, 3], [4, 6, 8])
+    assert d == 4.0 and lo == pytest.approx(4 - 2.4843, abs=1e-3) and hi == pytest.approx(4 + 2.4843, abs=1e-3)
+    from uticket_lib.analysis import recipes
+    rows = [{"recipe": r, "arch": "vgg16", "seed": k, "dense": 86.0 + (k if r == "other" else 0), "lth": v,
+             "uticket": v, "ticket - dense": v - 86.0}
+            for r, vals in (("old", (1, 2, 3)), ("new", (4, 6, 8)), ("other", (4, 6, 8))) for k, v in enumerate(vals)]
+    frame = pd.DataFrame(rows)
+    # the same seeds and dense networks: paired; other dense networks: the two means (Welch)
+    assert recipes.recipe_shift_text(frame, "old", "new", ("lth",)) == \
+        "VGG-16 (3 seeds, paired): LTH ticket +4.0 points [+1.5, +6.5]"
+    assert recipes.recipe_shift_text(frame, "old", "other", ("lth",)) == \
+        "VGG-16 (3 and 3 seeds, Welch): LTH ticket +4.0 points [-1.6, +9.6]"
+    assert recipes.recipe_shift_text(frame, "old", "missing") == ""
 
 
 def test_a_collapsed_seed_lists_the_seeds_and_fails_only_when_every_seed_is_out():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 
@@ -386,6 +387,39 @@ def seed_frame(path: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+# seed_spread.json's name for the cpu recipe as it was before train.lr_rounds (its tickets at the
+# dense round's learning rate), kept to measure what the change moved
+BEFORE_LR_ROUNDS = "cpu, tickets at the dense lr"
+
+
+def recipe_shift_text(frame: pd.DataFrame, before: str, after: str,
+                      quantities: Sequence[str] = ("lth", "uticket", "ticket - dense")) -> str:
+    """What changing recipe ``before`` into ``after`` moved, per arch and quantity of ``seed_frame``:
+    the mean difference (points) with a 95 % interval, paired by seed where both recipes trained the
+    same seeds from the same dense networks (equal dense accuracies: only the change differs), else
+    Welch's interval of the two means; "" where either recipe has fewer than 2 seeds of an arch."""
+    from . import stats
+    parts = []
+    for arch in dict.fromkeys(frame["arch"]):
+        a = frame[(frame["recipe"] == before) & (frame["arch"] == arch)].sort_values("seed")
+        b = frame[(frame["recipe"] == after) & (frame["arch"] == arch)].sort_values("seed")
+        if len(a) < 2 or len(b) < 2:
+            continue
+        paired = a["seed"].tolist() == b["seed"].tolist() and a["dense"].tolist() == b["dense"].tolist()
+        test = stats.paired_t if paired else stats.welch
+        shifts = []
+        for q in quantities:
+            d, lo, hi = test(a[q].tolist(), b[q].tolist())
+            shifts.append(f"{QUANTITY_WORDS.get(q, q)} {d:+.1f} points [{lo:+.1f}, {hi:+.1f}]")
+        how = f"{len(a)} seeds, paired" if paired else f"{len(a)} and {len(b)} seeds, Welch"
+        parts.append(f"{ARCH_LABELS.get(arch, arch)} ({how}): " + ", ".join(shifts))
+    return "; ".join(parts)
+
+
+QUANTITY_WORDS = {"lth": "LTH ticket", "uticket": "u-Ticket ticket", "dense": "dense network",
+                  "ticket - dense": "LTH ticket minus dense", "lth - uticket": "LTH minus u-Ticket"}
+
+
 def seed_text(frame: pd.DataFrame, collapse_points: float = 20.0) -> str:
     """One sentence per recipe and arch: the seeds' spread of ticket - dense, and any ticket more than
     ``collapse_points`` below its dense network named with its seed (a failed training, not noise)."""
@@ -393,7 +427,7 @@ def seed_text(frame: pd.DataFrame, collapse_points: float = 20.0) -> str:
     for (recipe, arch), g in frame.groupby(["recipe", "arch"], sort=False):
         name = ARCH_LABELS.get(arch, arch)
         gaps = g["ticket - dense"]
-        line = (f"{name} ({recipe} recipe, {len(g)} seeds): LTH ticket minus dense from {gaps.min():+.1f} to "
+        line = (f"{name} (recipe {recipe}; {len(g)} seeds): LTH ticket minus dense from {gaps.min():+.1f} to "
                 f"{gaps.max():+.1f} points")
         bad = g[g["ticket - dense"] < -collapse_points]
         for _, r in bad.iterrows():

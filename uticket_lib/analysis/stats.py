@@ -105,6 +105,33 @@ def spread(values: Sequence[float]) -> dict:
     return {"n": len(v), "mean": mean, "std": std, "min": min(v), "max": max(v)}
 
 
+def paired_t(before: Sequence[float], after: Sequence[float]) -> tuple[float, float, float]:
+    """(mean of after - before, 95 % low, high) over pairs that share everything but the change (the
+    same seed and dense network): Student's t interval of the per-pair differences."""
+    if len(before) != len(after):
+        raise ValueError(f"paired values need equal lengths, got {len(before)} and {len(after)}")
+    s = spread([b - a for a, b in zip(before, after)])
+    if s["n"] < 2:
+        raise ValueError(f"a paired interval needs >= 2 pairs, got {s['n']}")
+    half = t95(s["n"] - 1) * s["std"] / math.sqrt(s["n"])
+    return s["mean"], s["mean"] - half, s["mean"] + half
+
+
+def welch(before: Sequence[float], after: Sequence[float]) -> tuple[float, float, float]:
+    """(mean(after) - mean(before), 95 % low, high) for two independent samples of seeds (Welch's t
+    interval; degrees of freedom by Welch-Satterthwaite, rounded down, which errs wide)."""
+    a, b = spread(before), spread(after)
+    if a["n"] < 2 or b["n"] < 2:
+        raise ValueError(f"Welch's interval needs >= 2 values on each side, got {a['n']} and {b['n']}")
+    va, vb = a["std"] ** 2 / a["n"], b["std"] ** 2 / b["n"]
+    diff = b["mean"] - a["mean"]
+    if va + vb == 0:
+        return diff, diff, diff
+    df = (va + vb) ** 2 / (va ** 2 / (a["n"] - 1) + vb ** 2 / (b["n"] - 1))
+    half = t95(max(1, math.floor(df))) * math.sqrt(va + vb)
+    return diff, diff - half, diff + half
+
+
 @dataclass(frozen=True)
 class SeedSpread:
     """Run-to-run spread of one quantity (points) over ``n`` training seeds: its sample standard
