@@ -123,10 +123,10 @@ analysis.glue("ch12_val_images", n_val)
 analysis.glue("ch12_point_images", n_val / 100, "{:g}");
 
 # %% [markdown]
-# In this build: {glue:md}`ch12_plans`. A ticket whose every latency-saving change already costs
-# more than the budget keeps uniform $T$, and then the reductions below are 1x by construction: how far
-# a ticket can cut steps depends on how much accuracy margin it has, and a short-trained, 98 %-sparse
-# ticket has little.
+# In this build: {glue:md}`ch12_plans`. A ticket that keeps uniform $T$ has reductions of 1x below:
+# how far a ticket can cut steps depends on how much accuracy margin it has (a short-trained, 98 %-sparse
+# ticket has little), and, at this profile, on the search's cap on greedy trials, which tries the
+# changes with the most latency saved per point lost first and may stop before the small, cheap ones.
 #
 # ## Against LD-SNN's ranges
 #

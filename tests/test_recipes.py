@@ -117,6 +117,8 @@ def test_imp_probe_comparison_and_second_pass_cost(tmp_path):
                            "level": [0, 1, 0, 1], "seconds": [100.0, 120.0, 200.0, 240.0]})
     assert recipes.second_pass_text(levels) == ("a pass of a ticket level took VGG-16 2.0 min, ResNet-19 4.0 min in "
                                                 "this build, so one more pass for the 2 tickets of each network would "
-                                                "add about 12 minutes to it")
+                                                "add about 12 minutes of this machine's time to it (the budget counts "
+                                                "minutes of a machine that trains at 284 images/s; scale by this "
+                                                "machine's speed, which the README's record gives)")
     levels["epochs"] = [1, 2, 1, 1]   # VGG-16's ticket level trained two passes: a pass is half of it
     assert recipes.second_pass_text(levels).startswith("a pass of a ticket level took VGG-16 1.0 min, ResNet-19 4.0")

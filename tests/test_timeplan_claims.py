@@ -99,4 +99,11 @@ def test_plan_summary_names_the_plan_or_why_none_was_chosen():
                                             {"drop": -0.05, "latency_saving": 0.0}]   # saves nothing: ignored
     text = ts.plan_summary(r, 0.01)
     assert "VGG-16 LTH: plan 4,2, 2.00x less latency" in text
-    assert "VGG-16 u-Ticket: kept uniform T; of the changes that save latency, the cheapest costs 1.7 points (budget 1)" in text
+    assert ("VGG-16 u-Ticket: kept uniform T; every one of the 2 latency-saving changes costs more than the "
+            "1-point budget (the cheapest 1.7)") in text
+    # a cheap change the capped greedy search never reached is named as such, not as "too costly"
+    r["vgg16"]["uticket"]["sensitivity"].append({"drop": 0.004, "latency_saving": 0.01})
+    r["vgg16"]["uticket"]["greedy"] = [{"kept": False}, {"kept": False}]
+    assert ("1 of the 3 latency-saving changes fit the 1-point budget (the largest saves 1.0 % of the latency), but the "
+            "search tried only the 2 with the most latency saved per point lost, and none of those fit") \
+        in ts.plan_summary(r, 0.01)

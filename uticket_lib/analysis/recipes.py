@@ -310,7 +310,9 @@ def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
     parts = ", ".join(f"{ARCH_LABELS.get(a, a)} {s / 60:.1f} min" for a, s in per_pass.items())
     total = len(methods) * float(per_pass.sum()) / 60
     return (f"a pass of a ticket level took {parts} in this build, so one more pass for the {len(methods)} "
-            f"tickets of {'each' if len(last) > 1 else 'the'} network would add about {total:.0f} minutes to it")
+            f"tickets of {'each' if len(last) > 1 else 'the'} network would add about {total:.0f} minutes of this "
+            f"machine's time to it (the budget counts minutes of a machine that trains at 284 images/s; scale "
+            f"by this machine's speed, which the README's record gives)")
 
 
 def precision_text(pairs) -> str:
@@ -383,17 +385,23 @@ def seed_frame(path: Path | None = None) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     rows = [{"recipe": name, "arch": arch, **{k: s[k] for k in cols[2:]}}
             for name, r in json.loads(path.read_text())["recipes"].items()
-            for arch, d in r["archs"].items() for s in d["seeds"]]
+            for arch, d in sorted(r["archs"].items(), key=lambda kv: _arch_order(kv[0])) for s in d["seeds"]]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _arch_order(arch: str) -> int:
+    """The book's order of networks (VGG-16 first), unknown ones last."""
+    order = list(ARCH_LABELS)
+    return order.index(arch) if arch in order else len(order)
 
 
 # seed_spread.json's name for the cpu recipe as it was before train.lr_rounds (its tickets at the
 # dense round's learning rate), kept to measure what the change moved
-BEFORE_LR_ROUNDS = "cpu, tickets at the dense lr"
+BEFORE_LR_ROUNDS = "cpu-dense-lr"
 
 
 def recipe_shift_text(frame: pd.DataFrame, before: str, after: str,
-                      quantities: Sequence[str] = ("lth", "uticket", "ticket - dense")) -> str:
+                      quantities: Sequence[str] = ("lth", "uticket")) -> str:
     """What changing recipe ``before`` into ``after`` moved, per arch and quantity of ``seed_frame``:
     the mean difference (points) with a 95 % interval, paired by seed where both recipes trained the
     same seeds from the same dense networks (equal dense accuracies: only the change differs), else
@@ -416,7 +424,7 @@ def recipe_shift_text(frame: pd.DataFrame, before: str, after: str,
     return "; ".join(parts)
 
 
-QUANTITY_WORDS = {"lth": "LTH ticket", "uticket": "u-Ticket ticket", "dense": "dense network",
+QUANTITY_WORDS = {"lth": "LTH ticket", "uticket": "u-Ticket", "dense": "dense network",
                   "ticket - dense": "LTH ticket minus dense", "lth - uticket": "LTH minus u-Ticket"}
 
 

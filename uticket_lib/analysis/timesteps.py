@@ -79,10 +79,21 @@ def plan_summary(results: Mapping[str, Mapping[str, dict]], budget: float) -> st
                 parts.append(f"{name}: plan {','.join(map(str, c['plan']))}, "
                              f"{reduction(u['latency'], c['latency']):.2f}x less latency")
             else:
-                drops = [x["drop"] for x in r["sensitivity"] if x.get("latency_saving", 0) > 0]
-                least = (f"; of the changes that save latency, the cheapest costs {100 * min(drops):.1f} points"
-                         if drops else "; no change saves latency")
-                parts.append(f"{name}: kept uniform T{least} (budget {100 * budget:g})")
+                saving = [x for x in r["sensitivity"] if x.get("latency_saving", 0) > 0]
+                fits = [x for x in saving if x["drop"] <= budget]
+                tried = len(r.get("greedy", []))
+                if not saving:
+                    why = "no change saves latency"
+                elif not fits:
+                    why = (f"every one of the {len(saving)} latency-saving changes costs more than the "
+                           f"{100 * budget:g}-point budget (the cheapest {100 * min(x['drop'] for x in saving):.1f})")
+                else:   # cheap changes exist, but the capped greedy search did not reach them
+                    why = (f"{len(fits)} of the {len(saving)} latency-saving changes fit the {100 * budget:g}-point "
+                           f"budget (the largest "
+                           f"saves {100 * max(x['latency_saving'] for x in fits):.1f} % of the latency), but the "
+                           f"search tried only the {tried} with the most latency saved per point lost, "
+                           f"and none of those fit")
+                parts.append(f"{name}: kept uniform T; {why}")
     return "; ".join(parts)
 
 
