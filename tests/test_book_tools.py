@@ -666,3 +666,23 @@ def test_record_book_cpu_normalises_by_the_mean_of_the_two_benchmarks(tmp_path, 
     assert two["bench_vgg16_images_per_s"] == 300 and two["bench_vgg16_images_per_s_after"] == 268
     assert two["normalised_seconds"] == pytest.approx(1000 * 284 / rec.REFERENCE_IMAGES_PER_S)
     assert "mean" in two["normalised_basis"]
+
+
+def test_step_breakdown_counts_the_outermost_matching_event_whole():
+    """ci/bench_step.py: a convolution's backward is "conv" whole (its inner adds too); an unmatched
+    event's own time is "other", its matched children keep their part; hand-made event tree (us)."""
+    bs = _load("bench_step")
+
+    class E:
+        def __init__(self, name, total, kids=()):
+            self.name, self.cpu_time_total, self.cpu_children, self.cpu_parent = name, total, list(kids), None
+            for k in self.cpu_children:
+                k.cpu_parent = self
+
+    add = E("aten::add", 5.0)
+    conv_bwd = E("autograd::engine::evaluate_function: ConvolutionBackward0", 40.0, [add])
+    lif = E("_LIFFunction", 20.0, [E("aten::threshold", 8.0)])
+    step = E("ProfilerStep#5", 100.0, [conv_bwd, lif, E("Optimizer.step#AdamW.step", 10.0)])
+    parts = bs.split([step, *step.cpu_children, add])          # only roots are walked
+    assert parts == {"conv": 40.0, "lif": 20.0, "optimizer": 10.0, "other": 30.0}
+    assert bs.part_of("aten::native_batch_norm") == "batch norm" and bs.part_of("aten::relu") is None
