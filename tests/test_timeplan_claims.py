@@ -58,6 +58,8 @@ def test_accuracy_half_is_reported_not_judged():
 def test_uticket_saving_persists_and_can_fail():
     r = results()
     assert ts.uticket_claim(r).verdict == "PASS"                      # 20 % at uniform and layerwise
+    assert ts.uticket_claim(r).measured == ("VGG-16: 20.0 % at uniform T, 20.0 % layerwise (test accuracy uniform "
+                                            "-> plan: LTH 80.0 -> 79.0 %, u-Ticket 80.0 -> 79.0 %)")
     slower = copy.deepcopy(r)
     slower["vgg16"]["uticket"]["chosen"]["latency"] = 520.0            # u-Ticket's plan slower than LTH's
     assert ts.uticket_claim(slower).verdict == "FAIL"

@@ -205,7 +205,10 @@ def uticket_claim(results: Mapping[str, Mapping[str, dict]], keep: float = 0.5) 
         uni = 1 - r["uticket"]["uniform"]["latency"] / r["lth"]["uniform"]["latency"]
         lay = 1 - r["uticket"]["chosen"]["latency"] / r["lth"]["chosen"]["latency"]
         ok &= lay > 0 and (uni <= 0 or lay >= keep * uni)
-        parts.append(f"{ARCH_LABELS.get(arch, arch)}: {100 * uni:.1f} % at uniform T, {100 * lay:.1f} % layerwise")
+        acc = [f"{label_name(m)} {100 * r[m]['test']['uniform']:.1f} -> {100 * r[m]['test']['chosen']:.1f} %"
+               for m in ("lth", "uticket") if "test" in r[m]]   # the plans were chosen on validation
+        parts.append(f"{ARCH_LABELS.get(arch, arch)}: {100 * uni:.1f} % at uniform T, {100 * lay:.1f} % layerwise"
+                     + (f" (test accuracy uniform -> plan: {', '.join(acc)})" if acc else ""))
     return Claim("u-Ticket's latency reduction over LTH persists when both tickets run layerwise plans",
                  "reproduction", "paper Sec. IV (latency) + this chapter", NOT_IN_PAPER,
                  ("; ".join(parts) + ("" if moved or not parts else
