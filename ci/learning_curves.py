@@ -43,7 +43,8 @@ RECIPES: dict[str, dict] = {
                               "train.warmup": 0.05, "train.weight_decay": 0.0},   # the released code's lost decay
     "b32": {"train.batch_size": 32},
     "b128": {"train.batch_size": 128},
-    "noaug-b32": {"data.augment": False, "train.batch_size": 32},     # the cpu profile's recipe at other batches
+    "noaug-b16": {"data.augment": False, "train.batch_size": 16},     # the cpu profile's recipe at other batches
+    "noaug-b32": {"data.augment": False, "train.batch_size": 32},
     "noaug-b128": {"data.augment": False, "train.batch_size": 128},
     "ls0.1": {"train.label_smoothing": 0.1},
     "t2-warm": {"warm": (2, 0.5)},                                 # T = 2 for half the budget, then T = 4
