@@ -71,15 +71,15 @@ def measure(arch: str, steps: int) -> dict:
     from torch.profiler import ProfilerActivity, profile, record_function, schedule
     from torch.utils.data import Subset
 
+    from bench_train import sparse_masks   # the same seeded random masks as the speed benchmark
+
     from uticket_lib import profiles, rundata, runstore, training
     from uticket_lib.pruning import mask as masklib
 
     cfg = profiles.get("cpu", arch, "fmnist")
     train = rundata.load_datasets(cfg)[0]
     model = runstore.build_model(cfg)
-    g = torch.Generator().manual_seed(0)
-    masks = {n: (torch.rand(p.shape, generator=g) >= 0.98).float()
-             for n, p in model.named_parameters() if p.dim() in (2, 4) and n != model.encoder_name}
+    masks = sparse_masks(model, 0.98)
     masklib.apply(model, masks)
     real_apply = masklib.apply
 

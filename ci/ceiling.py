@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from uticket_lib import io  # noqa: E402
+from uticket_lib import io, profiles  # noqa: E402
 from uticket_lib.analysis.recipes import TICKET_GAP_AIM  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "bench_results"
 RECIPE = "noaug"        # the cpu profile's recipe (no augmentation, AdamW)
-REWIND = 8000           # the cpu profile's rewind point (prune.rewind_images)
+REWIND = profiles.PROFILES["cpu"]["prune.rewind_images"]   # the cpu profile's rewind point (images)
 
 
 def ceiling(entries: list[dict], recipe: str = RECIPE) -> dict:

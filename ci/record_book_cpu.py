@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from uticket_lib import io, machine, runstore  # noqa: E402
 
-REFERENCE_IMAGES_PER_S = 284.0   # model-only VGG-16, width 0.25, 2 cores (ci/bench_results, 2026-11-22)
+from uticket_lib.analysis.recipes import REFERENCE_IMAGES_PER_S  # noqa: E402  (284 images/s, its source there)
 
 
 def final_rows(root: Path | None = None) -> list[dict]:

@@ -300,6 +300,11 @@ def imp_probe_comparison(finals: pd.DataFrame, path: Path | None = None, arch: s
             "one_shot_drop": f"{100 * (dense - ticket):.1f}"}
 
 
+# The machine the cpu book's time budget is normalised to: model-only VGG-16 training images/s (width
+# 0.25, 2 cores, ci/bench_train.py) of the 2026-11-22 record in ci/bench_results
+REFERENCE_IMAGES_PER_S = 284.0
+
+
 def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
     """What one more pass for every ticket of this build would cost: the last level's training seconds
     per pass (``runs.method_levels`` frame, LTH rows; seconds / epochs where the frame has them) per
@@ -311,7 +316,8 @@ def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
     total = len(methods) * float(per_pass.sum()) / 60
     return (f"a pass of a ticket level took {parts} in this build, so one more pass for the {len(methods)} "
             f"tickets of {'each' if len(last) > 1 else 'the'} network would add about {total:.0f} minutes of this "
-            f"machine's time to it (the budget counts minutes of a machine that trains at 284 images/s; scale "
+            f"machine's time to it (the budget counts minutes of a machine that trains at "
+            f"{REFERENCE_IMAGES_PER_S:g} images/s; scale "
             f"by this machine's speed, which the README's record gives)")
 
 
