@@ -20,6 +20,11 @@ Each is measured in fp32 and, unless ``--no-bf16``, again under bf16 autocast (`
 keys and the ratios over fp32); bf16 pays only on CPUs with native bf16 (``machine.native_bf16``,
 recorded in ``machine``), which the cpu profile uses it on.
 
+``torch_op_lif``: with ``--with-plain``, per precision, the same model-only figure with the LIF
+neuron on torch ops instead of the C kernel (``neurons.USE_NATIVE = False``), measured alternately
+with the kernel's (3 rounds each, medians), and their ratio ``lif_kernel_speedup``; ``machine``
+records whether the kernel was built here (``lif_kernel``).
+
 ``--with-plain`` adds a plain SpikingJelly multi-step implementation of the same networks
 (``layer.*`` wrappers, ``LIFNode(step_mode='m')``, image repeated over T, encoder run every step)
 and our network with SpikingJelly's stock LIF, measured model-only as above, and records
@@ -44,7 +49,7 @@ from torch import nn  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
 
 from uticket_lib import data as datalib, io, machine, models, profiles, rundata, runstore, training  # noqa: E402
-from uticket_lib.models import flops, neurons  # noqa: E402
+from uticket_lib.models import flops, native, neurons  # noqa: E402
 from uticket_lib.pruning import mask as masklib  # noqa: E402
 from uticket_lib.training import spike_loss  # noqa: E402
 
@@ -199,12 +204,25 @@ def main() -> None:
             ours = models.build(arch, in_channels=1, width=args.width).train()
             gflop = flops.train_flops_per_image(ours, 1) / 1e9
             model_ips = images_per_s(ours, batch, args.steps, channels_last=cfg.train.channels_last, amp=amp)
+            torch_op = None
+            if args.with_plain and native.kernel() is not None:
+                kern, ops = [model_ips], []
+                for _ in range(3):      # alternately, so that machine drift hits both alike
+                    for use, out in ((False, ops), (True, kern)):
+                        neurons.USE_NATIVE = use
+                        out.append(images_per_s(ours, batch, args.steps,
+                                                channels_last=cfg.train.channels_last, amp=amp))
+                neurons.USE_NATIVE = True
+                model_ips, torch_op = statistics.median(kern), statistics.median(ops)
             e2e, ev = end_to_end(arch, args.images, amp)
             row = {"model_images_per_s": model_ips, "end_to_end_images_per_s": e2e,
                    "end_to_end_over_model": e2e / model_ips, "eval_images_per_s": ev,
                    "train_gflop_per_image": gflop, "model_gflop_per_s": model_ips * gflop,
                    "end_to_end_gflop_per_s": e2e * gflop, "model_share_of_peak": model_ips * gflop / peak,
                    "params": sum(p.numel() for p in ours.parameters())}
+            if torch_op is not None:
+                row["torch_op_lif"] = {"model_images_per_s": torch_op,
+                                       "lif_kernel_speedup": model_ips / torch_op}
             if amp:   # the bf16 row beside the fp32 one (same keys), and the ratios
                 r["bf16"] = {**row, "model_speedup_over_fp32": model_ips / r["model_images_per_s"],
                              "end_to_end_speedup_over_fp32": e2e / r["end_to_end_images_per_s"]}
@@ -212,13 +230,15 @@ def main() -> None:
                 r.update(row)
             print(f"{arch:9s} {'bf16' if amp else 'fp32'} model {model_ips:7.1f} img/s  end-to-end "
                   f"{e2e:7.1f} img/s ({100 * e2e / model_ips:.0f} %)  eval {ev:7.1f} img/s  "
-                  f"{row['model_gflop_per_s']:.0f} GFLOP/s = {100 * row['model_share_of_peak']:.0f} % of peak",
-                  flush=True)
+                  f"{row['model_gflop_per_s']:.0f} GFLOP/s = {100 * row['model_share_of_peak']:.0f} % of peak"
+                  + (f"; LIF on torch ops {torch_op:.1f} img/s (kernel {model_ips / torch_op:.2f}x)"
+                     if torch_op else ""), flush=True)
         if args.with_plain:
             with neurons.fast_lif(False):  # ours with SpikingJelly's stock LIFNode
                 stock = models.build(arch, in_channels=1, width=args.width).train()
             r["uticket_stock_lif_images_per_s"] = images_per_s(stock, batch, args.steps)
-            released = images_per_s(plain(1, args.width).train(), batch, args.steps)
+            plain_net = plain(1, args.width).train()
+            released = statistics.median(images_per_s(plain_net, batch, args.steps) for _ in range(3))
             r["plain_spikingjelly_images_per_s"] = released
             # ours (model-only, the profile's precision on this machine) over the released-style
             # network in fp32, as the released code trains on CPU
@@ -235,7 +255,8 @@ def main() -> None:
                   "nominal_peak": nominal,
                   "flops_basis": "uticket_lib.models.flops: conv + linear MACs x 2 x 3 (fwd, bwd input, "
                                  "bwd weight); BN / LIF / pooling / optimizer not counted",
-                  "machine": {**host, "loadavg_before": load_before,
+                  "machine": {**host, "lif_kernel": native.kernel() is not None,
+                              "loadavg_before": load_before,
                               "loadavg_after": os.getloadavg()},
                   "date": datetime.date.today().isoformat()},
                  args.out)

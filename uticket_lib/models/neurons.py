@@ -11,9 +11,14 @@ Neurons run in multi-step mode: input and output are ``[T, N, ...]``.
 
 Speed: ``lif()`` returns a ``FastLIFNode``, a ``LIFNode`` subclass whose multi-step forward runs
 as one ``torch.autograd.Function``: the loop over T runs without autograd and the backward is the
-analytic reverse-time recursion (no per-step graph). Spikes and the final ``v`` are bit-for-bit
-SpikingJelly's (same float op order); gradients equal SpikingJelly's autograd up to float rounding.
-On CPU a neuron layer trains ~4-8x faster, a VGG-16 / ResNet-19 step ~1.4-1.6x. Eval / no-grad
+analytic reverse-time recursion (no per-step graph). Where a C compiler is at hand that function runs
+the C kernel of ``models/native.py`` (``lif_kernel.c``: one pass over memory, bf16 read without a
+cast pass, the backward recomputes the membrane from the saved input); elsewhere, or with
+``USE_NATIVE = False`` / ``UTICKET_NATIVE_LIF=0``, the torch ops below. Both give spikes and ``v``
+bit-for-bit SpikingJelly's (same float op order) and gradients equal to SpikingJelly's autograd up
+to float rounding; kernel and torch ops agree bit for bit where torch uses FMA (AVX2 / AVX-512).
+On CPU a neuron layer trains ~3-7x faster than with the torch ops (``ci/bench_results/train.json``:
+``torch_op_lif``), a whole VGG-16 / ResNet-19 step ~1.1x (fp32) and ~1.45x (bf16). Eval / no-grad
 calls take the same loop. ``lif(fast=False)``, or building a model inside ``with fast_lif(False):``,
 gives SpikingJelly's stock ``LIFNode`` (backend 'torch'); ``FAST`` is the module-wide default.
 """
@@ -27,6 +32,8 @@ from typing import Iterator
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
+
+from uticket_lib.models import native
 
 # SpikingJelly decorates its kernels with torch.jit.script at import, which torch now deprecates.
 with warnings.catch_warnings():
@@ -48,6 +55,9 @@ FAST = True           # default of lif(fast=None): the fused neuron (False: Spik
 # (VGG-16) / 1.01-1.06x (ResNet-19) fp32 (ci/bench_results/book_cpu_bench_before/after.json),
 # against 1.33x / 1.29x with bf16 membranes (ci/bench_results/train_bf16_membranes.json).
 LIF_FP32 = True
+# The C kernel (models/native.py, lif_kernel.c) runs the fused neuron where it can be built: the
+# numbers of the torch ops below (bit for bit where torch uses FMA), one pass over memory.
+USE_NATIVE = True
 
 
 def _acc_dtype(x: torch.Tensor) -> torch.dtype:
@@ -84,6 +94,73 @@ def _graph_is_freed() -> bool:
     return keep_graph is not None and not keep_graph()
 
 
+def _dense(x: torch.Tensor) -> bool:
+    """True if ``x`` fills its memory without gaps or overlaps (in any dim order, e.g. channels-last)."""
+    expected = 1
+    for size, stride in sorted(((sz, st) for sz, st in zip(x.shape, x.stride()) if sz != 1),
+                               key=lambda p: p[1]):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def _t_stride(x: torch.Tensor) -> int | None:
+    """The C kernel's step between timesteps of ``x [T, ...]``: ``n`` (timestep-major, each ``x[t]``
+    the flat block at ``t * n``) or 0 (one input repeated over T, as the encoder's); None if neither
+    or if ``x[0]`` is not dense."""
+    n = x[0].numel()
+    if not _dense(x[0]):
+        return None
+    if x.shape[0] == 1:
+        return n
+    return x.stride(0) if x.stride(0) in (0, n) else None
+
+
+def _native_lib(x: torch.Tensor):
+    """The C kernel if it can take ``x`` (CPU, fp32 or bf16 with fp32 membranes, dense), else None."""
+    if not USE_NATIVE or x.device.type != "cpu" or x.dim() < 2 or _t_stride(x) is None:
+        return None
+    if x.dtype != torch.float32 and not (x.dtype == torch.bfloat16 and LIF_FP32):
+        return None
+    return native.kernel()
+
+
+def _like(ref: torch.Tensor, t: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
+    """``t`` with ``ref``'s strides and ``dtype`` (a copy only where they differ); None stays None."""
+    if t is None or (t.stride() == ref.stride() and t.dtype == dtype):
+        return t
+    return torch.empty_like(ref, dtype=dtype).copy_(t)
+
+
+def _native_forward(lib, x, v0, tau: float, v_th: float):
+    """C-kernel forward: (spikes in x's dtype, v[T] fp32); v0 fp32 with x[0]'s strides or None."""
+    T, n = x.shape[0], x[0].numel()
+    # outputs timestep-major with x[0]'s strides (e.g. channels-last), also where x repeats over T
+    spikes = torch.empty_strided(x.shape, (n, *x[0].stride()), dtype=x.dtype)
+    v_last = torch.empty_like(x[0], dtype=torch.float32)
+    fn = lib.lif_forward_bf16 if x.dtype == torch.bfloat16 else lib.lif_forward_f32
+    native.run(fn, T, n, x.data_ptr(), _t_stride(x), native.ptr(v0), spikes.data_ptr(),
+               v_last.data_ptr(), (tau, v_th))
+    return spikes, v_last
+
+
+def _native_backward(lib, x, v0, grad_s, grad_v, tau: float, v_th: float, k: float, c: float,
+                     v0_grad: bool):
+    """C-kernel backward from the input alone: (grad_x in x's dtype, grad_v0 fp32 or None)."""
+    T, n = x.shape[0], x[0].numel()
+    shape, strides = x.shape, (n, *x[0].stride())
+    grad_x = torch.empty_strided(shape, strides, dtype=x.dtype)
+    grad_s = _like(grad_x, grad_s, x.dtype)
+    grad_v = _like(grad_x[0], grad_v, torch.float32)
+    grad_v0 = torch.empty_like(x[0], dtype=torch.float32) if v0_grad else None
+    fn = lib.lif_backward_bf16 if x.dtype == torch.bfloat16 else lib.lif_backward_f32
+    native.run(fn, T, n, x.data_ptr(), _t_stride(x), native.ptr(v0), native.ptr(grad_s),
+               native.ptr(grad_v), grad_x.data_ptr(), native.ptr(grad_v0),
+               (tau, v_th, k, c, 1.0 - 1.0 / tau))
+    return grad_x, grad_v0
+
+
 class _LIFFunction(torch.autograd.Function):
     """(x ``[T, N, ...]``, v0 ``[N, ...]`` or None) -> (spikes ``[T, N, ...]``, v[T] ``[N, ...]``).
 
@@ -92,15 +169,23 @@ class _LIFFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, v0, tau: float, v_th: float, alpha: float):
-        g, v_last = _charge_fire(x, v0, tau, v_th)
-        spikes = torch.le(g, -v_th, out=torch.empty_like(x))          # h >= v_th -> 1., else 0. (x's dtype)
-        # 1 / ATan'(h - v_th) = 2/alpha (1 + (pi/2 alpha (h - v_th))^2), in place of g
-        k = 2.0 / alpha
-        u = g.add_(v_th)                                              # -(h - v_th)
-        torch.addcmul(g.new_full((), k), u, u, value=k * (math.pi / 2 * alpha) ** 2, out=g)
-        ctx.save_for_backward(g, spikes)
+        # 1 / ATan'(h - v_th) = 2/alpha (1 + (pi/2 alpha (h - v_th))^2) = k + c (h - v_th)^2
+        k, c = 2.0 / alpha, 2.0 / alpha * (math.pi / 2 * alpha) ** 2
         ctx.tau, ctx.v0_grad = tau, v0 is not None and ctx.needs_input_grad[1]
         ctx.set_materialize_grads(False)
+        lib = _native_lib(x)
+        if lib is not None:        # saves only the input: the backward recomputes the membrane
+            v0 = _like(x[0], v0, torch.float32)
+            spikes, v_last = _native_forward(lib, x, v0, tau, v_th)
+            ctx.native, ctx.consts = True, (tau, v_th, k, c)
+            ctx.save_for_backward(x, v0)
+            return spikes, v_last
+        ctx.native = False
+        g, v_last = _charge_fire(x, v0, tau, v_th)
+        spikes = torch.le(g, -v_th, out=torch.empty_like(x))          # h >= v_th -> 1., else 0. (x's dtype)
+        u = g.add_(v_th)                                              # -(h - v_th), in place of g
+        torch.addcmul(g.new_full((), k), u, u, value=c, out=g)
+        ctx.save_for_backward(g, spikes)
         return spikes, v_last
 
     @staticmethod
@@ -108,6 +193,10 @@ class _LIFFunction(torch.autograd.Function):
     def backward(ctx, grad_s, grad_v):
         # grad_h[t] = grad_s[t] sg'[t] + grad_v[t] (1 - s[t])  (detach_reset: no d reset / d s term)
         # grad_v[t-1] = (1 - 1/tau) grad_h[t],  grad_x[t] = grad_h[t] / tau
+        if ctx.native:
+            x, v0 = ctx.saved_tensors
+            return (*_native_backward(native.kernel(), x, v0, grad_s, grad_v, *ctx.consts,
+                                      ctx.v0_grad), None, None, None)
         inv_sg, spikes = ctx.saved_tensors                            # [T, N, ...]
         if grad_s is None:
             gh = torch.zeros_like(inv_sg)
@@ -147,6 +236,11 @@ class FastLIFNode(neuron.LIFNode):
             spikes, self.v = _LIFFunction.apply(x_seq, v0, *args)
         else:
             with torch.no_grad():
+                lib = _native_lib(x_seq)
+                if lib is not None:
+                    spikes, self.v = _native_forward(lib, x_seq, _like(x_seq[0], v0, torch.float32),
+                                                     args[0], args[1])
+                    return spikes
                 g, self.v = _charge_fire(x_seq, v0, args[0], args[1])
                 spikes = torch.le(g, -args[1], out=g if g.dtype == x_seq.dtype else torch.empty_like(x_seq))
         return spikes
