@@ -46,12 +46,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         # VALIDATION (learning_curves.json): without augmentation one pass reaches 87.5 % (VGG-16)
         # against 83.0 % with it; flips and crops pay off only over many epochs.
         "data.augment": False,
-        # NOT CHOSEN on this recipe's validation: the 2026-11 profile's batch (its subset probes chose
-        # batch 32 for ResNet-19 on validation, ARCH_OVERRIDES). Measured after this build's recipe was
-        # fixed (learning_curves.json, VGG-16, one seed, validation): batch 32 gave the dense network
-        # 88.5 % and its one-pass ticket (lr 5e-3) 84.4 %, against 88.8 / 84.0 % at 16, 87.5 / 82.4 % at
-        # 64 and 87.1 / 79.7 % at 128, at about the same speed. The next rebuild should take 32 for
-        # VGG-16 (and measure it over seeds); this build, its seeds and its claims are at 64.
+        # VALIDATION for VGG-16 (ARCH_OVERRIDES: batch 32; learning_curves.json, one seed, 2,000
+        # validation images): batch 32 gave the dense network 88.5 % and its one-pass ticket (lr
+        # 5e-3) 84.4 %, against 88.8 / 84.0 % at 16, 87.5 / 82.4 % at 64 and 87.1 / 79.7 % at 128, at
+        # 0.95x the images/s of 64 in bf16 (823 against 870 model-only, 2-core EPYC). The side studies'
+        # VGG-16 runs (SIDE_STUDY) take 32 too: their recipe was chosen at 64 (2026-11 subset probes).
         "train.batch_size": 64,
         # VALIDATION: AdamW lr 1e-3 (83.0 % after one pass, VGG-16, augmented) against the paper's
         # SGD lr 0.1 with 5 % warm-up (79.0 %); earlier dense probes on subsets agreed
@@ -76,11 +75,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         "prune.rewind_epoch": 1,    # unused while rewind_images is set
         "train.channels_last": True,  # ~18 % faster on CPU with the fused LIF (ci/bench_train.py)
         # bf16 autocast exactly where the CPU computes bf16 natively (AVX512-BF16, AMX-BF16): the
-        # run's config (and so its hash) records true or false (resolve_amp). MEASURED: ResNet-19
-        # trains 1.01-1.06x faster there end to end with fp32 membranes (ci/bench_results/
-        # book_cpu_bench_before/after.json; its levels in book_cpu.json 1.05-1.07x) and lands within
-        # seed noise of fp32 (amp_equivalence.json);
-        # VGG-16 does not gain (ARCH_OVERRIDES). AVX2-only CPUs emulate bf16 slower than fp32 and stay fp32.
+        # run's config (and so its hash) records true or false (resolve_amp). MEASURED with the C
+        # LIF kernel (models/native.py; ci/bench_results/train.json, 2-core EPYC with AVX512-BF16):
+        # bf16 trains VGG-16 1.45x and ResNet-19 1.49x faster than fp32 model-only (1.48x / 1.47x end
+        # to end); with the torch-op neuron and fp32 membranes it had bought 0.92-1.06x. Whether it
+        # moves the results: amp_equivalence.json. AVX2-only CPUs emulate bf16 slower than fp32 and
+        # stay fp32.
         "train.amp": "native",
     },
     # Sizing (basis: uticket_lib.models.flops, conv + linear FLOPs, training = 3 x forward): a
@@ -128,10 +128,9 @@ PROFILES: dict[str, dict[str, Any]] = {
 # (models.neurons.LIF_FP32); with fp32 membranes bf16 gains too little to pay for the pass, so both
 # networks train their tickets once. A later rewind point bought nothing either (81.2 % on
 # validation after one pass rewound to 24,000 images against 80.8 % at 8,000; learning_curves.json).
-# VGG-16 trains in fp32 on every CPU. MEASURED, not chosen on accuracy: with the neurons' membranes
-# in fp32 (models.neurons.LIF_FP32, which ResNet-19's accuracy needs) bf16 autocast did not speed its
-# training loop up on a 2-core EPYC with AVX512-BF16 (ci/bench_train.py end to end 0.92 and 1.05x in
-# ci/bench_results/book_cpu_bench_before/after.json), where ResNet-19 gains a little (1.01-1.06x).
+# VGG-16 trained in fp32 on every CPU up to the 2026-12-06 build at 64 images a batch: with the
+# torch-op neuron bf16 did not pay (0.92-1.05x end to end). With the C LIF kernel it does (1.45x), so
+# VGG-16 now takes the profile's "native" like ResNet-19, and batch 32 (VALIDATION, see the profile).
 # The tickets' learning rate (train.lr_rounds; the dense round keeps train.lr). WHICH SPLIT CHOSE IT:
 # VALIDATION (ci/learning_curves.py --tickets --ticket-lr, learning_curves.json): the 98 % one-shot
 # LTH ticket of the recorded dense network, one pass, 2,000 validation images. VGG-16: lr 1e-3 80.8 %,
@@ -140,7 +139,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 # A ticket keeps 2 % of the weights: larger steps on the few that are left pay off within one pass.
 ARCH_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("cpu", "resnet19"): {"train.lr": 3e-3, "train.batch_size": 32, "train.lr_rounds": 1e-2},
-    ("cpu", "vgg16"): {"train.amp": False, "train.lr_rounds": 5e-3},
+    ("cpu", "vgg16"): {"train.batch_size": 32, "train.lr_rounds": 5e-3},
 }
 
 

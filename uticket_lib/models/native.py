@@ -33,7 +33,8 @@ import torch
 
 SOURCE = Path(__file__).with_name("lif_kernel.c")
 # -ffp-contract=off: only the fmaf calls the source writes are fused (bit-for-bit with torch's ops).
-CFLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fno-math-errno", "-fopenmp", "-shared", "-fPIC"]
+# UTICKET_MARCH (default native) picks the instruction set, e.g. haswell to measure an AVX2 machine.
+CFLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fopenmp", "-shared", "-fPIC"]
 MIN_PER_THREAD = 1 << 14      # neurons x T below which a thread is not worth waking
 
 _i64, _int, _f32 = ctypes.c_int64, ctypes.c_int, ctypes.c_float
@@ -71,7 +72,8 @@ def _build() -> ctypes.CDLL | None:
         warnings.warn("uticket: no C compiler (cc / gcc) found; the LIF neuron runs on torch ops "
                       "(same numbers, slower). Install gcc, or set UTICKET_NATIVE_LIF=0 to silence this.")
         return None
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join([cc, *CFLAGS]).encode()
+    flags = [f"-march={os.environ.get('UTICKET_MARCH') or 'native'}", *CFLAGS]
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join([cc, *flags]).encode()
                          + _cpu_flags().encode()).hexdigest()[:16]
     target = _cache_dir() / f"lif_kernel-{key}.so"
     if not target.exists():
@@ -79,7 +81,7 @@ def _build() -> ctypes.CDLL | None:
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
         os.close(fd)
         try:
-            proc = subprocess.run([cc, *CFLAGS, str(SOURCE), "-o", tmp, "-lm"],
+            proc = subprocess.run([cc, *flags, str(SOURCE), "-o", tmp, "-lm"],
                                   capture_output=True, text=True, timeout=120)
             if proc.returncode != 0:
                 warnings.warn(f"uticket: compiling {SOURCE.name} failed ({cc}); the LIF neuron runs "
