@@ -1,7 +1,7 @@
 """Does bf16 change the science? The book's recipes in fp32 and in bf16 autocast, over seeds.
 
     .venv/bin/python ci/amp_equivalence.py --runs ROOT [--runs ROOT ...] [--seeds 0 1 2] [--train]
-        [--recipes cpu,cpu/side-study] [--probe /tmp/lifprobe.json]
+        [--recipes cpu,cpu/side-study] [--archs vgg16] [--probe /tmp/lifprobe.json]
 
 For each recipe of ``ci/seed_spread.py`` and each arch, the final level of the LTH and u-Ticket runs
 trained with ``train.amp`` false (fp32) and true (bf16 autocast, on the machine this runs on), per
@@ -12,6 +12,9 @@ n_fp32 + n_bf16 - 2 degrees of freedom, an approximation that errs narrow; with 
 95 % prediction interval of one more fp32 run, t(n-1) x std x sqrt(1 + 1/n)) and whether it holds 0:
 ``within_noise``. A recipe / arch with no run in one precision is recorded as missing (with the command that trains
 it) rather than guessed; ``--train`` trains them into the first root.
+
+Entries not measured in a call (other recipes, or networks left out by ``--archs``) keep their
+record from ``--out``, each with the machine, commit and date it was measured at.
 
 ``--probe`` adds the LIF-precision probe (dense VGG-16, 16,000 images, fp32 / bf16 with the LIF in
 fp32 / bf16 with the LIF in bf16, validation accuracy, spike sparsity, training seconds) that chose
@@ -91,15 +94,19 @@ def main() -> None:
     ap.add_argument("--runs", action="append", required=True, help="a runs root (repeatable)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--recipes", default=",".join(RECIPES))
+    ap.add_argument("--archs", help="only these networks (comma-separated; the others keep their record)")
     ap.add_argument("--train", action="store_true", help="train the runs that are missing")
     ap.add_argument("--probe", help="JSON of the LIF-precision probe to record beside")
     ap.add_argument("--out", default=str(OUT))
     a = ap.parse_args()
     roots = [Path(r) for r in a.runs]
+    old = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else {}
     recorded = {}
     for name in a.recipes.split(","):
         profile, archs, overrides = RECIPES[name]
         for arch in archs:
+            if a.archs and arch not in a.archs.split(","):
+                continue
             rows = {}
             for precision, amp in (("fp32", False), ("bf16", True)):
                 got = [seed_row(profile, arch, overrides, s, amp, roots, a.train) for s in a.seeds]
@@ -118,6 +125,12 @@ def main() -> None:
                       f"  {'within noise' if c['within_noise'] else 'BEYOND NOISE'}")
     commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    stamp = {"machine": machine.describe(), "commit": commit, "date": datetime.date.today().isoformat()}
+    for r in recorded.values():     # each entry says where and when it was measured
+        r.update(stamp)
+    for key, r in old.get("recipes", {}).items():   # entries not measured now keep their record
+        if key not in recorded:
+            recorded[key] = {**{k: old.get(k) for k in stamp}, **r}
     record = {"what": "final-level results of the book's recipes trained in fp32 and in bf16 autocast over "
                       "training seeds; accuracies and sparsities in %, utilization a fraction; diff = bf16 "
                       "mean - fp32 mean, half_width its 95 % interval (t, n_fp32 + n_bf16 - 2 df)",
@@ -128,6 +141,8 @@ def main() -> None:
                                        "accuracy on 2,000 held-out images; fp32, bf16 with the LIF in fp32 "
                                        "(LIF_FP32 = True), bf16 with the LIF in bf16 (the default)",
                                "results": json.loads(Path(a.probe).read_text())}
+    elif "lif_probe" in old:
+        record["lif_probe"] = old["lif_probe"]
     io.save_json(record, a.out)
 
 

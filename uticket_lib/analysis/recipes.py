@@ -404,6 +404,9 @@ def _arch_order(arch: str) -> int:
 # seed_spread.json's name for the cpu recipe as it was before train.lr_rounds (its tickets at the
 # dense round's learning rate), kept to measure what the change moved
 BEFORE_LR_ROUNDS = "cpu-dense-lr"
+# ... and VGG-16's runs of the cpu recipe before it moved to batch 32 and bf16 where native (the
+# 2026-12-06 build at 371a68a: batch 64, fp32), kept to measure what that change moved
+BEFORE_BATCH32 = "cpu-vgg16-b64-fp32"
 
 
 def recipe_shift_text(frame: pd.DataFrame, before: str, after: str,

@@ -50,10 +50,12 @@ FAST = True           # default of lif(fast=None): the fused neuron (False: Spik
 # exact in bf16). With bf16 membranes (LIF_FP32 = False: 8 significant bits, so a membrane within
 # ~2^-8 of the threshold fires or not by rounding) ResNet-19's dense network lost 0.7-1.8 points at
 # the cpu profile (83.1 / 84.2 % against 85.1 % with fp32 membranes and 84.9 % in fp32, 10,000 test
-# images; ci/bench_results/amp_equivalence.json); VGG-16 showed none. fp32 membranes cost most of
-# bf16's gain (the neuron's passes are memory-bound): end to end on a 2-core EPYC 0.92-1.05x
-# (VGG-16) / 1.01-1.06x (ResNet-19) fp32 (ci/bench_results/book_cpu_bench_before/after.json),
-# against 1.33x / 1.29x with bf16 membranes (ci/bench_results/train_bf16_membranes.json).
+# images; ci/bench_results/amp_equivalence.json); VGG-16 showed none. On torch ops fp32 membranes
+# cost most of bf16's gain (the neuron's passes are memory-bound): end to end on a 2-core EPYC
+# 0.92-1.05x (VGG-16) / 1.01-1.06x (ResNet-19) fp32 (ci/bench_results/book_cpu_torchop_bench_
+# before/after.json, beside the 371a68a build), against 1.33x / 1.29x with bf16 membranes (train_bf16_membranes.json). The C kernel
+# (USE_NATIVE) reads bf16 and keeps the membrane in fp32 registers: bf16 then trains 1.45x / 1.49x
+# faster than fp32 model-only (ci/bench_results/train.json).
 LIF_FP32 = True
 # The C kernel (models/native.py, lif_kernel.c) runs the fused neuron where it can be built: the
 # numbers of the torch ops below (bit for bit where torch uses FMA), one pass over memory.
