@@ -166,6 +166,9 @@ display(analysis.table(pd.DataFrame({"weights": {"zeroed by quantization": rebal
 # ## u-Ticket's saving at 2 bits against 16 bits
 #
 # u-Ticket's PE energy reduction over LTH (Eq. 3), for the float tickets and for the quantized ones.
+# Each side of the 2-bit figure is one QAT fine-tune of one ticket, and no seed spread is recorded
+# for it: the previous build, whose side-study runs trained in fp32 at a larger batch, measured a clear
+# saving at 2 bits and this one none. Read the claim on it below as one draw.
 
 # %%
 lth16 = ticket

@@ -198,6 +198,17 @@ def test_render_status_page():
     assert "**Total notebook time:** 1 min 14 s" in page
     assert "`ValueError: bad 'mask'`" in page and "book/failed/02_lottery.ipynb" in page
     assert "different profiles" in page  # cpu and smoke mixed
+    # the recorded build from an empty runs/ is shown only for a book of the cpu profile alone
+    record = {"commit": "0123abcd", "date": "2026-12-06", "total_seconds": 1596.0,
+              "bench_vgg16_images_per_s": 530.0, "normalised_seconds": 2866.2,
+              "chapters": {"02_lottery": {"seconds": 772.3}, "03_imbalance": {"seconds": 8.0}}}
+    assert "recorded cpu build" not in page and "recorded cpu build" not in rn.render_status(_fake_status(), record)
+    cpu_only = _fake_status()
+    for n in cpu_only["notebooks"].values():
+        n["profile"] = "cpu"
+    line = [ln for ln in rn.render_status(cpu_only, record).splitlines() if "recorded cpu build" in ln][0]
+    assert "26 min 36 s" in line and "47.8 normalised minutes" in line and "530 VGG-16 images/s" in line
+    assert "02_lottery 12 min 52 s" in line and "03_imbalance" not in line
     for text in ("abc123def456+dirty", "2024-05-01T10:02:00Z", "| torch | 2.14.1 |",
                  "| spikingjelly | 0.0.0.0.14 |", "| jupyter-book | 1.0.4.post1 |", "| gpu | none |",
                  "| cpus | 2 |"):

@@ -122,3 +122,19 @@ def test_imp_probe_comparison_and_second_pass_cost(tmp_path):
                                                 "machine's speed, which the README's record gives)")
     levels["epochs"] = [1, 2, 1, 1]   # VGG-16's ticket level trained two passes: a pass is half of it
     assert recipes.second_pass_text(levels).startswith("a pass of a ticket level took VGG-16 1.0 min, ResNet-19 4.0")
+
+
+def test_bf16_speedup_text_from_bench_readings(tmp_path):
+    from uticket_lib import io
+    def reading(name, model, e2e):
+        path = tmp_path / name
+        io.save_json({"results": {"vgg16": {"batch": 32, "bf16": {"model_speedup_over_fp32": model,
+                                                                   "end_to_end_speedup_over_fp32": e2e}},
+                                  "resnet19": {"batch": 32}}}, path)   # fp32 only: left out
+        return path
+    a, b = reading("a.json", 1.351, 1.2), reading("b.json", 1.37, 1.2)
+    assert recipes.bf16_speedup_text([a, b]) == \
+        "VGG-16 1.35-1.37x model-only, 1.20x end to end (batch 32, 2 readings)"
+    assert recipes.bf16_speedup_text([a, tmp_path / "missing.json"]) == \
+        "VGG-16 1.35x model-only, 1.20x end to end (batch 32, 1 reading)"
+    assert recipes.bf16_speedup_text([tmp_path / "missing.json"]) == ""

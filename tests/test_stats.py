@@ -162,6 +162,9 @@ def test_welch_interval_by_hand_and_the_recipe_shift_sentence():
     assert recipes.recipe_shift_text(frame, "old", "other", ("lth",)) == \
         "VGG-16 (3 and 3 seeds, Welch): LTH ticket +4.0 points [-1.6, +9.6]"
     assert recipes.recipe_shift_text(frame, "old", "missing") == ""
+    # another "after" recipe for one network: the change measured against the recipe right after it
+    assert recipes.recipe_shift_text(frame, "old", "other", ("lth",), after_by_arch={"vgg16": "new"}) == \
+        "VGG-16 (3 seeds, paired): LTH ticket +4.0 points [+1.5, +6.5]"
 
 
 def test_a_collapsed_seed_lists_the_seeds_and_fails_only_when_every_seed_is_out():

@@ -47,9 +47,10 @@ PROFILES: dict[str, dict[str, Any]] = {
         # against 83.0 % with it; flips and crops pay off only over many epochs.
         "data.augment": False,
         # VALIDATION for VGG-16 (ARCH_OVERRIDES: batch 32; learning_curves.json, one seed, 2,000
-        # validation images): batch 32 gave the dense network 88.5 % and its one-pass ticket (lr
+        # validation images): batch 32 gave the dense network 88.45 % and its one-pass ticket (lr
         # 5e-3) 84.4 %, against 88.8 / 84.0 % at 16, 87.5 / 82.4 % at 64 and 87.1 / 79.7 % at 128, at
-        # 0.95x the images/s of 64 in bf16 (823 against 870 model-only, 2-core EPYC). The side studies'
+        # 0.95x the images/s of 64 in bf16 (823 against 870 model-only, 2-core EPYC). One draw on 2,000
+        # images: the lead over 64 is beyond its noise (about 0.8 points), the one over 16 is not. The side studies'
         # VGG-16 runs (SIDE_STUDY) take 32 too: their recipe was chosen at 64 (2026-11 subset probes).
         "train.batch_size": 64,
         # VALIDATION: AdamW lr 1e-3 (83.0 % after one pass, VGG-16, augmented) against the paper's
@@ -76,8 +77,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.channels_last": True,  # ~18 % faster on CPU with the fused LIF (ci/bench_train.py)
         # bf16 autocast exactly where the CPU computes bf16 natively (AVX512-BF16, AMX-BF16): the
         # run's config (and so its hash) records true or false (resolve_amp). MEASURED with the C
-        # LIF kernel (models/native.py; ci/bench_results/train.json, 2-core EPYC with AVX512-BF16):
-        # bf16 trains VGG-16 1.45x and ResNet-19 1.49x faster than fp32 model-only (1.48x / 1.47x end
+        # LIF kernel (models/native.py; the readings beside the 2026-12-06 rebuild, ci/bench_results/
+        # book_cpu_bench_before/after.json, 2-core EPYC with AVX512-BF16, batch 32): bf16 trains VGG-16
+        # 1.35-1.37x and ResNet-19 1.51-1.58x faster than fp32 model-only (1.17-1.23x / 1.51-1.63x end
         # to end); with the torch-op neuron and fp32 membranes it had bought 0.92-1.06x. Whether it
         # moves the results: amp_equivalence.json. AVX2-only CPUs emulate bf16 slower than fp32 and
         # stay fp32.
@@ -129,7 +131,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 # networks train their tickets once. A later rewind point bought nothing either (81.2 % on
 # validation after one pass rewound to 24,000 images against 80.8 % at 8,000; learning_curves.json).
 # VGG-16 trained in fp32 on every CPU up to the 2026-12-06 build at 64 images a batch: with the
-# torch-op neuron bf16 did not pay (0.92-1.05x end to end). With the C LIF kernel it does (1.45x), so
+# torch-op neuron bf16 did not pay (0.92-1.05x end to end). With the C LIF kernel it does (1.35x), so
 # VGG-16 now takes the profile's "native" like ResNet-19, and batch 32 (VALIDATION, see the profile).
 # The tickets' learning rate (train.lr_rounds; the dense round keeps train.lr). WHICH SPLIT CHOSE IT:
 # VALIDATION (ci/learning_curves.py --tickets --ticket-lr, learning_curves.json): the 98 % one-shot

@@ -219,7 +219,8 @@ def claims(s: Mapping[str, Any]) -> list[Claim]:
                      "u-Ticket Fig. 7(a) (16 bit only) + this chapter", NOT_IN_PAPER,
                      f"b=2: {r[2]:.1f} %, b=16: {r[16]:.1f} % ({keep:.2f} x the 16-bit saving)",
                      f"one-sided, as 'keeps' is: b=2 at least {100 * (1 - REL_TOL):.0f} % of the 16-bit saving (a "
-                     "larger saving keeps it too); DIRECTION: a smaller saving; FAIL: none",
+                     "larger saving keeps it too); DIRECTION: a smaller saving; FAIL: none. One QAT fine-tune "
+                     "per method, no seed spread: one draw",
                      "INCONCLUSIVE" if not math.isfinite(keep) else "PASS" if keep >= 1 - REL_TOL
                      else "DIRECTION" if keep > 0 else "FAIL",
                      expected=r[16], expected_basis="this build's 16-bit saving (no paper number for 2 bits)"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -305,6 +305,31 @@ def imp_probe_comparison(finals: pd.DataFrame, path: Path | None = None, arch: s
 REFERENCE_IMAGES_PER_S = 284.0
 
 
+def bf16_speedup_text(paths: Sequence[Path] | None = None) -> str:
+    """bf16 autocast over fp32 per network, from ``ci/bench_train.py`` readings (default: the two beside
+    the recorded cpu build, ``book_cpu_bench_before/after.json``): the model-only and end-to-end ratios,
+    a range where the readings differ, with the batch they ran at; "" where none records bf16."""
+    paths = paths or [RESULTS / "book_cpu_bench_before.json", RESULTS / "book_cpu_bench_after.json"]
+    per_arch: dict[str, dict[str, list[float]]] = {}
+    for path in paths:
+        if not Path(path).exists():
+            continue
+        for arch, r in json.loads(Path(path).read_text())["results"].items():
+            if "bf16" not in r:
+                continue
+            d = per_arch.setdefault(arch, {"model": [], "end to end": [], "batch": []})
+            d["model"].append(r["bf16"]["model_speedup_over_fp32"])
+            d["end to end"].append(r["bf16"]["end_to_end_speedup_over_fp32"])
+            d["batch"].append(r.get("batch"))
+
+    def span(v: list[float]) -> str:
+        lo, hi = min(v), max(v)
+        return f"{lo:.2f}x" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}-{hi:.2f}x"
+    return "; ".join(f"{ARCH_LABELS.get(a, a)} {span(d['model'])} model-only, {span(d['end to end'])} end to end "
+                     f"(batch {'/'.join(str(b) for b in dict.fromkeys(d['batch']))}, {len(d['model'])} "
+                     f"reading{'s' * (len(d['model']) != 1)})" for a, d in per_arch.items())
+
+
 def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
     """What one more pass for every ticket of this build would cost: the last level's training seconds
     per pass (``runs.method_levels`` frame, LTH rows; seconds / epochs where the frame has them) per
@@ -407,19 +432,25 @@ BEFORE_LR_ROUNDS = "cpu-dense-lr"
 # ... and VGG-16's runs of the cpu recipe before it moved to batch 32 and bf16 where native (the
 # 2026-12-06 build at 371a68a: batch 64, fp32), kept to measure what that change moved
 BEFORE_BATCH32 = "cpu-vgg16-b64-fp32"
+# the recipe each network had right after train.lr_rounds came in, where it is no longer "cpu": what
+# lr_rounds moved is measured against it, not against the later changes stacked on top
+AFTER_LR_ROUNDS = {"vgg16": BEFORE_BATCH32}
 
 
 def recipe_shift_text(frame: pd.DataFrame, before: str, after: str,
-                      quantities: Sequence[str] = ("lth", "uticket")) -> str:
+                      quantities: Sequence[str] = ("lth", "uticket"),
+                      after_by_arch: Mapping[str, str] | None = None) -> str:
     """What changing recipe ``before`` into ``after`` moved, per arch and quantity of ``seed_frame``:
     the mean difference (points) with a 95 % interval, paired by seed where both recipes trained the
     same seeds from the same dense networks (equal dense accuracies: only the change differs), else
-    Welch's interval of the two means; "" where either recipe has fewer than 2 seeds of an arch."""
+    Welch's interval of the two means; "" where either recipe has fewer than 2 seeds of an arch.
+    ``after_by_arch`` names another ``after`` recipe for some networks (``AFTER_LR_ROUNDS``)."""
     from . import stats
     parts = []
     for arch in dict.fromkeys(frame["arch"]):
         a = frame[(frame["recipe"] == before) & (frame["arch"] == arch)].sort_values("seed")
-        b = frame[(frame["recipe"] == after) & (frame["arch"] == arch)].sort_values("seed")
+        later = (after_by_arch or {}).get(arch, after)
+        b = frame[(frame["recipe"] == later) & (frame["arch"] == arch)].sort_values("seed")
         if len(a) < 2 or len(b) < 2:
             continue
         paired = a["seed"].tolist() == b["seed"].tolist() and a["dense"].tolist() == b["dense"].tolist()

@@ -18,7 +18,7 @@ cast pass, the backward recomputes the membrane from the saved input); elsewhere
 bit-for-bit SpikingJelly's (same float op order) and gradients equal to SpikingJelly's autograd up
 to float rounding; kernel and torch ops agree bit for bit where torch uses FMA (AVX2 / AVX-512).
 On CPU a neuron layer trains ~3-7x faster than with the torch ops (``ci/bench_results/train.json``:
-``torch_op_lif``), a whole VGG-16 / ResNet-19 step ~1.1x (fp32) and ~1.45x (bf16). Eval / no-grad
+``torch_op_lif``), a whole VGG-16 / ResNet-19 step ~1.1x (fp32) and ~1.4-1.7x (bf16). Eval / no-grad
 calls take the same loop. ``lif(fast=False)``, or building a model inside ``with fast_lif(False):``,
 gives SpikingJelly's stock ``LIFNode`` (backend 'torch'); ``FAST`` is the module-wide default.
 """
@@ -54,8 +54,8 @@ FAST = True           # default of lif(fast=None): the fused neuron (False: Spik
 # cost most of bf16's gain (the neuron's passes are memory-bound): end to end on a 2-core EPYC
 # 0.92-1.05x (VGG-16) / 1.01-1.06x (ResNet-19) fp32 (ci/bench_results/book_cpu_torchop_bench_
 # before/after.json, beside the 371a68a build), against 1.33x / 1.29x with bf16 membranes (train_bf16_membranes.json). The C kernel
-# (USE_NATIVE) reads bf16 and keeps the membrane in fp32 registers: bf16 then trains 1.45x / 1.49x
-# faster than fp32 model-only (ci/bench_results/train.json).
+# (USE_NATIVE) reads bf16 and keeps the membrane in fp32 registers: bf16 then trains 1.35x / 1.51x
+# faster than fp32 model-only at batch 32 (ci/bench_results/book_cpu_bench_before/after.json).
 LIF_FP32 = True
 # The C kernel (models/native.py, lif_kernel.c) runs the fused neuron where it can be built: the
 # numbers of the torch ops below (bit for bit where torch uses FMA), one pass over memory.
