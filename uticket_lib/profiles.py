@@ -49,7 +49,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # VALIDATION for VGG-16 (ARCH_OVERRIDES: batch 32; learning_curves.json, one seed, 2,000
         # validation images): batch 32 gave the dense network 88.45 % and its one-pass ticket (lr
         # 5e-3) 84.4 %, against 88.8 / 84.0 % at 16, 87.5 / 82.4 % at 64 and 87.1 / 79.7 % at 128, at
-        # 0.95x the images/s of 64 in bf16 (823 against 870 model-only, 2-core EPYC). One draw on 2,000
+        # 0.95x the images/s of 64 in bf16 (823 against 870 model-only, 2-core EPYC, measured once by hand
+        # with bench_train.images_per_s, not recorded). One draw on 2,000
         # images: the lead over 64 is beyond its noise (about 0.8 points), the one over 16 is not. The side studies'
         # VGG-16 runs (SIDE_STUDY) take 32 too: their recipe was chosen at 64 (2026-11 subset probes).
         "train.batch_size": 64,
