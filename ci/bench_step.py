@@ -81,15 +81,15 @@ def measure(arch: str, steps: int) -> dict:
     model = runstore.build_model(cfg)
     masks = sparse_masks(model, 0.98)
     masklib.apply(model, masks)
-    real_apply = masklib.apply
+    real_step = training._mask_step
 
-    def labelled_apply(*a, **k):      # the per-step mask re-application, named for the profiler
+    def labelled_step(*a, **k):      # the per-step masking of gradients and weights, named for the profiler
         with record_function("uticket.masks"):
-            return real_apply(*a, **k)
+            return real_step(*a, **k)
 
     warm, batch = 5, cfg.train.batch_size
     images = batch * (warm + steps)
-    training.masklib.apply = labelled_apply
+    training._mask_step = labelled_step
     try:
         seen: list = []   # the active window's events, taken when the window closes
         with profile(activities=[ProfilerActivity.CPU], record_shapes=False,
@@ -100,7 +100,7 @@ def measure(arch: str, steps: int) -> dict:
                          progress=False, on_images=lambda n: prof.step())
             wall = time.perf_counter() - t0
     finally:
-        training.masklib.apply = real_apply
+        training._mask_step = real_step
     parts = split(seen)
     total = sum(parts.values())
     return {"batch": batch, "amp": bool(cfg.train.amp), "channels_last": cfg.train.channels_last,

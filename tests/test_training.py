@@ -40,6 +40,42 @@ def test_pruned_weights_stay_zero_through_training():
         assert float((w.detach() * masks[n]).abs().sum()) > 0.0
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_foreach_steps_equal_the_per_parameter_loop_bit_for_bit(monkeypatch, optimizer):
+    # FOREACH only batches the optimizer's and the masks' per-parameter work: the weights after a few
+    # masked steps (weight decay on) must be the loop's, bit for bit, and pruned weights exactly 0
+    cfg = tiny_config("lth", **{"train.optimizer": optimizer, "train.weight_decay": 1e-2, "train.lr": 1e-2})
+    torch.manual_seed(3)
+    start = runstore.build_model(cfg)
+    masks = {n: (torch.rand_like(w) > 0.7).float() for n, w in masklib.prunable(start).items()}
+    masklib.apply(start, masks)
+    out = {}
+    for foreach in (True, False):
+        monkeypatch.setattr(training, "FOREACH", foreach)
+        model = runstore.build_model(cfg)
+        model.load_state_dict(start.state_dict())
+        opt, _ = training.make_optimizer(model, cfg.train, 1, 1)
+        assert opt.param_groups[0]["foreach"] is foreach
+        training.fit(model, synthetic(48), cfg.train, epochs=2, level=1, masks=masks,
+                     device=torch.device("cpu"), progress=False)
+        out[foreach] = {k: v.clone() for k, v in model.state_dict().items()}
+    assert out[True].keys() == out[False].keys()
+    for k in out[True]:
+        assert torch.equal(out[True][k], out[False][k]), k
+    for n, w in masklib.prunable(model).items():
+        assert float((w.detach() * (1 - masks[n])).abs().max()) == 0.0
+    assert any(not torch.equal(out[True][n], start.state_dict()[n]) for n in masks)   # it trained
+
+
+def test_mask_lists_refuse_a_mask_of_the_wrong_shape():
+    model = nn.Sequential(nn.Linear(3, 2))
+    with pytest.raises(masklib.MaskError):
+        training.mask_lists(model, {"0.weight": torch.ones(3, 2)})
+    ps, ms = training.mask_lists(model, {"0.weight": torch.ones(2, 3, dtype=torch.float64)})
+    assert ps[0] is model[0].weight and ms[0].dtype == torch.float32
+    assert training.mask_lists(model, None) == ([], [])
+
+
 def test_released_weight_decay_switch():
     model = nn.Linear(2, 2)
     on, _ = training.make_optimizer(model, TrainConfig(), epochs=1, steps_per_epoch=1)

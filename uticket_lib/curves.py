@@ -91,34 +91,33 @@ def _run(cfg: RunConfig, model: torch.nn.Module, train: Dataset, val: Dataset, b
     if dev_masks:
         masklib.apply(model, dev_masks)
     curve, seen, weighted, seconds, last_epoch = Curve(), 0, 0.0, 0.0, None
-    with training.masked_gradients(net, dev_masks):
-        for epoch, idx in _chunks(len(train), budget, eval_every, cfg.train.seed, level):
-            if epoch != last_epoch:   # the augmentation stream of this epoch, as training.fit seeds it
-                torch.manual_seed(training.augmentation_seed(training.epoch_seed(cfg.train.seed, level,
-                                                                                 epoch)))
-                last_epoch = epoch
-            t = warm_timesteps if warm_timesteps and seen < warm_fraction * budget else full_t
-            model.timesteps = t
-            loader = DataLoader(Subset(train, idx.tolist()), batch_size=cfg.train.batch_size,
-                                shuffle=False, num_workers=cfg.data.num_workers)
-            st = training.train_epoch(net, loader, opt, sched, device, dev_masks, cfg.train.label_smoothing,
-                                      cfg.train.channels_last, desc=f"{desc} {seen}/{budget}",
-                                      progress=progress, amp=cfg.train.amp)
-            seen, seconds, weighted = seen + st.images, seconds + st.seconds, weighted + st.images * t / full_t
-            model.timesteps = full_t
-            t0 = time.perf_counter()
-            ev = training.evaluate(net, training.eval_loader(val, device=device), device, amp=cfg.train.amp)
-            curve.points.append({"images": seen, "epoch": epoch, "timesteps": t,
-                                 "val_accuracy": ev["accuracy"], "val_loss": ev["loss"],
-                                 "train_loss": st.loss, "train_accuracy": st.accuracy,
-                                 "train_seconds": round(seconds, 2), "t_weighted_images": round(weighted),
-                                 "eval_seconds": round(time.perf_counter() - t0, 2),
-                                 "spike_sparsity": ev["spike_sparsity"]})
-            if progress:
-                print(f"[curve] {desc}: {seen:>6} images  val {ev['accuracy']:.4f}  "
-                      f"train loss {st.loss:.3f}  {seconds:.0f} s ({st.images_per_s:.0f} images/s)", flush=True)
-            if keep_at == "all" or seen in keep_at:
-                curve.states[seen] = cpu_state(model)
+    for epoch, idx in _chunks(len(train), budget, eval_every, cfg.train.seed, level):
+        if epoch != last_epoch:   # the augmentation stream of this epoch, as training.fit seeds it
+            torch.manual_seed(training.augmentation_seed(training.epoch_seed(cfg.train.seed, level,
+                                                                             epoch)))
+            last_epoch = epoch
+        t = warm_timesteps if warm_timesteps and seen < warm_fraction * budget else full_t
+        model.timesteps = t
+        loader = DataLoader(Subset(train, idx.tolist()), batch_size=cfg.train.batch_size,
+                            shuffle=False, num_workers=cfg.data.num_workers)
+        st = training.train_epoch(net, loader, opt, sched, device, dev_masks, cfg.train.label_smoothing,
+                                  cfg.train.channels_last, desc=f"{desc} {seen}/{budget}",
+                                  progress=progress, amp=cfg.train.amp)
+        seen, seconds, weighted = seen + st.images, seconds + st.seconds, weighted + st.images * t / full_t
+        model.timesteps = full_t
+        t0 = time.perf_counter()
+        ev = training.evaluate(net, training.eval_loader(val, device=device), device, amp=cfg.train.amp)
+        curve.points.append({"images": seen, "epoch": epoch, "timesteps": t,
+                             "val_accuracy": ev["accuracy"], "val_loss": ev["loss"],
+                             "train_loss": st.loss, "train_accuracy": st.accuracy,
+                             "train_seconds": round(seconds, 2), "t_weighted_images": round(weighted),
+                             "eval_seconds": round(time.perf_counter() - t0, 2),
+                             "spike_sparsity": ev["spike_sparsity"]})
+        if progress:
+            print(f"[curve] {desc}: {seen:>6} images  val {ev['accuracy']:.4f}  "
+                  f"train loss {st.loss:.3f}  {seconds:.0f} s ({st.images_per_s:.0f} images/s)", flush=True)
+        if keep_at == "all" or seen in keep_at:
+            curve.states[seen] = cpu_state(model)
     return curve
 
 

@@ -154,15 +154,27 @@ def for_level(cfg: TrainConfig, level: int) -> TrainConfig:
     return cfg
 
 
+# The optimizer's and the masks' per-step work as one multi-tensor op per kind (True) or a Python loop
+# over the parameters (False: torch's CPU default, kept to measure the difference; ci/bench_foreach.py).
+FOREACH = True
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig, epochs: int, steps_per_epoch: int):
     """SGD + momentum (or AdamW), cosine annealing over the round (stepped per batch), after a linear
     warm-up over ``cfg.warmup`` of the steps when that is set."""
     wd = 0.0 if cfg.released_weight_decay else cfg.weight_decay  # released code: wd silently lost
+    # foreach=True on every device (torch picks it only for CUDA tensors by default): the same
+    # arithmetic op for op, bit for bit (tests/test_training.py; the cpu book's dense VGG-16 too).
+    # MEASURED on CPU (ci/bench_results/optimizer_masks.json, ci/bench_foreach.py): one AdamW step
+    # 1.55 against 1.84 ms (VGG-16, 54 tensors), end to end within the readings' noise (0.96-1.07x).
+    # fused=True would take 0.48 ms, about 3 % of a step, but rounds differently (2e-7 after 40
+    # steps), so it would change the recorded results for little.
     if cfg.optimizer == "adam":  # AdamW: decoupled weight decay, betas (momentum, 0.999)
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.momentum, 0.999),
-                                weight_decay=wd)
+                                weight_decay=wd, foreach=FOREACH)
     else:
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd)
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=wd,
+                              foreach=FOREACH)
     total = max(1, epochs * steps_per_epoch)
     warm = int(round(cfg.warmup * total))
     if warm == 0:   # the paper's schedule (and every run before train.warmup existed)
@@ -191,7 +203,9 @@ def predict(logits: torch.Tensor) -> torch.Tensor:
 
 @contextmanager
 def masked_gradients(model: nn.Module, masks: masklib.Masks | None) -> Iterator[None]:
-    """Zero the gradient of every pruned weight while the context is open."""
+    """Zero the gradient of every pruned weight while the context is open (a hook per parameter).
+    ``train_epoch`` masks the gradients itself when it is given the masks; this is for loops of
+    one's own."""
     handles = []
     if masks:
         params = dict(_unwrap(model).named_parameters())
@@ -207,6 +221,33 @@ def masked_gradients(model: nn.Module, masks: masklib.Masks | None) -> Iterator[
 
 def _unwrap(model: nn.Module) -> nn.Module:
     return getattr(model, "module", model)      # DDP
+
+
+def mask_lists(model: nn.Module, masks: masklib.Masks | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(masked parameters, their masks on the parameters' device and dtype) in one order, for one
+    multi-tensor multiply per step; two empty lists without masks. Checks names and shapes once."""
+    if not masks:
+        return [], []
+    params = dict(_unwrap(model).named_parameters())
+    masklib.check(masks, {n: p.shape for n, p in params.items() if n in masks}, "masks")
+    ps = [params[n] for n in masks]
+    return ps, [m.to(device=p.device, dtype=p.dtype) for m, p in zip(masks.values(), ps)]
+
+
+@torch.no_grad()
+def _mask_step(params: list[torch.Tensor], masks: list[torch.Tensor], grads: bool) -> None:
+    """Multiply the gradients (``grads``) or the weights of ``params`` by ``masks``, in place: one
+    foreach op (``FOREACH``) or a loop. Values are equal either way: 0/1 masks, one multiply each."""
+    if grads:
+        pairs = [(p.grad, m) for p, m in zip(params, masks) if p.grad is not None]
+        params, masks = [g for g, _ in pairs], [m for _, m in pairs]
+    if not params:
+        return
+    if FOREACH:
+        torch._foreach_mul_(params, masks)
+    else:
+        for t, m in zip(params, masks):
+            t.mul_(m)
 
 
 # ----------------------------------------------------------------------------- one epoch
@@ -231,6 +272,7 @@ def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.
     ``on_batch(images)`` is called after every step with the images this pass has trained on so
     far (all ranks together)."""
     world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    mask_params, mask_values = mask_lists(model, masks)
     model.train()
     t0, seen, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
     bar = tqdm(loader, desc=desc, leave=False, disable=not (progress and is_main()))
@@ -243,10 +285,10 @@ def train_epoch(model: nn.Module, loader: DataLoader, opt, sched, device: torch.
             loss = spike_loss(logits.float(), y, label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        _mask_step(mask_params, mask_values, grads=True)    # pruned weights get no update...
         opt.step()
         sched.step()
-        if masks:
-            masklib.apply(_unwrap(model), masks)
+        _mask_step(mask_params, mask_values, grads=False)   # ... and stay exactly 0 under weight decay
         seen += y.numel()
         if on_batch is not None:
             on_batch(seen * world)
@@ -356,18 +398,19 @@ def fit(model: nn.Module, train_ds: Dataset, cfg: TrainConfig, epochs: int, leve
         opt.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
         start = resume["epoch"]
+        for group in opt.param_groups:     # a state saved before FOREACH carries foreach=None
+            group["foreach"] = FOREACH
     history = []
-    with masked_gradients(net, masks):
-        for epoch in tqdm(range(start, epochs), desc=f"level {level}", initial=start, total=epochs,
-                          disable=not (progress and is_main()), leave=False):
-            loader = epoch_loader(train_ds, cfg, num_workers, epoch_seed(cfg.seed, level, epoch))
-            done = epoch * len(train_ds)
-            stats = train_epoch(net, loader, opt, sched, device, masks, cfg.label_smoothing,
-                                cfg.channels_last, desc=f"epoch {epoch + 1}/{epochs}",
-                                progress=progress, amp=cfg.amp,
-                                on_batch=None if on_images is None else (lambda n, d=done: on_images(d + n)))
-            history.append(stats)
-            if on_epoch_end:
-                on_epoch_end(epoch + 1, stats, {"optimizer": opt.state_dict(),
-                                                "scheduler": sched.state_dict()})
+    for epoch in tqdm(range(start, epochs), desc=f"level {level}", initial=start, total=epochs,
+                      disable=not (progress and is_main()), leave=False):
+        loader = epoch_loader(train_ds, cfg, num_workers, epoch_seed(cfg.seed, level, epoch))
+        done = epoch * len(train_ds)
+        stats = train_epoch(net, loader, opt, sched, device, masks, cfg.label_smoothing,
+                            cfg.channels_last, desc=f"epoch {epoch + 1}/{epochs}",
+                            progress=progress, amp=cfg.amp,
+                            on_batch=None if on_images is None else (lambda n, d=done: on_images(d + n)))
+        history.append(stats)
+        if on_epoch_end:
+            on_epoch_end(epoch + 1, stats, {"optimizer": opt.state_dict(),
+                                            "scheduler": sched.state_dict()})
     return history
