@@ -121,7 +121,14 @@ def test_imp_probe_comparison_and_second_pass_cost(tmp_path):
                                                 "minutes of a machine that trains at 284 images/s; scale by this "
                                                 "machine's speed, which the README's record gives)")
     levels["epochs"] = [1, 2, 1, 1]   # VGG-16's ticket level trained two passes: a pass is half of it
-    assert recipes.second_pass_text(levels).startswith("a pass of a ticket level took VGG-16 1.0 min, ResNet-19 4.0")
+    assert recipes.second_pass_text(levels) == ("a pass of a ticket level took VGG-16 1.0 min, ResNet-19 4.0 min in "
+                                                "this build, so one more pass for the 2 tickets of ResNet-19 (VGG-16's "
+                                                "tickets train 2 passes already) would add about 8 minutes of "
+                                                "this machine's time to it (the budget counts minutes of a machine "
+                                                "that trains at 284 images/s; scale by this machine's speed, which "
+                                                "the README's record gives)")
+    levels["epochs"] = [1, 2, 1, 3]   # none trained once: the sentence prices a pass for every network
+    assert "for the 2 tickets of each network would add about 5 minutes" in recipes.second_pass_text(levels)
 
 
 def test_bf16_speedup_text_from_bench_readings(tmp_path):
@@ -138,3 +145,31 @@ def test_bf16_speedup_text_from_bench_readings(tmp_path):
     assert recipes.bf16_speedup_text([a, tmp_path / "missing.json"]) == \
         "VGG-16 1.35x model-only, 1.20x end to end (batch 32, 1 reading)"
     assert recipes.bf16_speedup_text([tmp_path / "missing.json"]) == ""
+
+
+def test_passes_text_reads_the_named_tickets_in_order():
+    finals = pd.DataFrame([{"arch": "vgg16", "recipe": "r", "budget": 56000, "kind": "lth-lr0.005", "val_accuracy": 0.844},
+                           {"arch": "vgg16", "recipe": "r", "budget": 56000, "kind": "lth-tb112000-lr0.005",
+                            "val_accuracy": 0.858},
+                           {"arch": "resnet19", "recipe": "r", "budget": 56000, "kind": "lth-lr0.005", "val_accuracy": 0.5}]
+                          ).set_index(["arch", "recipe", "budget", "kind"])
+    kinds = {"lth-tb112000-lr0.005": "after two passes", "lth-lr0.005": "after one"}
+    assert recipes.passes_text(finals, "vgg16", "r", kinds) == "85.8% after two passes against 84.4% after one"
+    assert recipes.passes_text(finals, "resnet19", "r", kinds) == "not recorded"
+    assert recipes.passes_text(finals, "vgg16", "other", kinds) == "not recorded"
+
+
+def test_amp_text_names_what_lies_outside_its_interval(tmp_path):
+    import json
+    def q(diff, half):
+        return {"diff": diff, "half_width": half, "within_noise": abs(diff) <= half}
+    p = tmp_path / "amp.json"
+    p.write_text(json.dumps({"recipes": {
+        "cpu/vgg16": {"n": {"bf16": 3, "fp32": 3}, "compare": {"dense": q(-0.08, 0.98), "lth": q(-0.09, 2.2)}},
+        "cpu/resnet19": {"n": {"bf16": 3, "fp32": 2}, "compare": {"dense": q(0.07, 1.5), "uticket": q(1.257, 1.109),
+                                                                  "lth_utilization": q(-0.05, 0.03)}}}}))
+    assert recipes.amp_text(p) == (
+        "VGG-16 (3 fp32 and 3 bf16 seeds): every quantity within seed noise; ResNet-19 (2 fp32 and 3 bf16 seeds): "
+        "its u-Ticket ticket +1.26 +- 1.11 points in bf16; its LTH utilization -0.05 +- 0.03 in bf16, the rest "
+        "within seed noise")
+    assert recipes.amp_text(tmp_path / "missing.json") == "not recorded"

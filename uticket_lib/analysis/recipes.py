@@ -267,6 +267,19 @@ def curves_text(finals: pd.DataFrame) -> dict[str, str]:
     return out
 
 
+def passes_text(finals: pd.DataFrame, arch: str, recipe: str, kinds: Mapping[str, str]) -> str:
+    """The validation accuracy after its budget of each ticket ``kinds`` ({kind: words}) of one
+    ``curve_finals`` recipe, in the given order: "85.8 % after two passes against 84.4 % after one";
+    "not recorded" where one is missing."""
+    parts = []
+    for kind, words in kinds.items():
+        key = [k for k in finals.index if k[0] == arch and k[1] == recipe and k[3] == kind]
+        if not key:
+            return "not recorded"
+        parts.append(f"{finals.loc[key[0], 'val_accuracy']:.1%} {words}")
+    return " against ".join(parts)
+
+
 def imp_probe_text(path: Path | None = None) -> str:
     """One sentence from ``ci/bench_results/imp_probe.json``: the cpu profile's network pruned in two
     rounds instead of one, by level (validation where scored)."""
@@ -331,16 +344,24 @@ def bf16_speedup_text(paths: Sequence[Path] | None = None) -> str:
 
 
 def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
-    """What one more pass for every ticket of this build would cost: the last level's training seconds
-    per pass (``runs.method_levels`` frame, LTH rows; seconds / epochs where the frame has them) per
-    network, times the number of ticket runs."""
+    """What one more pass for the tickets that trained once would cost: the last level's training
+    seconds per pass (``runs.method_levels`` frame, LTH rows; seconds / epochs where the frame has them)
+    per network, times the number of ticket runs of the networks whose last level trained one epoch
+    (all networks where the frame has no epochs, or where none trained once)."""
     lth = levels[levels["method"] == "lth"] if "method" in levels else levels
-    last = lth.sort_values("level").groupby("arch").tail(1).set_index("arch")
-    per_pass = last["seconds"] / (last["epochs"].fillna(1).clip(lower=1) if "epochs" in last else 1)
+    last = lth.sort_values("level").groupby("arch", sort=False).tail(1).set_index("arch")
+    epochs = last["epochs"].fillna(1).clip(lower=1) if "epochs" in last else pd.Series(1, index=last.index)
+    per_pass = last["seconds"] / epochs
+    once = [a for a in last.index if epochs[a] == 1] or list(last.index)
     parts = ", ".join(f"{ARCH_LABELS.get(a, a)} {s / 60:.1f} min" for a, s in per_pass.items())
-    total = len(methods) * float(per_pass.sum()) / 60
+    total = len(methods) * float(per_pass[once].sum()) / 60
+    if len(once) == len(last):
+        whose = f"{'each' if len(last) > 1 else 'the'} network"
+    else:
+        whose = " and ".join(ARCH_LABELS.get(a, a) for a in once) + " (" + ", ".join(
+            f"{ARCH_LABELS.get(a, a)}'s tickets train {int(epochs[a])} passes" for a in last.index if a not in once) + " already)"
     return (f"a pass of a ticket level took {parts} in this build, so one more pass for the {len(methods)} "
-            f"tickets of {'each' if len(last) > 1 else 'the'} network would add about {total:.0f} minutes of this "
+            f"tickets of {whose} would add about {total:.0f} minutes of this "
             f"machine's time to it (the budget counts minutes of a machine that trains at "
             f"{REFERENCE_IMAGES_PER_S:g} images/s; scale "
             f"by this machine's speed, which the README's record gives)")
@@ -360,6 +381,31 @@ def precision_text(pairs) -> str:
                 cpus.add(f"{m.get('cpu', '?')}{', native bf16' if m.get('native_bf16') else ', no native bf16'}")
     words = ", ".join(f"{ARCH_LABELS.get(a, a)} {w}" for a, w in per_arch.items()) or "unknown"
     return words + (f" on {'; '.join(sorted(cpus))}" if cpus else "")
+
+
+AMP_WORDS = {"dense": "dense network", "lth": "LTH ticket", "uticket": "u-Ticket ticket",
+             "lth_sparsity": "LTH sparsity", "uticket_sparsity": "u-Ticket sparsity",
+             "lth_spike_sparsity": "LTH spike sparsity", "lth_utilization": "LTH utilization"}
+
+
+def amp_text(path: Path | None = None) -> str:
+    """``ci/bench_results/amp_equivalence.json`` (``ci/amp_equivalence.py``) in words, per network:
+    how many seeds each precision trained, and every compared quantity whose bf16 - fp32 difference
+    lies outside its 95 % interval (points; utilization as a fraction), or that none does."""
+    path = path or RESULTS / "amp_equivalence.json"
+    if not path.exists():
+        return "not recorded"
+    parts = []
+    for name, r in json.loads(path.read_text()).get("recipes", {}).items():
+        arch = name.rpartition("/")[2]
+        n = r.get("n", {})
+        seeds = " and ".join(f"{n[k]} {k}" for k in ("fp32", "bf16") if k in n)
+        off = [f"its {AMP_WORDS.get(q, q)} {c['diff']:+.2f} +- {c['half_width']:.2f}"
+               + ("" if q.endswith("utilization") else " points") + " in bf16"
+               for q, c in r["compare"].items() if not c["within_noise"]]
+        parts.append(f"{ARCH_LABELS.get(arch, arch)} ({seeds} seeds): "
+                     + ("; ".join(off) + ", the rest within seed noise" if off else "every quantity within seed noise"))
+    return "; ".join(parts) or "not recorded"
 
 
 # ----------------------------------------------------------------------------- training noise
@@ -432,6 +478,10 @@ BEFORE_LR_ROUNDS = "cpu-dense-lr"
 # ... and VGG-16's runs of the cpu recipe before it moved to batch 32 and bf16 where native (the
 # 2026-12-06 build at 371a68a: batch 64, fp32), kept to measure what that change moved
 BEFORE_BATCH32 = "cpu-vgg16-b64-fp32"
+# ... and VGG-16's runs of the cpu recipe before its tickets trained two passes (train.epochs_final 2;
+# the 2026-12-06 build at 33ac3d2: batch 32, bf16 where native, one ticket pass), kept to measure what
+# the second pass moved, and what batch 32 moved before it
+BEFORE_SECOND_PASS = "cpu-vgg16-b32-1pass"
 # the recipe each network had right after train.lr_rounds came in, where it is no longer "cpu": what
 # lr_rounds moved is measured against it, not against the later changes stacked on top
 AFTER_LR_ROUNDS = {"vgg16": BEFORE_BATCH32}
