@@ -79,10 +79,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.channels_last": True,  # ~18 % faster on CPU with the fused LIF (ci/bench_train.py)
         # bf16 autocast exactly where the CPU computes bf16 natively (AVX512-BF16, AMX-BF16): the
         # run's config (and so its hash) records true or false (resolve_amp). MEASURED with the C
-        # LIF kernel (models/native.py; the readings beside the 2026-12-06 rebuild, ci/bench_results/
-        # book_cpu_bench_before/after.json, 2-core EPYC with AVX512-BF16, batch 32): bf16 trains VGG-16
-        # 1.35-1.37x and ResNet-19 1.51-1.58x faster than fp32 model-only (1.17-1.23x / 1.51-1.63x end
-        # to end); with the torch-op neuron and fp32 membranes it had bought 0.92-1.06x. Whether it
+        # LIF kernel (models/native.py; the readings beside the 2026-12-06 rebuilds, ci/bench_results/
+        # book_cpu_bench_before/after.json and book_cpu_33ac3d2_bench_*.json, 2-core EPYC with
+        # AVX512-BF16, batch 32): bf16 trains VGG-16 1.35-1.50x and ResNet-19 1.51-1.58x faster than
+        # fp32 model-only (1.17-1.45x / 1.42-1.63x end to end; single readings move that much); with
+        # the torch-op neuron and fp32 membranes it had bought 0.92-1.06x. Whether it
         # moves the results: amp_equivalence.json. AVX2-only CPUs emulate bf16 slower than fp32 and
         # stay fp32.
         "train.amp": "native",
