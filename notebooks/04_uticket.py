@@ -229,7 +229,8 @@ analysis.glue("ch4_cost_s", cost["balance_seconds"].max(), "{:.3f} s");
 # lie within the paper's largest Table I drop either way (a u-Ticket far above a broken LTH ticket
 # fails too). The interval holds the test-image noise (paired, over the same images) and the
 # training noise (the spread of the same difference over 3 training seeds of this recipe, recorded
-# by `ci/seed_spread.py`); INCONCLUSIVE if it straddles a bound. The sparsity claim compares
+# by `ci/seed_spread.py`); INCONCLUSIVE if it straddles a bound, unless every seed lies beyond the
+# same bound (then FAIL). The sparsity claim compares
 # u-Ticket's sparsity gain over LTH with the paper's. Utilization 1 in every covered layer, and so
 # a network utilization above LTH's, follow from `balance()` itself: implementation checks.
 

@@ -13,6 +13,11 @@ def test_overrides_keep_profile_values_for_none():
     o = analysis.overrides(seed=3, n_pe=8, width=None, levels=5, train__lr=0.2)
     assert o == {"train.seed": 3, "balance.seed": 3, "balance.n_pe": 8, "prune.levels": 5,
                  "train.lr": 0.2}
+    # EPOCHS trains every pruning round, the last one too: it clears the cpu profile's epochs_final
+    from uticket_lib import profiles
+    cfg = profiles.get("cpu", "vgg16", overrides=analysis.overrides(epochs=3))
+    assert (cfg.train.epochs, cfg.train.epochs_final) == (3, None)
+    assert profiles.get("cpu", "vgg16", overrides=analysis.overrides()).train.epochs_final == 2
 
 
 def test_archs_parses_a_papermill_string():

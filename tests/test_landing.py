@@ -63,6 +63,19 @@ def test_cpu_gaps_name_the_held_out_split_augmentation_and_the_rewind_point():
     assert gaps["optimizer"] == ("VGG-16: AdamW, lr 0.001, tickets 0.005; ResNet-19: AdamW, lr 0.003, tickets 0.01 "
                                  "(chosen on validation)", "SGD with momentum, lr 0.1")
     assert "optimizer" not in {a for a, _, _ in landing.scale_gaps("smoke")}   # the paper's SGD at lr 0.1
+    # each network's own epochs (VGG-16's tickets train two passes, ResNet-19's one)
+    assert gaps["training epochs per run"] == ("VGG-16: 3 (1 dense + 1 x 2); ResNet-19: 2 (1 dense + 1 x 1)",
+                                               "2,720 (200 dense + 14 x 180)")
+
+
+def test_schedules_text_names_each_network_only_where_they_differ():
+    from uticket_lib import profiles
+    vgg, res = profiles.get("cpu", "vgg16"), profiles.get("cpu", "resnet19")
+    assert landing.schedules_text({"vgg16": vgg, "resnet19": vgg}) == "Every network " + landing.schedule_text(vgg)
+    assert landing.schedules_text({"resnet19": res}) == "ResNet-19 " + landing.schedule_text(res)
+    both = landing.schedules_text({"vgg16": vgg, "resnet19": res})
+    assert both.startswith("VGG-16 trains 1 epoch at level 0 and 2 epochs in its one pruning round")
+    assert "; ResNet-19 trains 1 epoch at level 0 and 1 epoch in its one pruning round" in both
 
 
 def test_short_measured_keeps_the_value_and_drops_the_detail():

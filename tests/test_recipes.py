@@ -170,6 +170,6 @@ def test_amp_text_names_what_lies_outside_its_interval(tmp_path):
                                                                   "lth_utilization": q(-0.05, 0.03)}}}}))
     assert recipes.amp_text(p) == (
         "VGG-16 (3 fp32 and 3 bf16 seeds): every quantity within seed noise; ResNet-19 (2 fp32 and 3 bf16 seeds): "
-        "its u-Ticket ticket +1.26 +- 1.11 points in bf16; its LTH utilization -0.05 +- 0.03 in bf16, the rest "
+        "its u-Ticket +1.26 +- 1.11 points in bf16; its LTH utilization -0.05 +- 0.03 in bf16, the rest "
         "within seed noise")
     assert recipes.amp_text(tmp_path / "missing.json") == "not recorded"

@@ -17,8 +17,10 @@ Verdicts:
   effect: ``REL_TOL`` of the paper's value, ``magnitude``), or an accuracy interval lies inside the
   paper's bound (``paired_accuracy``). The sign alone is never a PASS.
 - ``DIRECTION``: the effect has the paper's sign but not its magnitude (counted apart from PASS).
-- ``FAIL``: the opposite sign, no effect, or an interval wholly outside the bound.
-- ``INCONCLUSIVE``: an interval straddles the bound, or the quantity cannot be decided at this scale
+- ``FAIL``: the opposite sign, no effect, an interval wholly outside the bound, or every training
+  seed of the recipe beyond the same bound (however wide the interval).
+- ``INCONCLUSIVE``: an interval straddles the bound (and the seeds do not all lie beyond it), or the
+  quantity cannot be decided at this scale
   (the claim says why).
 
 ``ratio`` is this build's value over the paper's (None where the paper gives no number);

@@ -77,10 +77,14 @@ def scale_gaps(profile: str, arch: str = "vgg16", dataset: str = "fmnist") -> li
     if ours.data.augment != ref.data.augment:
         rows.append(("augmentation", "on" if ours.data.augment else "none (chosen on validation)",
                      "on" if ref.data.augment else "none"))
-    if total_epochs(ours) < total_epochs(ref):
+    def epochs(c):
+        return f"{total_epochs(c):,} ({c.train.epochs_dense} dense + {round_epochs(c)})"
+    per_arch = {a: profiles.get(profile, a, dataset) for a in ARCH_LABELS}
+    if any(total_epochs(c) < total_epochs(ref) for c in per_arch.values()):
+        texts = {a: epochs(c) for a, c in per_arch.items()}   # a network's own overrides (ARCH_OVERRIDES)
         rows.append(("training epochs per run",
-                     f"{total_epochs(ours):,} ({ours.train.epochs_dense} dense + {round_epochs(ours)})",
-                     f"{total_epochs(ref):,} ({ref.train.epochs_dense} dense + {round_epochs(ref)})"))
+                     next(iter(texts.values())) if len(set(texts.values())) == 1 else
+                     "; ".join(f"{ARCH_LABELS[a]}: {t}" for a, t in texts.items()), epochs(ref)))
     if ours.prune.levels != ref.prune.levels:
         rows.append(("pruning rounds",
                      f"{ours.prune.levels - 1} of {100 * ours.prune.fraction:.0f} % "
@@ -382,6 +386,18 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
         out.append("No chapter has recorded its claims yet (`book/executed/claims/*.json`).")
     out.append("")
     return "\n".join(out)
+
+
+def schedules_text(cfgs: Mapping[str, RunConfig]) -> str:
+    """``schedule_text`` of several networks ({arch: config}) as a sentence: "Every network trains ..."
+    where they agree (the network's name for one), else "VGG-16 trains ...; ResNet-19 trains ..."."""
+    texts = {a: schedule_text(c) for a, c in cfgs.items()}
+    if len(texts) == 1:
+        a, t = next(iter(texts.items()))
+        return f"{ARCH_LABELS.get(a, a)} {t}"
+    if len(set(texts.values())) == 1:
+        return f"Every network {next(iter(texts.values()))}"
+    return "; ".join(f"{ARCH_LABELS.get(a, a)} {t}" for a, t in texts.items())
 
 
 def schedule_text(cfg: RunConfig) -> str:

@@ -368,8 +368,9 @@ def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
 
 
 def precision_text(pairs) -> str:
-    """The arithmetic the runs of ``pairs`` ({arch: {method: run dir}}) trained in, from their configs:
-    "bf16 autocast" or "fp32", and the CPU they ran on as their last level records it."""
+    """The arithmetic the runs of ``pairs`` ({arch: {method: run dir}}) trained in, from their configs,
+    and the CPU they ran on as their last level records it: "both networks in bf16 autocast, on AMD
+    EPYC (native bf16)", or per network where they differ."""
     per_arch, cpus = {}, set()
     for arch, runs in pairs.items():
         amps = {bool(runstore.read_config(Path(run)).train.amp) for run in runs.values()}
@@ -378,12 +379,15 @@ def precision_text(pairs) -> str:
             done = runstore.levels(Path(run))
             if done and "machine" in done[-1]:
                 m = done[-1]["machine"]
-                cpus.add(f"{m.get('cpu', '?')}{', native bf16' if m.get('native_bf16') else ', no native bf16'}")
-    words = ", ".join(f"{ARCH_LABELS.get(a, a)} {w}" for a, w in per_arch.items()) or "unknown"
-    return words + (f" on {'; '.join(sorted(cpus))}" if cpus else "")
+                cpus.add(f"{m.get('cpu', '?')} ({'native bf16' if m.get('native_bf16') else 'no native bf16'})")
+    if len(per_arch) > 1 and len(set(per_arch.values())) == 1:
+        words = f"{'both' if len(per_arch) == 2 else 'all'} networks in {next(iter(per_arch.values()))}"
+    else:
+        words = ", ".join(f"{ARCH_LABELS.get(a, a)} in {w}" for a, w in per_arch.items()) or "unknown"
+    return words + (f", on {'; '.join(sorted(cpus))}" if cpus else "")
 
 
-AMP_WORDS = {"dense": "dense network", "lth": "LTH ticket", "uticket": "u-Ticket ticket",
+AMP_WORDS = {"dense": "dense network", "lth": "LTH ticket", "uticket": "u-Ticket",
              "lth_sparsity": "LTH sparsity", "uticket_sparsity": "u-Ticket sparsity",
              "lth_spike_sparsity": "LTH spike sparsity", "lth_utilization": "LTH utilization"}
 

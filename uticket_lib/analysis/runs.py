@@ -30,12 +30,16 @@ def overrides(seed: int = 0, n_pe: int = 16, width: float | None = None, levels:
               **extra: Any) -> dict[str, Any]:
     """Config overrides from a notebook's parameters cell; ``None`` keeps the profile's value.
 
-    ``extra`` takes config keys with dots written as double underscores (``train__lr=0.05``).
+    ``epochs`` trains every pruning round that long, the last one included (it clears a profile's
+    ``train.epochs_final``). ``extra`` takes config keys with dots written as double underscores
+    (``train__lr=0.05``), applied last.
     """
     out: dict[str, Any] = {"train.seed": seed, "balance.seed": seed, "balance.n_pe": n_pe}
     optional = {"model.width": width, "prune.levels": levels, "train.epochs": epochs,
                 "data.train_subset": train_subset}
     out.update({k: v for k, v in optional.items() if v is not None})
+    if epochs is not None:
+        out["train.epochs_final"] = None
     out.update({k.replace("__", "."): v for k, v in extra.items()})
     return out
 
