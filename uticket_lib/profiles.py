@@ -136,7 +136,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 # lr_rounds stays 5e-3. The BUDGET decides who gets it: a ticket pass took 1.9 min (VGG-16) and 2.6
 # min (ResNet-19) of a 509 images/s machine in the 2026-12-06 build (book_cpu.json), so VGG-16's two
 # tickets' second pass fits the 60 normalised minutes (55.7 with it) and ResNet-19's would not (about
-# 9 normalised minutes more).
+# 9 normalised minutes more), although validation says it would pay as well (83.0 % after two passes
+# at lr 1e-2 against 81.65 % after one, dense 86.15 %; learning_curves.json, recipe noaug, one draw).
 # A later rewind point bought nothing (81.2 % on validation after one pass rewound to 24,000 images
 # against 80.8 % at 8,000, batch 64; learning_curves.json).
 # VGG-16 trained in fp32 on every CPU up to the 2026-12-06 build at 64 images a batch: with the
