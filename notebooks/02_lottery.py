@@ -202,7 +202,6 @@ analysis.glue("ch2_second_pass", recipes.second_pass_text(levels))
 analysis.glue("ch2_precision", recipes.precision_text(pairs))
 analysis.glue("ch2_bf16_speedup", recipes.bf16_speedup_text() or "not recorded")
 analysis.glue("ch2_amp", recipes.amp_text())
-analysis.glue("ch2_before_pass_amp", f"`{recipes.BEFORE_SECOND_PASS}`")
 analysis.glue("ch2_ceiling", recipes.ceiling_text());
 
 # %% [markdown]
@@ -242,7 +241,7 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 # all of it); {glue:md}`ch2_second_pass`. This build trained {glue:md}`ch2_precision`. The neurons'
 # membranes stay in fp32 under bf16: in bf16 they cost ResNet-19's dense network 0.7-1.8 points
 # (`ci/bench_results/amp_equivalence.json`). The same file compares the two precisions' final results
-# over seeds (95 % intervals of bf16 minus fp32), for VGG-16 at {glue:md}`ch2_before_pass_amp`, its
+# over seeds (95 % intervals of bf16 minus fp32), for VGG-16 at {glue:md}`ch2_before_pass`, its
 # recipe before the second ticket pass (the two-pass recipe was not trained in fp32), for ResNet-19
 # at this build's recipe: {glue:md}`ch2_amp`. Where an interval excludes zero, the book's bf16 build
 # and an fp32 build of the same recipe can differ by about that much; one of ResNet-19's fp32 LTH

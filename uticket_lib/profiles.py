@@ -3,9 +3,9 @@
 - ``smoke``: the whole pipeline in minutes on 2 CPU cores; its numbers mean nothing.
 - ``cpu``: the default book. Real training on Fashion-MNIST at reduced width on the whole training
   split, one pass for the dense network and one per ticket (two for VGG-16's), all of the pruning in
-  one round to reach about 98 % weight sparsity, a validation split held out of the training set (every selection), the whole
-  test set (every reported accuracy) and a short-budget recipe (AdamW, no augmentation) chosen on
-  that validation split (``ci/learning_curves.py``).
+  one round to reach about 98 % weight sparsity, a validation split held out of the training set
+  (every selection), the whole test set (every reported accuracy) and a short-budget recipe (AdamW,
+  no augmentation) chosen on that validation split (``ci/learning_curves.py``).
 - ``gpu``: between the two, for one current GPU: full width, full data, the early-time search,
   bf16 mixed precision, a 7-level schedule (6 rounds of 48 %, 98 % sparsity) with more epochs;
   sized for about an hour per (arch, dataset, method).

@@ -13,9 +13,8 @@ import dataclasses
 import math
 import os
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -199,24 +198,6 @@ def spike_loss(logits: torch.Tensor, y: torch.Tensor, label_smoothing: float = 0
 def predict(logits: torch.Tensor) -> torch.Tensor:
     """argmax of summed logits.  [T, N, K] -> [N]"""
     return logits.sum(0).argmax(-1)
-
-
-@contextmanager
-def masked_gradients(model: nn.Module, masks: masklib.Masks | None) -> Iterator[None]:
-    """Zero the gradient of every pruned weight while the context is open (a hook per parameter).
-    ``train_epoch`` masks the gradients itself when it is given the masks; this is for loops of
-    one's own."""
-    handles = []
-    if masks:
-        params = dict(_unwrap(model).named_parameters())
-        for name, m in masks.items():
-            m = m.to(params[name].device, params[name].dtype)
-            handles.append(params[name].register_hook(lambda g, m=m: g * m))
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
