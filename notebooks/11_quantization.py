@@ -63,7 +63,9 @@ pd.set_option("display.precision", 4)
 overrides = profiles.side_study(PROFILE, analysis.overrides(seed=SEED, n_pe=N_PE, width=WIDTH, levels=LEVELS,
                                                              epochs=EPOCHS))
 bits_list = [int(b) for b in analysis.archs(BITS)]
-runs = analysis.pair(PROFILE, ARCH, DATASET, overrides)         # the side-study pair (trained or cached)
+# every run of the chapter (trained or cached): the side-study pair, the quantized dense networks, the joint run
+chapter_runs = aq.chapter_runs(PROFILE, ARCH, DATASET, overrides, bits_list, QAT_EPOCHS, 2, JOINT_ROUNDS)
+runs = {m: chapter_runs[m] for m in ("lth", "uticket")}         # the side-study pair
 last = analysis.last_level(runs["lth"])
 dense = aq.point(runs["lth"], 0, label="dense float")
 analysis.glue("ch11_profile", PROFILE)
@@ -83,7 +85,7 @@ analysis.glue("ch11_float_acc", 100 * dense["accuracy"], "{:.1f} %");
 # {glue:md}`ch11_qat_epochs`). Pruning is neutral here: the only zeros are those rounding makes.
 
 # %%
-iso_runs = {b: aq.isolation(PROFILE, ARCH, DATASET, overrides, b, QAT_EPOCHS) for b in bits_list}
+iso_runs = chapter_runs["iso"]
 iso = {b: aq.point(r, 0, qdir=paths.level_dir(r, 0), label=f"dense {b}b") for b, r in iso_runs.items()}
 iso_frame = pd.DataFrame([dense, *iso.values()]).set_index("point")
 display(analysis.table(iso_frame[["bits", "accuracy", "float_accuracy", "zero_share", "effective_sparsity", "energy", "latency"]]))
@@ -136,7 +138,7 @@ analysis.glue("ch11_ratio", ticket["energy"] / ternary["energy"], "{:.2f}x");
 cum = {m: quantized.quantize_level(runs[m], last, 2, QAT_EPOCHS) for m in ("lth", "uticket")}
 cum_points = {m: aq.point(runs[m], last, qdir=d, label=f"{analysis.METHOD_LABELS[m]} ternary (cum.)")
               for m, d in cum.items()}
-joint_run = aq.joint(PROFILE, ARCH, DATASET, "uticket", overrides, 2, JOINT_ROUNDS)
+joint_run = chapter_runs["joint"]
 joint_point = aq.point(joint_run, None, qdir=paths.level_dir(joint_run, analysis.last_level(joint_run)),
                        label="u-Ticket ternary (joint)")
 display(analysis.table(pd.DataFrame([*cum_points.values(), joint_point]).set_index("point")[

@@ -112,3 +112,10 @@ def dyadic_images(n: int, channels: int = 1, seed: int = 0) -> TensorDataset:
     """``synthetic(n)`` with pixels rounded to multiples of 1/16 (exact in float32; see ``dyadic_``)."""
     x, y = synthetic(n, channels, seed).tensors
     return TensorDataset(torch.round(x * 16) / 16, y)
+
+
+@pytest.fixture(autouse=True)
+def _runs_in_process(monkeypatch):
+    """Runs train in the test's own process (``parallel``: one worker), where monkeypatched data
+    and functions apply; tests of the worker pool ask for workers explicitly."""
+    monkeypatch.setenv("UTICKET_WORKERS", "1")

@@ -186,6 +186,39 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
     return out
 
 
+def finished(cfg: RunConfig, root: Path | None = None) -> bool:
+    """Every level of ``cfg`` on disk and intact: ``run`` would only return its directory."""
+    if cfg.quant.bits is not None and cfg.quant.mode != "joint":
+        from . import quantized
+        return quantized.finished(cfg, root)
+    out = run_dir(cfg, root)
+    return bool(check_config(out, cfg)) and _complete(out, cfg)
+
+
+def plain(cfg: RunConfig) -> bool:
+    """A run whose levels this module trains, starting from the shared dense level (not a quantized
+    isolation / cumulative run, which starts from a float run: ``quantized``)."""
+    return cfg.quant.bits is None or cfg.quant.mode == "joint"
+
+
+def dense_done(cfg: RunConfig, root: Path | None = None) -> bool:
+    """The shared dense level of ``cfg`` (``runs/dense/<dense_hash>/level_0``) is on disk and intact."""
+    return done(paths.level_dir(paths.dense_dir(cfg.dense_hash(), root), 0))
+
+
+def train_dense(cfg: RunConfig, datasets=None, root: Path | None = None, progress: bool = True) -> Path:
+    """Train (or reuse) only the shared dense level of ``cfg``; returns its folder. ``run`` calls the
+    same code; this lets a scheduler (``parallel``) train it before the runs that share it."""
+    validate(cfg)
+    _runs_root_ok(root)
+    dense = paths.dense_dir(cfg.dense_hash(), root)
+    if not dense_done(cfg, root):
+        datasets = with_validation(cfg, datasets) if datasets else load_datasets(cfg)
+        with lock(dense, "the shared dense level"):
+            _train_dense(cfg, dense, datasets, progress)
+    return dense
+
+
 @contextlib.contextmanager
 def lock(folder: Path, what: str = "run"):
     """A folder's lock, taken by rank 0 only; the other DDP ranks wait at a barrier until it holds

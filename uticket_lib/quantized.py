@@ -30,12 +30,19 @@ def float_config(cfg: RunConfig) -> RunConfig:
     return f.replace(**{"prune.levels": 1}) if cfg.quant.mode == "isolation" else f
 
 
+def finished(cfg: RunConfig, root: Path | None = None) -> bool:
+    """Every quantized level of ``cfg`` on disk and intact: ``run`` would only return its directory."""
+    out = run_dir(cfg, root)
+    return bool(lottery.check_config(out, cfg)) and all(
+        done(paths.level_dir(out, k)) for k in range(quant_levels(cfg)))
+
+
 def run(cfg: RunConfig, datasets=None, root: Path | None = None, progress: bool = True) -> Path:
     """Isolation / cumulative: run (or reuse) the float run, then quantize and fine-tune each level's
     trained network (``quant.epochs`` of QAT under the level's mask) into this run's level folder."""
     out = run_dir(cfg, root)
     n = quant_levels(cfg)
-    if lottery.check_config(out, cfg) and all(done(paths.level_dir(out, k)) for k in range(n)):
+    if finished(cfg, root):
         return out
     datasets = datasets or lottery.load_datasets(cfg)
     src = lottery.run(float_config(cfg), datasets, root, progress)

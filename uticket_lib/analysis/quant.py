@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import pandas as pd
 import torch
 
-from .. import hardware, io, paths, profiles, quant, rundata, runstore
+from .. import hardware, io, lottery, parallel, paths, profiles, quant, rundata, runstore
 from ..config import RunConfig
 from ..pruning import mask as masklib
 from ..training import eval_loader, evaluate
@@ -36,9 +36,16 @@ ENERGY = "paper_calibrated"
 
 
 # ----------------------------------------------------------------------------- runs
+def isolation_config(profile: str, arch: str, dataset: str, overrides: Mapping[str, Any], bits: int,
+                     epochs: int = 1) -> RunConfig:
+    """The dense network quantized to ``bits`` and fine-tuned for ``epochs`` (QAT), as a run's config."""
+    return profiles.get(profile, arch, dataset, "lth",
+                        {**overrides, "quant.bits": bits, "quant.mode": "isolation", "quant.epochs": epochs})
+
+
 def isolation(profile: str, arch: str, dataset: str, overrides: Mapping[str, Any], bits: int,
               epochs: int = 1) -> Path:
-    """The dense network quantized to ``bits`` and fine-tuned for ``epochs`` (QAT), as a run."""
+    """``isolation_config``, run (or reused)."""
     return experiment(profile, arch, dataset, "lth",
                       {**overrides, "quant.bits": bits, "quant.mode": "isolation", "quant.epochs": epochs})
 
@@ -49,11 +56,31 @@ def joint_overrides(cfg: RunConfig, rounds: int = 2) -> dict:
     return {"prune.levels": rounds + 1, "prune.fraction": round(1 - keep, 4)}
 
 
+def joint_config(profile: str, arch: str, dataset: str, method: str, overrides: Mapping[str, Any],
+                 bits: int, rounds: int = 2) -> RunConfig:
+    """Pruning and QAT at ``bits`` together in every round, ``rounds`` rounds to the final sparsity."""
+    cfg = profiles.get(profile, arch, dataset, method, overrides)
+    return profiles.get(profile, arch, dataset, method,
+                        {**overrides, **joint_overrides(cfg, rounds), "quant.bits": bits, "quant.mode": "joint"})
+
+
 def joint(profile: str, arch: str, dataset: str, method: str, overrides: Mapping[str, Any], bits: int,
           rounds: int = 2) -> Path:
-    cfg = profiles.get(profile, arch, dataset, method, overrides)
-    return experiment(profile, arch, dataset, method,
-                      {**overrides, **joint_overrides(cfg, rounds), "quant.bits": bits, "quant.mode": "joint"})
+    """``joint_config``, run (or reused)."""
+    return lottery.run(joint_config(profile, arch, dataset, method, overrides, bits, rounds), progress=False)
+
+
+def chapter_runs(profile: str, arch: str, dataset: str, overrides: Mapping[str, Any], bits_list,
+                 qat_epochs: int, joint_bits: int, joint_rounds: int) -> dict[str, Any]:
+    """Every run of the quantization chapter, trained side by side where that is faster
+    (``parallel.run_all``): {"lth": dir, "uticket": dir, "iso": {bits: dir}, "joint": dir}."""
+    cfgs = {"lth": profiles.get(profile, arch, dataset, "lth", overrides),
+            "uticket": profiles.get(profile, arch, dataset, "uticket", overrides),
+            **{("iso", b): isolation_config(profile, arch, dataset, overrides, b, qat_epochs) for b in bits_list},
+            "joint": joint_config(profile, arch, dataset, "uticket", overrides, joint_bits, joint_rounds)}
+    dirs = dict(zip(cfgs, parallel.run_all(list(cfgs.values()))))
+    return {"lth": dirs["lth"], "uticket": dirs["uticket"], "joint": dirs["joint"],
+            "iso": {b: dirs[("iso", b)] for b in bits_list}}
 
 
 # ----------------------------------------------------------------------------- one point

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from .. import io, lottery, paper, paths, profiles
+from .. import io, lottery, paper, parallel, paths, profiles
 from ..config import RunConfig
 from .labels import ARCH_LABELS, DATASET_LABELS
 from .labels import name as label_name
@@ -52,9 +52,16 @@ def switch_configs(profile: str, arch: str = "vgg16", dataset: str = "fmnist",
             for name in training_switches()}
 
 
-def switch_runs(configs: Mapping[str, RunConfig], datasets=None, progress: bool = False) -> dict[str, Path]:
-    """Run (or reuse from the cache) every switch configuration; {switch: run dir}."""
-    return {name: lottery.run(cfg, datasets=datasets, progress=progress) for name, cfg in configs.items()}
+def switch_runs(configs: Mapping[str, RunConfig], datasets=None, progress: bool = False,
+                baselines: Mapping[str, RunConfig] | None = None) -> dict[str, Path]:
+    """Run (or reuse from the cache) every switch configuration, and the ``baselines`` beside them
+    (named configs, e.g. the paper-behaviour u-Ticket and LTH runs): {name: run dir}, switches first.
+    Without ``datasets`` they train side by side where that is faster (``parallel.run_all``); with
+    them (tests' synthetic data) one after another in this process."""
+    every = {**dict(configs), **dict(baselines or {})}
+    if datasets is not None:
+        return {name: lottery.run(cfg, datasets=datasets, progress=progress) for name, cfg in every.items()}
+    return dict(zip(every, parallel.run_all(list(every.values()), progress=progress)))
 
 
 def _level_summary(run: Path, level: int, **options: Any) -> dict:
