@@ -54,7 +54,7 @@ def test_claims_of_other_sources_are_grouped_apart(tmp_path):
     assert "No reproduction claim of the paper's results has been recorded yet." in md
 
 
-def test_cpu_gaps_name_the_held_out_split_augmentation_and_the_rewind_point():
+def test_cpu_gaps_name_the_held_out_split_augmentation_and_the_rewind_point(monkeypatch):
     gaps = {a: (b, c) for a, b, c in landing.scale_gaps("cpu")}
     assert gaps["training images"] == ("58,000 (the rest held out for validation)", "60,000")
     assert gaps["augmentation"] == ("none (chosen on validation)", "on")
@@ -63,14 +63,20 @@ def test_cpu_gaps_name_the_held_out_split_augmentation_and_the_rewind_point():
     assert gaps["optimizer"] == ("VGG-16: AdamW, lr 0.001, tickets 0.005; ResNet-19: AdamW, lr 0.003, tickets 0.01 "
                                  "(chosen on validation)", "SGD with momentum, lr 0.1")
     assert "optimizer" not in {a for a, _, _ in landing.scale_gaps("smoke")}   # the paper's SGD at lr 0.1
-    # each network's own epochs (VGG-16's tickets train two passes, ResNet-19's one)
+    assert gaps["training epochs per run"] == ("3 (1 dense + 1 x 2)", "2,720 (200 dense + 14 x 180)")
+    # each network's own epochs where they differ (as when ResNet-19's tickets trained one pass)
+    from uticket_lib import profiles
+    monkeypatch.setitem(profiles.ARCH_OVERRIDES, ("cpu", "resnet19"),
+                        {**profiles.ARCH_OVERRIDES[("cpu", "resnet19")], "train.epochs_final": 1})
+    gaps = {a: (b, c) for a, b, c in landing.scale_gaps("cpu")}
     assert gaps["training epochs per run"] == ("VGG-16: 3 (1 dense + 1 x 2); ResNet-19: 2 (1 dense + 1 x 1)",
                                                "2,720 (200 dense + 14 x 180)")
 
 
 def test_schedules_text_names_each_network_only_where_they_differ():
     from uticket_lib import profiles
-    vgg, res = profiles.get("cpu", "vgg16"), profiles.get("cpu", "resnet19")
+    vgg = profiles.get("cpu", "vgg16")
+    res = profiles.get("cpu", "resnet19", overrides={"train.epochs_final": 1})   # one ticket pass
     assert landing.schedules_text({"vgg16": vgg, "resnet19": vgg}) == "Every network " + landing.schedule_text(vgg)
     assert landing.schedules_text({"resnet19": res}) == "ResNet-19 " + landing.schedule_text(res)
     both = landing.schedules_text({"vgg16": vgg, "resnet19": res})
