@@ -99,8 +99,10 @@ def test_lth_and_uticket_share_the_dense_hash():
     assert lth.hash() != ut.hash()
     assert lth.dense_hash() == ut.dense_hash()
     for key, value in (("prune.levels", 9), ("prune.fraction", 0.3), ("prune.scope", "layer"),
-                       ("prune.released_rewind", True)):
+                       ("prune.released_rewind", True), ("train.lr_rounds", 0.05),
+                       ("train.epochs_final", 3)):     # what only the pruning rounds use
         assert lth.replace(**{key: value}).dense_hash() == lth.dense_hash(), key
+        assert lth.replace(**{key: value}).hash() != lth.hash(), key
     assert lth.replace(**{"prune.rewind_epoch": 0}).dense_hash() != lth.dense_hash()
     assert lth.replace(**{"train.epochs_dense": 9}).dense_hash() != lth.dense_hash()
 

@@ -176,8 +176,9 @@ class RunConfig:
         d = science_dict(self)
         d.pop("balance", None)
         d.pop("quant", None)     # level 0 always trains float weights
-        if "train" in d:         # the pruning rounds' learning rate: level 0 never uses it
-            d["train"].pop("lr_rounds", None)
+        if "train" in d:         # the pruning rounds' learning rate and last round's epochs: level 0
+            d["train"].pop("lr_rounds", None)    # never uses them
+            d["train"].pop("epochs_final", None)
             if not d["train"]:
                 d.pop("train")
         prune = {k: v for k, v in d.pop("prune", {}).items()
