@@ -6,8 +6,10 @@ For each recipe below and each seed (``train.seed``: initialisation, data order;
 equal), the final-level test accuracy of the LTH and u-Ticket tickets and of their dense network.
 Seed 0 is the book's own run (same hash). Without ``--train`` the runs are looked up under the
 ``--runs`` roots (a missing one is an error naming the command that trains it); with ``--train``
-missing runs are trained into the first root (about 17 minutes per extra seed of the cpu recipe and
-2 per extra seed of the side study, on 2 cores).
+missing runs are trained into the first root, all of them at once, side by side where that is faster
+(``parallel.run_all``; a dense level found under another root is not retrained when that root's
+``dense/<hash>`` folder is linked into the first), about 17 minutes per extra seed of the cpu recipe
+and 2 per extra seed of the side study, on 2 cores.
 
 Recipes:
 - ``cpu``: the cpu profile (VGG-16 and ResNet-19), the runs of chapters 2-8, 10 and 12;
@@ -30,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from uticket_lib import io, lottery, machine, profiles, runstore  # noqa: E402
+from uticket_lib import io, lottery, machine, parallel, profiles, runstore  # noqa: E402
 from uticket_lib.analysis import recipes, stats  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "bench_results" / "seed_spread.json"
@@ -85,6 +87,13 @@ def main() -> None:
     old = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else {}
     recorded = {}
     kept = {k: v for k, v in old.get("recipes", {}).items() if k not in a.recipes.split(",")}
+    if a.train:   # every missing run in one batch (parallel.run_all: side by side where faster)
+        missing = [cfg for name in a.recipes.split(",") for arch in RECIPES[name][1] for seed in a.seeds
+                   for method in ("lth", "uticket")
+                   for cfg in [profiles.get(RECIPES[name][0], arch, "fmnist", method,
+                                            {**RECIPES[name][2], "train.seed": seed})]
+                   if find(cfg, roots, False, missing_ok=True) is None]
+        parallel.run_all(missing, root=roots[0], progress=True)
     for name in a.recipes.split(","):
         profile, archs, overrides = RECIPES[name]
         per_arch = {}
