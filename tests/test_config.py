@@ -102,6 +102,7 @@ def test_lth_and_uticket_share_the_dense_hash():
                        ("prune.released_rewind", True), ("train.lr_rounds", 0.05),
                        ("train.epochs_final", 3)):     # what only the pruning rounds use
         assert lth.replace(**{key: value}).dense_hash() == lth.dense_hash(), key
+    for key, value in (("train.lr_rounds", 0.05), ("train.epochs_final", 3)):   # hashed for the run
         assert lth.replace(**{key: value}).hash() != lth.hash(), key
     assert lth.replace(**{"prune.rewind_epoch": 0}).dense_hash() != lth.dense_hash()
     assert lth.replace(**{"train.epochs_dense": 9}).dense_hash() != lth.dense_hash()

@@ -31,12 +31,15 @@ def test_jobs_train_each_dense_level_once_and_first(runs_root, tiny_data, monkey
     lth, ut = tiny_config("lth"), tiny_config("uticket")
     other = tiny_config("lth", **{"train.seed": 1})               # another dense level
     iso = tiny_config("lth", **{"quant.bits": 4, "quant.mode": "isolation"})
-    todo = parallel.jobs([lth, ut, other, iso, ut])
+    long = tiny_config("uticket", **{"train.epochs_final": 5})     # rounds of 1 + 5 epochs: the longest
+    todo = parallel.jobs([lth, ut, other, iso, ut, long])
     assert [(k, c.name, key) for k, c, key in todo] == [
         ("dense", lth.name, None), ("dense", other.name, None),
+        ("run", long.name, long.dense_hash()),                       # longest first, the rest in order
         ("run", lth.name, lth.dense_hash()), ("run", ut.name, ut.dense_hash()),
         ("run", other.name, other.dense_hash()), ("run", iso.name, None)]   # the repeated run once
-    assert lth.dense_hash() == ut.dense_hash() != other.dense_hash()
+    assert [parallel.cost(c) for c in (long, lth, iso)] == [6 * 256, 2 * 256, 1 * 256]
+    assert lth.dense_hash() == ut.dense_hash() != other.dense_hash() and long.dense_hash() == lth.dense_hash()
     lottery.train_dense(lth, tiny_data)                           # dense level on disk: no dense job
     assert lottery.dense_done(ut) and not lottery.finished(ut)
     assert [(k, key) for k, _c, key in parallel.jobs([lth, ut])] == [("run", None), ("run", None)]

@@ -23,9 +23,9 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from . import lottery
+from . import lottery, paths
 from .config import RunConfig
-from .runstore import run_dir
+from .runstore import done, run_dir
 from .training import device_for, distributed
 
 WORKERS_ENV = "UTICKET_WORKERS"
@@ -67,9 +67,10 @@ def plan(cfgs: Sequence[RunConfig], limit: int | None = None, n_cores: int | Non
 
 def jobs(cfgs: Sequence[RunConfig], root: Path | None = None) -> list[tuple[str, RunConfig, str | None]]:
     """The work ``run_all`` schedules: ``("dense", cfg, None)`` once per dense level not yet trained
-    (the first config that needs it), then ``("run", cfg, dense key or None)`` per unfinished run; a
-    run waits for the dense job named by its key. Quantized isolation / cumulative runs train their
-    float run first themselves (``quantized.run``) and wait for no dense job here."""
+    (the first config that needs it), then ``("run", cfg, dense key or None)`` per unfinished run,
+    the longest first (``cost``); a run waits for the dense job named by its key. Quantized isolation
+    / cumulative runs train their float run first themselves (``quantized.run``) and wait for no
+    dense job here."""
     out: list[tuple[str, RunConfig, str | None]] = []
     dense_jobs: set[str] = set()
     for cfg in cfgs:
@@ -90,7 +91,21 @@ def jobs(cfgs: Sequence[RunConfig], root: Path | None = None) -> list[tuple[str,
         if h not in seen:
             seen.add(h)
             unique.append(j)
-    return dense + unique
+    # longest first (stable), so a long chain of levels does not run alone at the end on one core
+    return dense + sorted(unique, key=lambda j: -cost(j[1], root))
+
+
+def cost(cfg: RunConfig, root: Path | None = None) -> float:
+    """A run's remaining training, in image-epochs at full T (for ordering only): the epochs of its
+    unfinished pruning rounds (of its QAT levels for a quantized isolation / cumulative run) times
+    its training images (the training subset, else 60,000)."""
+    images = cfg.data.train_subset or 60_000
+    if not lottery.plain(cfg):
+        return float(cfg.quant.epochs * images * (cfg.prune.levels if cfg.quant.mode != "isolation" else 1))
+    out = run_dir(cfg, root)
+    epochs = sum(lottery.level_epochs(cfg, k) for k in range(1, cfg.prune.levels)
+                 if not done(paths.level_dir(out, k)))
+    return float(epochs * images)
 
 
 def _init_worker(threads: int) -> None:
