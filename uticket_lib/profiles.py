@@ -80,10 +80,11 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.channels_last": True,  # ~18 % faster on CPU with the fused LIF (ci/bench_train.py)
         # bf16 autocast exactly where the CPU computes bf16 natively (AVX512-BF16, AMX-BF16): the
         # run's config (and so its hash) records true or false (resolve_amp). MEASURED with the C
-        # LIF kernel (models/native.py; the readings beside the 2026-12-06 rebuilds, ci/bench_results/
-        # book_cpu_bench_before/after.json and book_cpu_33ac3d2_bench_*.json, 2-core EPYC with
-        # AVX512-BF16, batch 32): bf16 trains VGG-16 1.35-1.50x and ResNet-19 1.51-1.58x faster than
-        # fp32 model-only (1.17-1.45x / 1.42-1.63x end to end; single readings move that much); with
+        # LIF kernel (models/native.py; the six readings beside the three 2026-12-06 rebuilds,
+        # ci/bench_results/book_cpu_bench_before/after.json, book_cpu_2baa1ba_bench_*.json and
+        # book_cpu_33ac3d2_bench_*.json, 2-core EPYC with AVX512-BF16, batch 32): bf16 trains VGG-16
+        # 1.11-1.60x and ResNet-19 1.49-1.62x faster than fp32 model-only (1.17-1.45x / 1.42-1.63x end
+        # to end; single readings move that much); with
         # the torch-op neuron and fp32 membranes it had bought 0.92-1.06x. Whether it
         # moves the results: amp_equivalence.json. AVX2-only CPUs emulate bf16 slower than fp32 and
         # stay fp32.
@@ -141,7 +142,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 # trained side by side on one core each (uticket_lib.parallel: 1.27-1.45x the images/s of one run on
 # both cores, ci/bench_results/parallel.json); with that, ResNet-19's tickets take their second pass
 # too (the 2026-12-06 rebuild recorded in book_cpu.json). Over seeds, VGG-16's second pass moved the
-# test accuracy by +1.5 (LTH) and +2.2 (u-Ticket) points (seed_spread.json, recipe cpu-vgg16-b32-1pass).
+# test accuracy by +1.5 (LTH) and +2.2 (u-Ticket) points (seed_spread.json against recipe cpu-1pass).
 # A later rewind point bought nothing (81.2 % on validation after one pass rewound to 24,000 images
 # against 80.8 % at 8,000, batch 64; learning_curves.json).
 # VGG-16 trained in fp32 on every CPU up to the 2026-12-06 build at 64 images a batch: with the
