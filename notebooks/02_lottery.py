@@ -201,6 +201,7 @@ for key, text in recipes.imp_probe_comparison(finals).items():
 analysis.glue("ch2_second_pass", recipes.second_pass_text(levels))
 analysis.glue("ch2_precision", recipes.precision_text(pairs))
 analysis.glue("ch2_bf16_speedup", recipes.bf16_speedup_text() or "not recorded")
+analysis.glue("ch2_parallel", recipes.parallel_text())
 analysis.glue("ch2_amp", recipes.amp_text())
 analysis.glue("ch2_ceiling", recipes.ceiling_text());
 
@@ -220,7 +221,7 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 #   two-pass probes ran in bf16, the one-pass one in fp32; the precisions agree within seed noise,
 #   below).
 # - **By the time budget**: the width, one pass for the dense network, all of the pruning in one
-#   round, and how many ticket passes each network gets: two for VGG-16, one for ResNet-19 (below).
+#   round, and two ticket passes for each network (below).
 #
 # On the test set, over three seeds, the validation choices moved less than validation promised,
 # except the second ticket pass (section "Training noise" below).
@@ -241,9 +242,9 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 # all of it); {glue:md}`ch2_second_pass`. This build trained {glue:md}`ch2_precision`. The neurons'
 # membranes stay in fp32 under bf16: in bf16 they cost ResNet-19's dense network 0.7-1.8 points
 # (`ci/bench_results/amp_equivalence.json`). The same file compares the two precisions' final results
-# over seeds (95 % intervals of bf16 minus fp32), for VGG-16 at {glue:md}`ch2_before_pass`, its
-# recipe before the second ticket pass (the two-pass recipe was not trained in fp32), for ResNet-19
-# at this build's recipe: {glue:md}`ch2_amp`. Where an interval excludes zero, the book's bf16 build
+# over seeds (95 % intervals of bf16 minus fp32), for both networks at {glue:md}`ch2_before_pass`,
+# their recipe before the second ticket pass (the two-pass recipe was not trained in fp32):
+# {glue:md}`ch2_amp`. Where an interval excludes zero, the book's bf16 build
 # and an fp32 build of the same recipe can differ by about that much; one of ResNet-19's fp32 LTH
 # seeds half-collapsed, which is why its LTH interval is wide. On torch ops those fp32 membranes ate bf16's gain; the neuron's C kernel
 # (`uticket_lib/models/lif_kernel.c`, the torch ops' numbers bit for bit) reads bf16 and keeps the
@@ -251,11 +252,15 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 # beside this build: {glue:md}`ch2_bf16_speedup`). The time that bought went into VGG-16's smaller
 # batch and a second pass for VGG-16's two tickets (`train.epochs_final` = 2; on validation its LTH
 # ticket reached {glue:md}`ch2_vgg16_passes`, the `noaug-b32` `-tb112000-lr0.005` and `-lr0.005`
-# curves above, one draw each; over seeds on the test set, section "Training noise" below). A second pass for
-# ResNet-19's tickets as well would overrun the 60 minutes, though validation says it would pay too:
-# its LTH ticket at its own learning rate reached {glue:md}`ch2_resnet19_passes` (the `noaug`
-# `-tb112000-lr0.01` and `-lr0.01` curves, one draw each). This profile therefore prunes in one
-# round and trains ResNet-19's ticket once; the gap it leaves is shown, not hidden.
+# curves above, one draw each; over seeds on the test set, section "Training noise" below). At these
+# sizes an op on two threads is far from twice as fast as on one, so this chapter trains its
+# independent runs side by side, one per core (`uticket_lib.parallel`; the dense level of each
+# network first, then the four tickets): {glue:md}`ch2_parallel`. That paid for a second pass for
+# ResNet-19's tickets too, which validation said would pay: its LTH ticket at its own learning rate
+# reached {glue:md}`ch2_resnet19_passes` (the `noaug` `-tb112000-lr0.01` and `-lr0.01` curves, one
+# draw each). A run's numbers depend on the threads it trained on at float rounding, as on the CPU
+# model: each level records them (`machine.threads` in its `metrics.json`). The profile still prunes
+# in one round and trains each ticket twice; the gap that leaves is shown, not hidden.
 #
 # ### Earlier sweeps on data subsets
 #
@@ -310,9 +315,9 @@ analysis.glue("ch2_trend", recipes.trend_text(trend));
 # - {glue:md}`ch2_before_lr`: the tickets train at their dense network's learning rate (VGG-16 at
 #   batch 64 in fp32).
 # - {glue:md}`ch2_before_b32` (VGG-16): the tickets' own learning rate, `train.lr_rounds`.
-# - {glue:md}`ch2_before_pass` (VGG-16): batch 32 and bf16 where the CPU has it, one ticket pass.
-# - `cpu`: this page's recipe: VGG-16's tickets train a second pass; ResNet-19's recipe is the one
-#   that came with `train.lr_rounds`.
+# - {glue:md}`ch2_before_pass`: one ticket pass (VGG-16 at batch 32 and in bf16 where the CPU has
+#   it; ResNet-19 the recipe that came with `train.lr_rounds`).
+# - `cpu`: this page's recipe: both networks' tickets train a second pass.
 # - `cpu/side-study`: the lighter recipe of the extra runs in chapters 9 and 11 (4,000 images, three
 #   pruning rounds). Its dense networks learn far less than the main recipe's, so its tickets sit
 #   close to them because there is little to lose, not because pruning is harmless.
@@ -335,11 +340,11 @@ analysis.glue("ch2_trend", recipes.trend_text(trend));
 # the same seeds): {glue:md}`ch2_b32_shift`. The batch was chosen on one validation draw: against 64 it
 # led by more than that draw's noise, against 16 by less.
 #
-# The recipe {glue:md}`ch2_before_pass` is VGG-16 before its tickets trained a second pass (seed 0
-# the previous build's run). Both recipes prune the same dense networks (equal seeds and dense
-# settings give the same dense run), so each seed is a pair and only the second pass differs:
-# {glue:md}`ch2_pass_shift`. Of the changes above it is the one whose shift on the test set, over
-# seeds, came out as large as its validation probe promised.
+# The recipe {glue:md}`ch2_before_pass` is the profile before its tickets trained a second pass (VGG-16
+# first, ResNet-19 one build later; seed 0 an earlier build's run). Where both recipes prune the same
+# dense network (same seed and dense settings, trained on as many threads), the seed is a pair and only
+# the second pass differs; otherwise the shift is Welch's interval of the two means:
+# {glue:md}`ch2_pass_shift`.
 
 # %%
 seed_runs = recipes.seed_frame()

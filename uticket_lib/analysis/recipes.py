@@ -318,6 +318,21 @@ def imp_probe_comparison(finals: pd.DataFrame, path: Path | None = None, arch: s
 REFERENCE_IMAGES_PER_S = 284.0
 
 
+def parallel_text(path: Path | None = None) -> str:
+    """``ci/bench_results/parallel.json`` (``ci/bench_parallel.py``) in words: per network, two runs
+    side by side on half the cores each over one run on all of them (images/s), with the cores;
+    "not recorded" where the file is missing."""
+    path = path or RESULTS / "parallel.json"
+    if not path.exists():
+        return "not recorded"
+    d = json.loads(path.read_text())
+    ratios = ", ".join(f"{r['pair_over_alone']:.2f}x ({ARCH_LABELS.get(a, a)})" for a, r in d["results"].items())
+    threads = d.get("threads_per_process_in_pair", 1)
+    return (f"two runs side by side on {threads} thread{'s' * (threads != 1)} each trained {ratios} the "
+            f"images/s of one run on all {d['cores']} cores (`ci/bench_results/parallel.json`, "
+            f"{d.get('machine', {}).get('cpu', 'this machine')}, {d['date']})")
+
+
 def bf16_speedup_text(paths: Sequence[Path] | None = None) -> str:
     """bf16 autocast over fp32 per network, from ``ci/bench_train.py`` readings (default: the two beside
     the recorded cpu build, ``book_cpu_bench_before/after.json``): the model-only and end-to-end ratios,
@@ -482,13 +497,13 @@ BEFORE_LR_ROUNDS = "cpu-dense-lr"
 # ... and VGG-16's runs of the cpu recipe before it moved to batch 32 and bf16 where native (the
 # 2026-12-06 build at 371a68a: batch 64, fp32), kept to measure what that change moved
 BEFORE_BATCH32 = "cpu-vgg16-b64-fp32"
-# ... and VGG-16's runs of the cpu recipe before its tickets trained two passes (train.epochs_final 2;
-# the 2026-12-06 build at 33ac3d2: batch 32, bf16 where native, one ticket pass), kept to measure what
-# the second pass moved, and what batch 32 moved before it
-BEFORE_SECOND_PASS = "cpu-vgg16-b32-1pass"
+# ... and the runs of the cpu recipe before their tickets trained two passes (train.epochs_final 2;
+# VGG-16: the 2026-12-06 build at 33ac3d2, batch 32, bf16 where native; ResNet-19: the build at
+# 2baa1ba), kept to measure what the second pass moved, and what VGG-16's batch 32 moved before it
+BEFORE_SECOND_PASS = "cpu-1pass"
 # the recipe each network had right after train.lr_rounds came in, where it is no longer "cpu": what
 # lr_rounds moved is measured against it, not against the later changes stacked on top
-AFTER_LR_ROUNDS = {"vgg16": BEFORE_BATCH32}
+AFTER_LR_ROUNDS = {"vgg16": BEFORE_BATCH32, "resnet19": BEFORE_SECOND_PASS}
 
 
 def recipe_shift_text(frame: pd.DataFrame, before: str, after: str,
