@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 
 import pandas as pd
 from matplotlib.lines import Line2D
@@ -37,9 +38,13 @@ def zeros(frame: pd.DataFrame):
     return fig
 
 
+LABEL_CHARS = 30   # widest line of a point label (characters)
+
+
 def _groups(xs, ys, names, dx: float = 0.1, dy: float = 0.07) -> list[tuple[int, str]]:
     """Points whose labels would overprint (closer than ``dx`` / ``dy`` of the axes, x in log) share
-    one label: [(index of the group's top point, "name, name")]."""
+    one label: [(index of the group's top point, "name, name")], wrapped into lines of at most
+    ``LABEL_CHARS`` characters."""
     lx = [math.log10(x) for x in xs]
     xspan = (max(lx) - min(lx)) or 1.0
     yspan = (max(ys) - min(ys)) or 1.0
@@ -56,7 +61,9 @@ def _groups(xs, ys, names, dx: float = 0.1, dy: float = 0.07) -> list[tuple[int,
     for g in groups:
         first = names[g[0]].split(" ")[0]
         rest = [names[i].removeprefix(first + " ") if names[i].startswith(first + " ") else names[i] for i in g[1:]]
-        out.append((g[0], ", ".join([names[g[0]], *rest])))
+        # wrapped at the commas: a long shared label must not widen the figure past the page
+        out.append((g[0], textwrap.fill(", ".join([names[g[0]], *rest]), width=LABEL_CHARS,
+                                        break_long_words=False, break_on_hyphens=False)))
     return out
 
 
