@@ -143,7 +143,8 @@ analysis.glue("ch9_level", level);
 # Each row compares a switched run with the paper behaviour at level {glue:md}`ch9_level` (the last
 # level of the extra runs): the value with the paper's behaviour, with the code's, and the
 # difference (code minus paper); "seconds" is the training time of levels 0 to
-# {glue:md}`ch9_level` together, the cost of the search. Rows (d) and (e) apply the analysis switches to the same level of
+# {glue:md}`ch9_level` together, the cost of the search, measured while another run trained beside
+# it (`uticket_lib.parallel`): runs that do the same work differ by several percent in it. Rows (d) and (e) apply the analysis switches to the same level of
 # the LTH and u-Ticket runs of {glue:md}`ch9_switch_arch`.
 
 # %%
@@ -186,7 +187,8 @@ analysis.glue("ch9_paper_sparsity_gap", switches.paper_sparsity_gap_text(SWITCH_
 # separate the switches from that noise.
 #
 # The early-time ticket (f) costs {glue:md}`ch9_et_seconds_ratio` times the paper behaviour's
-# training time up to level {glue:md}`ch9_level`; it changes weight sparsity by
+# training time up to level {glue:md}`ch9_level` (one timing each, with another run beside it:
+# switches (b) and (c) do the baseline's work, and the table shows how far their times stray); it changes weight sparsity by
 # {glue:md}`ch9_et_sparsity_diff` points, spike sparsity by {glue:md}`ch9_et_spike_diff` points and
 # accuracy by {glue:md}`ch9_et_acc_diff` points (its last level trains and is evaluated at T = 4).
 #

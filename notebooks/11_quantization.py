@@ -169,8 +169,10 @@ display(analysis.table(pd.DataFrame({"weights": {"zeroed by quantization": rebal
 #
 # u-Ticket's PE energy reduction over LTH (Eq. 3), for the float tickets and for the quantized ones.
 # Each side of the 2-bit figure is one QAT fine-tune of one ticket, and no seed spread is recorded
-# for it: the previous build, whose side-study runs trained in fp32 at a larger batch, measured a clear
-# saving at 2 bits and this one none. Read the claim on it below as one draw.
+# for it: an earlier build, whose side-study runs trained in fp32 at a larger batch (371a68a),
+# measured a clear saving at 2 bits, and the two builds since, the latter with the same recipe
+# trained on one thread per run, none (`ci/bench_results/book_cpu.json` notes which claims moved).
+# Read the claim on it below as one draw.
 
 # %%
 lth16 = ticket
@@ -205,8 +207,9 @@ plotting.captioned(plots.front(front),
 # Accuracy differences carry 95 % intervals of two parts: the test images, and training noise. QAT
 # fine-tunes the same float network, so the noise of the difference is at most that of two
 # independently trained networks of the recipe: the seed spread of its dense accuracy recorded by
-# `ci/seed_spread.py`, times the square root of 2 (an upper bound: the intervals are wide, and a
-# verdict outside them is firm). Energy is Eq. 3 on our PE model, and Schaefer et al.'s pruned-versus-quantized
+# `ci/seed_spread.py`, times the square root of 2 (taken as an upper bound on the fine-tune's own
+# noise, which was not measured: a redraw of the same recipe on one thread per run moved the 2-bit
+# difference by about a point and its verdict from INCONCLUSIVE to FAIL; `book_cpu.json`). Energy is Eq. 3 on our PE model, and Schaefer et al.'s pruned-versus-quantized
 # comparison is at another sparsity: that claim is INCONCLUSIVE here.
 
 # %%

@@ -129,6 +129,9 @@ def test_imp_probe_comparison_and_second_pass_cost(tmp_path):
                                                 "the README's record gives)")
     levels["epochs"] = [1, 2, 1, 3]   # none trained once: the sentence prices a pass for every network
     assert "for the 2 tickets of each network would add about 5 minutes" in recipes.second_pass_text(levels)
+    # two runs at a time (parallel): the wall time is half the runs' summed time
+    text = recipes.second_pass_text(levels, at_once=2)
+    assert "would add about 2 minutes of this machine's time to it (2 runs at a time" in text
 
 
 def test_bf16_speedup_text_from_bench_readings(tmp_path):
@@ -173,3 +176,14 @@ def test_amp_text_names_what_lies_outside_its_interval(tmp_path):
         "its u-Ticket +1.26 +- 1.11 points in bf16; its LTH utilization -0.05 +- 0.03 in bf16, the rest "
         "within seed noise")
     assert recipes.amp_text(tmp_path / "missing.json") == "not recorded"
+
+
+def test_runs_at_once_reads_cores_over_threads(tmp_path):
+    from uticket_lib import io
+    def run(name, machine):
+        io.save_json({"level": 1, "machine": machine}, tmp_path / name / "level_1" / "metrics.json")
+        return tmp_path / name
+    pool = {"vgg16": {"lth": run("a", {"cpus": 2, "threads": 1}), "uticket": run("b", {"cpus": 2, "threads": 1})}}
+    assert recipes.runs_at_once(pool) == 2
+    alone = {"vgg16": {"lth": run("c", {"cpus": 2, "threads": 2}), "uticket": run("d", {})}}
+    assert recipes.runs_at_once(alone) == 1

@@ -346,7 +346,9 @@ def render(profile: str, claims_dir: Path, titles: Mapping[str, str] | None = No
             "the stated tolerance of the paper's value (25 % for the size of an effect or a level), or an "
             "accuracy interval (test images and training seeds) inside the paper's bound; DIRECTION: the "
             "paper's sign at another size; FAIL: the opposite sign, no effect, a level outside the "
-            "tolerance, or an interval wholly outside the bound; INCONCLUSIVE: not decidable at this scale "
+            "tolerance, an interval wholly outside the bound, or every training seed beyond the same bound "
+            "(three seeds agree where their interval, widened by their spread, cannot decide); INCONCLUSIVE: "
+            "not decidable at this scale "
             "(each claim says why).", ""]
     if not rep:
         out += ["No chapter has recorded a reproduction claim yet.", ""]

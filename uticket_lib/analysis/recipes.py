@@ -358,28 +358,44 @@ def bf16_speedup_text(paths: Sequence[Path] | None = None) -> str:
                      f"reading{'s' * (len(d['model']) != 1)})" for a, d in per_arch.items())
 
 
-def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket")) -> str:
+def second_pass_text(levels: pd.DataFrame, methods=("lth", "uticket"), at_once: int = 1) -> str:
     """What one more pass for the tickets that trained once would cost: the last level's training
     seconds per pass (``runs.method_levels`` frame, LTH rows; seconds / epochs where the frame has them)
     per network, times the number of ticket runs of the networks whose last level trained one epoch
-    (all networks where the frame has no epochs, or where none trained once)."""
+    (all networks where the frame has no epochs, or where none trained once), over ``at_once``: the
+    runs that trained side by side (``parallel``), each level's seconds measured while the others ran."""
     lth = levels[levels["method"] == "lth"] if "method" in levels else levels
     last = lth.sort_values("level").groupby("arch", sort=False).tail(1).set_index("arch")
     epochs = last["epochs"].fillna(1).clip(lower=1) if "epochs" in last else pd.Series(1, index=last.index)
     per_pass = last["seconds"] / epochs
     once = [a for a in last.index if epochs[a] == 1] or list(last.index)
     parts = ", ".join(f"{ARCH_LABELS.get(a, a)} {s / 60:.1f} min" for a, s in per_pass.items())
-    total = len(methods) * float(per_pass[once].sum()) / 60
+    total = len(methods) * float(per_pass[once].sum()) / 60 / max(1, at_once)
     if len(once) == len(last):
         whose = f"{'each' if len(last) > 1 else 'the'} network"
     else:
         whose = " and ".join(ARCH_LABELS.get(a, a) for a in once) + " (" + ", ".join(
             f"{ARCH_LABELS.get(a, a)}'s tickets train {int(epochs[a])} passes" for a in last.index if a not in once) + " already)"
+    beside = (f"{at_once} runs at a time, as this build trained them, each pass timed with the others "
+              f"beside it; " if at_once > 1 else "")
     return (f"a pass of a ticket level took {parts} in this build, so one more pass for the {len(methods)} "
             f"tickets of {whose} would add about {total:.0f} minutes of this "
-            f"machine's time to it (the budget counts minutes of a machine that trains at "
+            f"machine's time to it ({beside}the budget counts minutes of a machine that trains at "
             f"{REFERENCE_IMAGES_PER_S:g} images/s; scale "
             f"by this machine's speed, which the README's record gives)")
+
+
+def runs_at_once(pairs) -> int:
+    """How many runs of ``pairs`` ({arch: {method: run dir}}) trained side by side, from their last
+    levels' records: the machine's cores over the threads a run trained on (1 where not recorded)."""
+    counts = set()
+    for runs in pairs.values():
+        for run in runs.values():
+            done = runstore.levels(Path(run))
+            m = done[-1].get("machine", {}) if done else {}
+            if m.get("cpus") and m.get("threads"):
+                counts.add(max(1, int(m["cpus"]) // int(m["threads"])))
+    return min(counts) if counts else 1
 
 
 def precision_text(pairs) -> str:
