@@ -557,6 +557,21 @@ def cpu_precision() -> str:
     return ", ".join(words) + "; side-study runs as VGG-16"
 
 
+def side_by_side() -> str:
+    """How ``parallel.run_all`` will train a chapter's independent runs here (chapters 2, 9 and 11)."""
+    from uticket_lib import parallel
+
+    try:
+        n = min(parallel.max_workers(), parallel.cores())
+    except ValueError as e:      # a bad $UTICKET_WORKERS: the chapters will stop on it too
+        return f"unknown ({e})"
+    if n <= 1:
+        return "one after another, on all of torch's threads"
+    threads = max(1, parallel.cores() // n)
+    return (f"up to {n} at a time, {threads} torch thread{'s' * (threads != 1)} each "
+            f"(uticket_lib.parallel; {parallel.WORKERS_ENV}=1: one after another)")
+
+
 def machine() -> dict[str, str]:
     """CPU model, its vector extensions and torch's float path, cores, memory, platform and GPU."""
     from uticket_lib import machine as host
@@ -567,6 +582,7 @@ def machine() -> dict[str, str]:
             "torch float path": str(d.get("aten_cpu_capability", "unknown")),
             # what profiles.resolve_amp makes of this CPU for each network of the cpu profile
             "training precision (cpu profile)": cpu_precision(),
+            "independent runs (CPU)": side_by_side(),
             "platform": d["platform"], "gpu": gpu_name()}
     try:
         kb = int(re.search(r"^MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text(), flags=re.M).group(1))

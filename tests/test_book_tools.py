@@ -697,3 +697,15 @@ def test_step_breakdown_counts_the_outermost_matching_event_whole():
     parts = bs.split([step, *step.cpu_children, add])          # only roots are walked
     assert parts == {"conv": 40.0, "lif": 20.0, "optimizer": 10.0, "other": 30.0}
     assert bs.part_of("aten::native_batch_norm") == "batch norm" and bs.part_of("aten::relu") is None
+
+
+def test_status_says_how_independent_runs_train(monkeypatch):
+    from uticket_lib import parallel
+    monkeypatch.setattr(parallel, "cores", lambda: 4)
+    monkeypatch.setenv("UTICKET_WORKERS", "2")
+    assert rn.side_by_side().startswith("up to 2 at a time, 2 torch threads each")
+    monkeypatch.setenv("UTICKET_WORKERS", "1")
+    assert rn.side_by_side() == "one after another, on all of torch's threads"
+    monkeypatch.setenv("UTICKET_WORKERS", "many")
+    assert "UTICKET_WORKERS" in rn.side_by_side()
+    assert "independent runs (CPU)" in rn.machine()
