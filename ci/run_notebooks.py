@@ -562,12 +562,11 @@ def side_by_side() -> str:
     from uticket_lib import parallel
 
     try:
-        n = min(parallel.max_workers(), parallel.cores())
+        n, threads = parallel.split(parallel.cores())
     except ValueError as e:      # a bad $UTICKET_WORKERS: the chapters will stop on it too
         return f"unknown ({e})"
     if n <= 1:
         return "one after another, on all of torch's threads"
-    threads = max(1, parallel.cores() // n)
     return (f"up to {n} at a time, {threads} torch thread{'s' * (threads != 1)} each "
             f"(uticket_lib.parallel; {parallel.WORKERS_ENV}=1: one after another)")
 

@@ -65,6 +65,12 @@ def find(cfg, roots: list[Path], train: bool, missing_ok: bool = False) -> Path 
     return lottery.run(cfg, root=roots[0], progress=True)
 
 
+def config(recipe: str, arch: str, method: str, seed: int):
+    """The run configuration of ``recipe`` (``RECIPES``) for one network, method and training seed."""
+    profile, _archs, overrides = RECIPES[recipe]
+    return profiles.get(profile, arch, "fmnist", method, {**overrides, "train.seed": seed})
+
+
 def summary(values: list[float]) -> dict:
     """``stats.spread`` of the per-seed values, JSON-ready (std None for one seed)."""
     s = stats.spread(values)
@@ -89,9 +95,7 @@ def main() -> None:
     kept = {k: v for k, v in old.get("recipes", {}).items() if k not in a.recipes.split(",")}
     if a.train:   # every missing run in one batch (parallel.run_all: side by side where faster)
         missing = [cfg for name in a.recipes.split(",") for arch in RECIPES[name][1] for seed in a.seeds
-                   for method in ("lth", "uticket")
-                   for cfg in [profiles.get(RECIPES[name][0], arch, "fmnist", method,
-                                            {**RECIPES[name][2], "train.seed": seed})]
+                   for method in ("lth", "uticket") for cfg in [config(name, arch, method, seed)]
                    if find(cfg, roots, False, missing_ok=True) is None]
         parallel.run_all(missing, root=roots[0], progress=True)
     for name in a.recipes.split(","):
@@ -102,7 +106,7 @@ def main() -> None:
             for seed in a.seeds:
                 row = {"seed": seed}
                 for method in ("lth", "uticket"):
-                    cfg = profiles.get(profile, arch, "fmnist", method, {**overrides, "train.seed": seed})
+                    cfg = config(name, arch, method, seed)
                     hashes[method] = cfg.replace(**recipes.SEED_KEYS).hash()
                     level0, last = final(find(cfg, roots, a.train), cfg)
                     row["dense"] = 100 * level0["test_accuracy"]

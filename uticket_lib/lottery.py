@@ -172,11 +172,11 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
     the configuration (``validate``), a ``config.json`` already there, the datasets."""
     validate(cfg)
     _runs_root_ok(root)
-    if cfg.quant.bits is not None and cfg.quant.mode != "joint":
+    if not plain(cfg):
         from . import quantized  # above this module: it trains its levels through train_level
         return quantized.run(cfg, datasets, root, progress)
     out = run_dir(cfg, root)
-    if check_config(out, cfg) and _complete(out, cfg):
+    if finished(cfg, root):
         return out
     datasets = with_validation(cfg, datasets) if datasets else load_datasets(cfg)
     with lock(out):
@@ -188,7 +188,7 @@ def run(cfg: RunConfig, datasets: tuple[Dataset, Dataset] | None = None, root: P
 
 def finished(cfg: RunConfig, root: Path | None = None) -> bool:
     """Every level of ``cfg`` on disk and intact: ``run`` would only return its directory."""
-    if cfg.quant.bits is not None and cfg.quant.mode != "joint":
+    if not plain(cfg):
         from . import quantized
         return quantized.finished(cfg, root)
     out = run_dir(cfg, root)

@@ -25,7 +25,7 @@ from typing import Sequence
 
 from . import lottery, paths
 from .config import RunConfig
-from .runstore import done, run_dir
+from .runstore import done, quant_levels, run_dir
 from .training import device_for, distributed
 
 WORKERS_ENV = "UTICKET_WORKERS"
@@ -57,11 +57,17 @@ def max_workers() -> int:
 def plan(cfgs: Sequence[RunConfig], limit: int | None = None, n_cores: int | None = None) -> tuple[int, int]:
     """(workers, threads per worker) for ``cfgs``: at most ``limit`` workers (``max_workers()``), no
     more than there are runs, none on CUDA or under torchrun; the cores shared evenly among them."""
-    n_cores = cores() if n_cores is None else n_cores
-    limit = max_workers() if limit is None else limit
     if not cfgs or any(device_for(c.train).type != "cpu" for c in cfgs) or distributed():
         return 1, 0
-    workers = max(1, min(limit, len(cfgs), n_cores))
+    return split(len(cfgs), limit, n_cores)
+
+
+def split(n_runs: int, limit: int | None = None, n_cores: int | None = None) -> tuple[int, int]:
+    """(workers, torch threads each) for ``n_runs`` CPU runs: at most ``limit`` workers
+    (``max_workers()``), ``n_runs`` and ``n_cores`` (``cores()``); the cores shared evenly."""
+    n_cores = cores() if n_cores is None else n_cores
+    limit = max_workers() if limit is None else limit
+    workers = max(1, min(limit, n_runs, n_cores))
     return workers, max(1, n_cores // workers)
 
 
@@ -101,7 +107,7 @@ def cost(cfg: RunConfig, root: Path | None = None) -> float:
     its training images (the training subset, else 60,000)."""
     images = cfg.data.train_subset or 60_000
     if not lottery.plain(cfg):
-        return float(cfg.quant.epochs * images * (cfg.prune.levels if cfg.quant.mode != "isolation" else 1))
+        return float(cfg.quant.epochs * images * quant_levels(cfg))
     out = run_dir(cfg, root)
     epochs = sum(lottery.level_epochs(cfg, k) for k in range(1, cfg.prune.levels)
                  if not done(paths.level_dir(out, k)))

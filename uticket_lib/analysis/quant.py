@@ -15,11 +15,11 @@ from typing import Any, Mapping
 import pandas as pd
 import torch
 
-from .. import hardware, io, lottery, parallel, paths, profiles, quant, rundata, runstore
+from .. import hardware, io, parallel, paths, profiles, quant, rundata, runstore
 from ..config import RunConfig
 from ..pruning import mask as masklib
 from ..training import eval_loader, evaluate
-from . import config as run_config, experiment, last_level, layers
+from . import config as run_config, last_level, layers
 from ..quant.rebalance import check_survives
 from .claims import NOT_IN_PAPER, REL_TOL, Claim, interval_verdict, verdict
 
@@ -43,13 +43,6 @@ def isolation_config(profile: str, arch: str, dataset: str, overrides: Mapping[s
                         {**overrides, "quant.bits": bits, "quant.mode": "isolation", "quant.epochs": epochs})
 
 
-def isolation(profile: str, arch: str, dataset: str, overrides: Mapping[str, Any], bits: int,
-              epochs: int = 1) -> Path:
-    """``isolation_config``, run (or reused)."""
-    return experiment(profile, arch, dataset, "lth",
-                      {**overrides, "quant.bits": bits, "quant.mode": "isolation", "quant.epochs": epochs})
-
-
 def joint_overrides(cfg: RunConfig, rounds: int = 2) -> dict:
     """A joint run reaching the profile's final sparsity in ``rounds`` pruning rounds (cheaper)."""
     keep = (1 - cfg.prune.fraction) ** ((cfg.prune.levels - 1) / rounds)
@@ -62,12 +55,6 @@ def joint_config(profile: str, arch: str, dataset: str, method: str, overrides: 
     cfg = profiles.get(profile, arch, dataset, method, overrides)
     return profiles.get(profile, arch, dataset, method,
                         {**overrides, **joint_overrides(cfg, rounds), "quant.bits": bits, "quant.mode": "joint"})
-
-
-def joint(profile: str, arch: str, dataset: str, method: str, overrides: Mapping[str, Any], bits: int,
-          rounds: int = 2) -> Path:
-    """``joint_config``, run (or reused)."""
-    return lottery.run(joint_config(profile, arch, dataset, method, overrides, bits, rounds), progress=False)
 
 
 def chapter_runs(profile: str, arch: str, dataset: str, overrides: Mapping[str, Any], bits_list,
