@@ -224,9 +224,9 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 #   round, and two ticket passes for each network (below).
 #
 # On the test set, over three seeds, the validation choices moved less than validation promised,
-# except VGG-16's second ticket pass; ResNet-19's moved its tickets by as much or more, seed by seed,
-# but with one of its three seeds unpaired its interval still includes zero (section "Training
-# noise" below).
+# except VGG-16's second ticket pass; ResNet-19's raised its LTH ticket on each of the two seeds it
+# shares with the one-pass recipe (its u-Ticket by little on one of them), but with its third seed
+# unpaired its interval still includes zero (section "Training noise" below, and the seed table).
 #
 # A ticket still loses several points against its dense network after one or two passes; longer
 # ticket training buys much of it back (the ceiling probe, `ci/ceiling.py`, on validation, one draw
