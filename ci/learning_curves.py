@@ -77,6 +77,9 @@ def main(argv=None) -> int:
     ap.add_argument("--ticket-budget", type=int, default=56000)
     ap.add_argument("--ticket-lr", type=float, default=None,
                     help="the tickets' learning rate (train.lr_rounds; default: the recipe's train.lr_rounds or lr)")
+    ap.add_argument("--ticket-warm", default=None, metavar="T,FRACTION",
+                    help="train the tickets at T for the first FRACTION of --ticket-budget, then at the "
+                         "model's T (kind suffix -wT-FRACTION)")
     ap.add_argument("--out", default=str(ROOT / "ci" / "bench_results" / "learning_curves.json"))
     ap.add_argument("--states", default=str(ROOT / "runs" / "curves"),
                     help="folder for the dense states at every scored point (<arch>_<recipe>_<budget>/images_N.pt), "
@@ -105,6 +108,11 @@ def main(argv=None) -> int:
         tag = "" if a.rewind == ap.get_default("rewind") else f"-rw{a.rewind}"
         tag += "" if a.ticket_budget == ap.get_default("ticket_budget") else f"-tb{a.ticket_budget}"
         tag += "" if a.ticket_lr is None else f"-lr{a.ticket_lr:g}"
+        twarm = None
+        if a.ticket_warm:
+            t_s, f_s = a.ticket_warm.split(",")
+            twarm = (int(t_s), float(f_s))
+            tag += f"-w{twarm[0]}-{twarm[1]:g}"
         ticket_cfg = cfg if a.ticket_lr is None else cfg.replace(**{"train.lr_rounds": a.ticket_lr})
         kinds = ["dense"] + ([m + tag for m in a.methods.split(",")] if a.tickets else [])
         if all((a.arch, recipe, a.budget, k) in have for k in kinds):
@@ -140,10 +148,13 @@ def main(argv=None) -> int:
             method = kind[:-len(tag)] if tag else kind
             t0 = time.time()
             c, masks = curves.ticket_curve(ticket_cfg, dense.states[a.budget], dense.states[a.rewind], a.sparsity,
-                                           a.ticket_budget, a.eval_every, method=method, sets=sets)
+                                           a.ticket_budget, a.eval_every, method=method, sets=sets,
+                                           warm_timesteps=twarm and twarm[0],
+                                           warm_fraction=twarm[1] if twarm else 0.5)
             kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
             entries.append({**base, "kind": kind, "method": method, "sparsity": 1 - kept, "rewind_images": a.rewind,
                             "ticket_budget": a.ticket_budget, "ticket_lr": ticket_cfg.train.lr_rounds or cfg.train.lr,
+                            **({"ticket_warm": list(twarm)} if twarm else {}),
                             **c.as_dict(),
                             "wall_seconds": round(time.time() - t0, 1), "load_average": os.getloadavg()})
         record["entries"] = [e for e in record["entries"]

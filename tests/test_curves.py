@@ -78,6 +78,10 @@ def test_ticket_curve_keeps_pruned_weights_at_zero_and_balances():
         kept = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
         assert kept == pytest.approx(0.1, abs=0.02 if method == "lth" else 0.1)
         assert len(c.points) == 1
+    # a ticket can train its first images at a smaller T too (ci/learning_curves.py --ticket-warm)
+    warm, _ = curves.ticket_curve(cfg, dense.states[32], dense.states[16], 0.9, 48, 16, progress=False,
+                                  sets=sets, warm_timesteps=2, warm_fraction=0.5)
+    assert [p["timesteps"] for p in warm.points] == [2, 2, 4]
     # u-Ticket's one-shot mask: every covered block of n_PE filters carries equal loads
     full = 0
     for name in balancelib.default_covered(masks):

@@ -147,13 +147,16 @@ def one_shot_mask(trained: dict, model: torch.nn.Module, sparsity: float, method
 
 def ticket_curve(cfg: RunConfig, trained: dict, rewind: dict, sparsity: float, budget: int,
                  eval_every: int, method: str = "lth", progress: bool = True,
-                 sets: tuple[Dataset, Dataset] | None = None) -> tuple[Curve, masklib.Masks]:
+                 sets: tuple[Dataset, Dataset] | None = None, warm_timesteps: int | None = None,
+                 warm_fraction: float = 0.5) -> tuple[Curve, masklib.Masks]:
     """Prune ``trained`` one-shot to ``sparsity``, rewind every parameter to ``rewind`` and train
-    the ticket for ``budget`` images (a level-1 seed stream, as the lottery driver's first round)."""
+    the ticket for ``budget`` images (a level-1 seed stream, as the lottery driver's first round),
+    at ``warm_timesteps`` for the first ``warm_fraction`` of them where that is set."""
     train, val = sets or datasets(cfg)
     model = build_model(cfg)
     masks = one_shot_mask(trained, model, sparsity, method, cfg.balance.n_pe)
     model.load_state_dict(copy.deepcopy(rewind))
     curve = _run(cfg, model, train, val, budget, eval_every, masks=masks, level=1, progress=progress,
+                 warm_timesteps=warm_timesteps, warm_fraction=warm_fraction,
                  desc=f"{cfg.model.arch} {method} {sparsity:.0%}")
     return curve, masks
