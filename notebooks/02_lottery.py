@@ -176,7 +176,8 @@ display(table)
 # (global magnitude; u-Ticket balanced after it), rewound to their state after 8,000 images and
 # trained for 56,000 images (`lth-tb112000`: 112,000, two passes; `lth-tb224000`: 224,000, four
 # passes, the longest ticket training measured, for both networks; `-lr`: the ticket trained at that
-# learning rate instead of its dense network's, `train.lr_rounds`). These are recorded numbers
+# learning rate instead of its dense network's, `train.lr_rounds`; `-w2-0.685`: the ticket's first two
+# passes at T = 2, its third at T = 4). These are recorded numbers
 # (`ci/bench_results/learning_curves.json`, one seed), not retrained when this page is built; the test
 # set is never read.
 
@@ -203,7 +204,13 @@ analysis.glue("ch2_precision", recipes.precision_text(pairs))
 analysis.glue("ch2_bf16_speedup", recipes.bf16_speedup_text() or "not recorded")
 analysis.glue("ch2_parallel", recipes.parallel_text())
 analysis.glue("ch2_amp", recipes.amp_text())
-analysis.glue("ch2_ceiling", recipes.ceiling_text());
+analysis.glue("ch2_ceiling", recipes.ceiling_text(
+    lrs={a: profiles.get("cpu", a).train.lr_rounds for a in ("vgg16", "resnet19")}))  # the profile's ticket rate
+for key, text in recipes.book_tickets_text().items():
+    analysis.glue(f"ch2_longer_{key}", text)
+analysis.glue("ch2_vgg16_warm", recipes.passes_text(finals, "vgg16", "noaug-b32", {
+    "lth-tb168000-lr0.005-w2-0.685": "after two passes at T = 2 and a third at T = 4",
+    "lth-tb112000-lr0.005": "after two passes at T = 4"}));
 
 # %% [markdown]
 # Dense networks after their budget: {glue:md}`ch2_curves_vgg16_dense`;
@@ -228,13 +235,18 @@ analysis.glue("ch2_ceiling", recipes.ceiling_text());
 # shares with the one-pass recipe (its u-Ticket by little on one of them), but with its third seed
 # unpaired its interval still includes zero (section "Training noise" below, and the seed table).
 #
-# A ticket still loses several points against its dense network after one or two passes; longer
-# ticket training buys much of it back (the ceiling probe, `ci/ceiling.py`, on validation, one draw
-# each: {glue:md}`ch2_ceiling`): in that draw VGG-16 at width 0.25 held a ticket within 2 points of
-# its dense network at 98 % after four passes, while ResNet-19's one-shot ticket stayed further
-# below its own after four (both measured at the dense round's learning rate; at its own ticket
-# learning rate ResNet-19's ticket did better after two passes than after four at the dense round's,
-# and four passes at that rate were not measured, so its ceiling is not known). More pruning rounds at one pass
+# A ticket still loses several points against its dense network after one or two passes, and longer
+# ticket training buys most of it back. On validation (the ceiling probe, `ci/ceiling.py`: the
+# learning-curve tickets above at each network's profile learning rate, one draw each; ticket minus
+# dense network in points): {glue:md}`ch2_ceiling`. On the test set, the book's own LTH tickets
+# (the same dense network, rewind point and mask as the runs above) trained longer, through the same
+# pipeline (`ci/ceiling.py --runs`, `train.epochs_final`; one draw): {glue:md}`ch2_longer_tickets`.
+# Against the 2-point target after the longest training: {glue:md}`ch2_longer_meets`. The extra
+# passes for all four tickets would add {glue:md}`ch2_longer_cost` to this book (an estimate from
+# this build's seconds per pass), which its 60-minute budget does not have: where a ticket reaches
+# the target with more passes, the gap this book shows for it is the budget's, not the width's. Cheaper passes did not buy it either: training a ticket's first
+# passes at T = 2 (time inheritance, the same T-weighted images as two passes at T = 4) gave VGG-16's
+# ticket {glue:md}`ch2_vgg16_warm` on validation (`-w2-0.685` above, one draw each). More pruning rounds at one pass
 # each did not help in the one draw measured (VGG-16 pruned in two rounds of 85.9 %, at the dense
 # round's learning rate, through the book's own pipeline, `ci/bench_results/imp_probe.json`:
 # {glue:md}`ch2_imp_probe`; its dense network is the profile's, {glue:md}`ch2_imp_dense_gap` points

@@ -647,7 +647,12 @@ def test_ceiling_probe_summary_from_learning_curves(tmp_path):
     faster = {**tickets[0], "kind": "lth-lr0.005", "ticket_lr": 5e-3, "final_val_accuracy": 0.824}
     other = {**tickets[0], "recipe": "base"}                       # another recipe: not this probe
     later = {**tickets[0], "kind": "lth-rw24000", "rewind_images": 24000}   # another rewind point: neither
-    r = ce.ceiling([dense, *tickets, faster, other, later])["vgg16"]
+    warm = {**tickets[1], "kind": "lth-tb224000-w2-0.75", "ticket_warm": [2, 0.75],   # partly at T = 2:
+            "final_val_accuracy": 0.9}                                                # another recipe
+    assert "vgg16" not in ce.ceiling([dense, *tickets])   # VGG-16's profile recipe is noaug-b32
+    r = ce.ceiling([dense, *tickets, faster, other, later, warm], {"vgg16": "noaug"})["vgg16"]
+    assert r["recipe"] == "noaug"
+    assert r["best"]["source_kind"] == "lth-tb224000" and r["best"]["val_accuracy"] == 0.858
     assert [t["passes"] for t in r["tickets"]] == [1.0, 1.0, 4.0]
     assert [t["ticket_lr"] for t in r["tickets"]] == [1e-3, 5e-3, 1e-3]
     assert [round(t["gap_points"], 1) for t in r["tickets"]] == [-6.7, -5.1, -1.7]
@@ -657,6 +662,7 @@ def test_ceiling_probe_summary_from_learning_curves(tmp_path):
     from uticket_lib.analysis import recipes
     assert recipes.ceiling_text(out) == ("VGG-16 -6.7 after 1.0 pass at lr 0.001, -5.1 after 1.0 pass at lr 0.005, "
                                          "-1.7 after 4.0 passes at lr 0.001")
+    assert recipes.ceiling_text(out, {"vgg16": 5e-3}) == "VGG-16 -5.1 after 1.0 pass (lr 0.005)"
 
 
 def test_record_book_cpu_normalises_by_the_mean_of_the_two_benchmarks(tmp_path, monkeypatch):
@@ -709,3 +715,38 @@ def test_status_says_how_independent_runs_train(monkeypatch):
     monkeypatch.setenv("UTICKET_WORKERS", "many")
     assert "UTICKET_WORKERS" in rn.side_by_side()
     assert "independent runs (CPU)" in rn.machine()
+
+
+def test_ceiling_book_tickets_compare_the_same_ticket_trained_longer(tmp_path):
+    """ci/ceiling.py --runs: the book's LTH ticket and the same ticket (same dense level, so the same
+    mask) trained more passes, on the test set, with what the extra passes would add to the book."""
+    from uticket_lib import lottery, profiles
+    from conftest import synthetic
+    ce = _load("ceiling")
+    over = {"model.width": 0.0625, "train.batch_size": 16, "train.epochs_dense": 2, "prune.levels": 2,
+            "prune.fraction": 0.5, "prune.rewind_epoch": 1, "balance.n_pe": 4}
+    sets = (synthetic(32, seed=1), synthetic(16, seed=2))
+    root = tmp_path / "runs"
+    book = tmp_path / "book_cpu.json"
+    book.write_text(json.dumps({"total_seconds": 100.0, "normalised_seconds": 150.0}))
+    with pytest.raises(SystemExit, match="pass --train"):
+        ce.book_tickets([root], (1, 2), archs=("vgg16",), book_cpu=book, profile="smoke", overrides=over)
+    for p in (1, 2):
+        cfg = profiles.get("smoke", "vgg16", "fmnist", "lth", {**over, "train.epochs_final": p})
+        lottery.run(cfg, datasets=sets, root=root, progress=False)
+    rec = ce.book_tickets([root], (1, 2), archs=("vgg16",), book_cpu=book, profile="smoke", overrides=over)
+    r = rec["archs"]["vgg16"]
+    assert r["same_mask"] is True                      # one dense level, so one mask
+    one, two = r["rows"]
+    assert (one["passes"], two["passes"]) == (1, 2) and one["dense_test_accuracy"] == two["dense_test_accuracy"]
+    for row in (one, two):
+        assert row["gap_test_points"] == pytest.approx(100 * (row["test_accuracy"] - row["dense_test_accuracy"]))
+    # one more pass of LTH and u-Ticket (2 x the LTH seconds per pass), two side by side, x 1.5 normalised
+    assert rec["extra_normalised_minutes"] == {"2": round(2 * one["seconds_per_pass"] / 2 * 1.5 / 60, 1)}
+    out = tmp_path / "ceiling.json"
+    out.write_text(json.dumps({"archs": {}, "book_tickets": rec}))
+    from uticket_lib.analysis import recipes
+    text = recipes.book_tickets_text(out)
+    assert text["tickets"].startswith(f"VGG-16: {100 * one['test_accuracy']:.1f} % after 1 pass (")
+    assert text["cost"] == f"about {rec['extra_normalised_minutes']['2']:g} normalised minutes (2 passes instead of 1)"
+    assert text["meets"] == f"VGG-16 {'reaches' if two['meets_target'] else 'misses'} it after 2 passes"

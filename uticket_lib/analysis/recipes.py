@@ -570,16 +570,44 @@ def seed_text(frame: pd.DataFrame, collapse_points: float = 20.0) -> str:
     return " ".join(out)
 
 
-def ceiling_text(path: Path | None = None) -> str:
+def ceiling_text(path: Path | None = None, lrs: Mapping[str, float] | None = None) -> str:
     """The ceiling probe (``ci/ceiling.py``) in words: per network, the one-shot 98 % ticket's gap to
-    its dense network (validation, points) after each recorded training budget."""
+    its dense network (validation, points) after each recorded training budget; with ``lrs``
+    ({arch: ticket learning rate}) only the tickets trained at that rate, which the text then names once."""
     path = path or RESULTS / "ceiling.json"
     if not path.exists():
         return "no ceiling probe recorded"
     parts = []
     for arch, r in json.loads(path.read_text())["archs"].items():
+        lr = (lrs or {}).get(arch)
+        tickets = [t for t in r["tickets"] if lr is None or t.get("ticket_lr") == lr]
         steps = ", ".join(f"{t['gap_points']:+.1f} after {t['passes']:.1f} pass{'es' * (round(t['passes'], 1) != 1)}"
-                          + (f" at lr {t['ticket_lr']:g}" if t.get("ticket_lr") else "")
-                          for t in r["tickets"])
-        parts.append(f"{ARCH_LABELS.get(arch, arch)} {steps}")
+                          + (f" at lr {t['ticket_lr']:g}" if t.get("ticket_lr") and lr is None else "")
+                          for t in tickets)
+        parts.append(f"{ARCH_LABELS.get(arch, arch)} {steps or 'none recorded'}" + (f" (lr {lr:g})" if lr else ""))
     return "; ".join(parts)
+
+
+def book_tickets_text(path: Path | None = None) -> dict[str, str]:
+    """The book's own LTH tickets trained longer (``ci/ceiling.py --runs``, ``book_tickets``) in words:
+    ``tickets`` (per network, test accuracy and ticket minus dense after each number of passes),
+    ``cost`` (what the extra passes would add to the cpu book, normalised minutes) and ``meets`` (which
+    networks reach the 2-point target at the longest budget)."""
+    path = path or RESULTS / "ceiling.json"
+    rec = json.loads(path.read_text()).get("book_tickets") if path.exists() else None
+    if not rec:
+        return {"tickets": "not recorded", "cost": "not recorded", "meets": "not recorded"}
+    tickets, meets = [], []
+    for arch, r in sorted(rec["archs"].items(), key=lambda kv: list(ARCH_LABELS).index(kv[0])
+                          if kv[0] in ARCH_LABELS else len(ARCH_LABELS)):
+        name = ARCH_LABELS.get(arch, arch)
+        steps = ", ".join(f"{100 * x['test_accuracy']:.1f} % after {x['passes']} pass{'es' * (x['passes'] != 1)} "
+                          f"({x['gap_test_points']:+.1f} points against its dense network)" for x in r["rows"])
+        tickets.append(f"{name}: {steps}" + ("" if r.get("same_mask") else " (the masks differ)"))
+        longest = r["rows"][-1]
+        meets.append(f"{name} {'reaches' if longest['meets_target'] else 'misses'} it after {longest['passes']} "
+                     f"pass{'es' * (longest['passes'] != 1)}")
+    base = min(x["passes"] for r in rec["archs"].values() for x in r["rows"])
+    costs = [f"about {m:g} normalised minutes ({p} passes instead of {base})"
+             for p, m in rec["extra_normalised_minutes"].items()]
+    return {"tickets": "; ".join(tickets), "cost": "; ".join(costs), "meets": "; ".join(meets)}
