@@ -236,7 +236,7 @@ analysis.glue("ch2_vgg16_warm", recipes.passes_text(finals, "vgg16", "noaug-b32"
 # unpaired its interval still includes zero (section "Training noise" below, and the seed table).
 #
 # A ticket still loses several points against its dense network after one or two passes, and longer
-# ticket training buys most of it back. On validation (the ceiling probe, `ci/ceiling.py`: the
+# ticket training buys part of it back. On validation (the ceiling probe, `ci/ceiling.py`: the
 # learning-curve tickets above at each network's profile learning rate, one draw each; ticket minus
 # dense network in points): {glue:md}`ch2_ceiling`. On the test set, the book's own LTH tickets
 # (the same dense network, rewind point and mask as the runs above) trained longer, through the same

@@ -163,10 +163,15 @@ def test_curve_finals_take_each_curves_last_point_and_the_gap_to_its_own_dense_n
 
 def test_ticket_kinds_parse_in_any_order_and_reject_unknown_parts():
     from uticket_lib.analysis import recipes
-    assert recipes.ticket_kind("uticket") == {"method": "uticket", "rewind": None, "budget": None, "lr": None}
+    assert recipes.ticket_kind("uticket") == {"method": "uticket", "rewind": None, "budget": None, "lr": None,
+                                              "warm": None}
+    assert recipes.ticket_kind("lth-tb168000-lr0.005-w2-0.685")["warm"] == (2, 0.685)
     assert recipes.ticket_kind("lth-tb112000-lr0.003") == {"method": "lth", "rewind": None, "budget": 112000,
-                                                           "lr": 0.003}
+                                                           "lr": 0.003, "warm": None}
     assert recipes.ticket_kind("lth-lr1e-2-rw24000")["rewind"] == 24000
+    for bad in ("lth-w2", "lth-tb1000-5"):          # a warm T without its fraction; a fraction without w
+        with pytest.raises(ValueError, match="unknown part"):
+            recipes.ticket_kind(bad)
     with pytest.raises(ValueError, match="unknown part in 'x9'"):
         recipes.ticket_kind("lth-x9")
 

@@ -228,17 +228,20 @@ def origin_text(frame: pd.DataFrame, recipe: str = "noaug") -> dict[str, str]:
 
 def ticket_kind(kind: str) -> dict:
     """A learning-curve ticket's kind (``ci/learning_curves.py``: the method, then ``-rw<images>``,
-    ``-tb<images>`` and ``-lr<rate>`` where they differ from the defaults) as
-    {"method", "rewind", "budget", "lr"} (None where absent)."""
+    ``-tb<images>``, ``-lr<rate>`` and ``-w<T>-<fraction>`` where they differ from the defaults) as
+    {"method", "rewind", "budget", "lr", "warm": (T, fraction)} (None where absent)."""
     method, _, rest = kind.partition("-")
-    out = {"method": method, "rewind": None, "budget": None, "lr": None}
-    parts = list(re.finditer(r"-(rw|tb|lr)(\d+(?:\.\d+)?(?:e-?\d+)?)", "-" + rest if rest else ""))
-    if "".join(m.group(0) for m in parts) != ("-" + rest if rest else ""):
+    out = {"method": method, "rewind": None, "budget": None, "lr": None, "warm": None}
+    number = r"\d+(?:\.\d+)?(?:e-?\d+)?"
+    parts = list(re.finditer(rf"-(rw|tb|lr|w)({number})(?:-({number}))?", "-" + rest if rest else ""))
+    if ("".join(m.group(0) for m in parts) != ("-" + rest if rest else "")
+            or any((m.group(1) == "w") != (m.group(3) is not None) for m in parts)):
         raise ValueError(f"ticket kind {kind!r}: unknown part in {rest!r} (expected -rw<images>, "
-                         f"-tb<images> or -lr<rate>)")
+                         f"-tb<images>, -lr<rate> or -w<T>-<fraction>)")
     for m in parts:
-        key = {"rw": "rewind", "tb": "budget", "lr": "lr"}[m.group(1)]
-        out[key] = float(m.group(2)) if key == "lr" else int(m.group(2))
+        key = {"rw": "rewind", "tb": "budget", "lr": "lr", "w": "warm"}[m.group(1)]
+        out[key] = (float(m.group(2)) if key == "lr" else (int(m.group(2)), float(m.group(3))) if key == "warm"
+                    else int(m.group(2)))
     return out
 
 
@@ -259,7 +262,8 @@ def curves_text(finals: pd.DataFrame) -> dict[str, str]:
             t = ticket_kind(k)
             how = "".join([f", rewound to {t['rewind']:,} images" if t["rewind"] else "",
                            f", trained {t['budget']:,} images" if t["budget"] else "",
-                           f", at lr {t['lr']:g}" if t["lr"] else ""])
+                           f", at lr {t['lr']:g}" if t["lr"] else "",
+                           f", its first {t['warm'][1]:.1%} of them at T = {t['warm'][0]}" if t["warm"] else ""])
             parts.append(f"{METHOD_LABELS.get(t['method'], t['method'])} of {r} ({b:,} dense images{how}) "
                          f"{row['val_accuracy']:.1%} ({row['minus dense (points)']:+.1f} points against its "
                          f"dense network)")
@@ -570,6 +574,11 @@ def seed_text(frame: pd.DataFrame, collapse_points: float = 20.0) -> str:
     return " ".join(out)
 
 
+def _arch_order(arch: str) -> int:
+    """Where ``arch`` comes in the book's order of networks (``ARCH_LABELS``; others last)."""
+    return list(ARCH_LABELS).index(arch) if arch in ARCH_LABELS else len(ARCH_LABELS)
+
+
 def ceiling_text(path: Path | None = None, lrs: Mapping[str, float] | None = None) -> str:
     """The ceiling probe (``ci/ceiling.py``) in words: per network, the one-shot 98 % ticket's gap to
     its dense network (validation, points) after each recorded training budget; with ``lrs``
@@ -578,7 +587,7 @@ def ceiling_text(path: Path | None = None, lrs: Mapping[str, float] | None = Non
     if not path.exists():
         return "no ceiling probe recorded"
     parts = []
-    for arch, r in json.loads(path.read_text())["archs"].items():
+    for arch, r in sorted(json.loads(path.read_text())["archs"].items(), key=lambda kv: _arch_order(kv[0])):
         lr = (lrs or {}).get(arch)
         tickets = [t for t in r["tickets"] if lr is None or t.get("ticket_lr") == lr]
         steps = ", ".join(f"{t['gap_points']:+.1f} after {t['passes']:.1f} pass{'es' * (round(t['passes'], 1) != 1)}"
@@ -598,8 +607,7 @@ def book_tickets_text(path: Path | None = None) -> dict[str, str]:
     if not rec:
         return {"tickets": "not recorded", "cost": "not recorded", "meets": "not recorded"}
     tickets, meets = [], []
-    for arch, r in sorted(rec["archs"].items(), key=lambda kv: list(ARCH_LABELS).index(kv[0])
-                          if kv[0] in ARCH_LABELS else len(ARCH_LABELS)):
+    for arch, r in sorted(rec["archs"].items(), key=lambda kv: _arch_order(kv[0])):
         name = ARCH_LABELS.get(arch, arch)
         steps = ", ".join(f"{100 * x['test_accuracy']:.1f} % after {x['passes']} pass{'es' * (x['passes'] != 1)} "
                           f"({x['gap_test_points']:+.1f} points against its dense network)" for x in r["rows"])
