@@ -660,9 +660,9 @@ def test_ceiling_probe_summary_from_learning_curves(tmp_path):
     out = tmp_path / "ceiling.json"
     out.write_text(json.dumps({"archs": {"vgg16": r}}))
     from uticket_lib.analysis import recipes
-    assert recipes.ceiling_text(out) == ("VGG-16 -6.7 after 1.0 pass at lr 0.001, -5.1 after 1.0 pass at lr 0.005, "
-                                         "-1.7 after 4.0 passes at lr 0.001")
-    assert recipes.ceiling_text(out, {"vgg16": 5e-3}) == "VGG-16 -5.1 after 1.0 pass (lr 0.005)"
+    assert recipes.ceiling_text(out) == ("VGG-16 -6.7 after 56,000 images (1.0 pass) at lr 0.001, -5.1 after 56,000 "
+                                         "images (1.0 pass) at lr 0.005, -1.7 after 224,000 images (4.0 passes) at lr 0.001")
+    assert recipes.ceiling_text(out, {"vgg16": 5e-3}) == "VGG-16 -5.1 after 56,000 images (1.0 pass) (lr 0.005)"
 
 
 def test_record_book_cpu_normalises_by_the_mean_of_the_two_benchmarks(tmp_path, monkeypatch):
@@ -746,7 +746,23 @@ def test_ceiling_book_tickets_compare_the_same_ticket_trained_longer(tmp_path):
     out = tmp_path / "ceiling.json"
     out.write_text(json.dumps({"archs": {}, "book_tickets": rec}))
     from uticket_lib.analysis import recipes
-    text = recipes.book_tickets_text(out)
+    seeds = tmp_path / "seed_spread.json"     # the book's run is seed 0; here the lowest of three gaps
+    seeds.write_text(json.dumps({"recipes": {"cpu": {"archs": {"vgg16": {
+        "seeds": [{"seed": 0, "ticket - dense": -4.0}, {"seed": 1, "ticket - dense": -3.0},
+                  {"seed": 2, "ticket - dense": -3.5}],
+        "spread": {"ticket - dense": {"n": 3, "std": 0.5}}}}}}}))
+    text = recipes.book_tickets_text(out, seeds, book)
+    assert text["noise"] == ("the seed trained longer here had the third narrowest gap after 1 pass of the 3 "
+                             "recorded seeds for VGG-16 (sample standard deviation 0.5 points)")
+    assert text["cost"].startswith(f"about {rec['extra_normalised_minutes']['2']:g} normalised minutes (2 passes "
+                                   "instead of 1 pass; the u-Ticket tickets")
+    assert text["cost"].endswith(f"would take this build's 2.5 to about "
+                                 f"{2.5 + rec['extra_normalised_minutes']['2']:.1f} against the 60 of its budget")
+    assert text["aims"] == f"VGG-16 {100 * two['test_accuracy']:.1f} % against 86 %"
+    frame = recipes.longer_frame({"vgg16": 1e-3}, out, seeds)
+    assert list(frame.columns) == ["book ticket, test, 1 pass", "book ticket, test, 2 passes",
+                                   "seed sd, test, 1 pass (3 seeds)"]
+    assert frame.loc["VGG-16", "book ticket, test, 2 passes"] == pytest.approx(two["gap_test_points"], abs=0.005)
+    assert recipes._points(-1.35) == "-1.4" and recipes._points(3.15) == "+3.2"
     assert text["tickets"].startswith(f"VGG-16: {100 * one['test_accuracy']:.1f} % after 1 pass (")
-    assert text["cost"] == f"about {rec['extra_normalised_minutes']['2']:g} normalised minutes (2 passes instead of 1)"
     assert text["meets"] == f"VGG-16 {'reaches' if two['meets_target'] else 'misses'} it after 2 passes"

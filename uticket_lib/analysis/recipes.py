@@ -574,11 +574,6 @@ def seed_text(frame: pd.DataFrame, collapse_points: float = 20.0) -> str:
     return " ".join(out)
 
 
-def _arch_order(arch: str) -> int:
-    """Where ``arch`` comes in the book's order of networks (``ARCH_LABELS``; others last)."""
-    return list(ARCH_LABELS).index(arch) if arch in ARCH_LABELS else len(ARCH_LABELS)
-
-
 def ceiling_text(path: Path | None = None, lrs: Mapping[str, float] | None = None) -> str:
     """The ceiling probe (``ci/ceiling.py``) in words: per network, the one-shot 98 % ticket's gap to
     its dense network (validation, points) after each recorded training budget; with ``lrs``
@@ -590,32 +585,99 @@ def ceiling_text(path: Path | None = None, lrs: Mapping[str, float] | None = Non
     for arch, r in sorted(json.loads(path.read_text())["archs"].items(), key=lambda kv: _arch_order(kv[0])):
         lr = (lrs or {}).get(arch)
         tickets = [t for t in r["tickets"] if lr is None or t.get("ticket_lr") == lr]
-        steps = ", ".join(f"{t['gap_points']:+.1f} after {t['passes']:.1f} pass{'es' * (round(t['passes'], 1) != 1)}"
+        steps = ", ".join(f"{_points(t['gap_points'])} after {t['ticket_budget']:,} images ({t['passes']:.1f} "
+                          f"pass{'es' * (round(t['passes'], 1) != 1)})"
                           + (f" at lr {t['ticket_lr']:g}" if t.get("ticket_lr") and lr is None else "")
                           for t in tickets)
         parts.append(f"{ARCH_LABELS.get(arch, arch)} {steps or 'none recorded'}" + (f" (lr {lr:g})" if lr else ""))
     return "; ".join(parts)
 
 
-def book_tickets_text(path: Path | None = None) -> dict[str, str]:
+def longer_frame(lrs: Mapping[str, float], path: Path | None = None, seeds: Path | None = None) -> pd.DataFrame:
+    """Ticket minus dense network (points) per network after more ticket training, from
+    ``ceiling.json``: the validation probe at the tickets' learning rate ``lrs`` ({arch: rate}) after
+    each recorded budget (columns named by images), the book's own LTH ticket on the test set after
+    each number of passes, and the seed spread of that gap at the book's passes (``seed_spread.json``,
+    recipe ``cpu``: sample standard deviation over its seeds)."""
+    path = path or RESULTS / "ceiling.json"
+    if not path.exists():
+        return pd.DataFrame()
+    rec = json.loads(path.read_text())
+    spread = json.loads((seeds or SEED_SPREAD).read_text())["recipes"].get("cpu", {}).get("archs", {}) \
+        if (seeds or SEED_SPREAD).exists() else {}
+    rows = {}
+    for arch in sorted(set(rec.get("archs", {})) | set(rec.get("book_tickets", {}).get("archs", {})), key=_arch_order):
+        row = {}
+        for t in rec.get("archs", {}).get(arch, {}).get("tickets", []):
+            if t.get("ticket_lr") == lrs.get(arch):
+                row[f"validation probe, {t['ticket_budget']:,} images"] = t["gap_points"]
+        book = rec.get("book_tickets", {}).get("archs", {}).get(arch, {})
+        for x in book.get("rows", []):
+            row[f"book ticket, test, {_passes(x['passes'])}"] = x["gap_test_points"]
+        sd = spread.get(arch, {}).get("spread", {}).get("ticket - dense", {})
+        if sd.get("std") is not None and book.get("rows"):
+            row[f"seed sd, test, {_passes(book['rows'][0]['passes'])} ({sd['n']} seeds)"] = sd["std"]
+        rows[ARCH_LABELS.get(arch, arch)] = row
+    frame = pd.DataFrame(rows).T.astype(float).round(2)
+    return frame[sorted(frame.columns, key=lambda c: (not c.startswith("validation"), c.startswith("seed"),
+                                                      int(re.sub(r"\D", "", c.split(",")[-1].split("(")[0]) or 0)))]
+
+
+def _passes(n: float) -> str:
+    """"1 pass", "2 passes"."""
+    return f"{n:g} pass{'es' * (n != 1)}"
+
+
+def book_tickets_text(path: Path | None = None, seeds: Path | None = None,
+                      book_cpu: Path | None = None) -> dict[str, str]:
     """The book's own LTH tickets trained longer (``ci/ceiling.py --runs``, ``book_tickets``) in words:
     ``tickets`` (per network, test accuracy and ticket minus dense after each number of passes),
-    ``cost`` (what the extra passes would add to the cpu book, normalised minutes) and ``meets`` (which
-    networks reach the 2-point target at the longest budget)."""
+    ``meets`` (which networks' gap reaches the 2-point target at the longest budget, on the test
+    set), ``noise`` (how that one draw sits among the recorded seeds at the book's passes), ``aims``
+    (the longest-trained tickets against the LTH accuracy aims) and ``cost`` (what the extra passes
+    would add to the cpu book, normalised minutes, against its 60)."""
     path = path or RESULTS / "ceiling.json"
     rec = json.loads(path.read_text()).get("book_tickets") if path.exists() else None
+    keys = ("tickets", "meets", "noise", "aims", "cost")
     if not rec:
-        return {"tickets": "not recorded", "cost": "not recorded", "meets": "not recorded"}
-    tickets, meets = [], []
+        return {k: "not recorded" for k in keys}
+    seeds = seeds or SEED_SPREAD
+    spread = json.loads(seeds.read_text())["recipes"].get("cpu", {}).get("archs", {}) if seeds.exists() else {}
+    tickets, meets, noise, aims = [], [], [], []
     for arch, r in sorted(rec["archs"].items(), key=lambda kv: _arch_order(kv[0])):
         name = ARCH_LABELS.get(arch, arch)
-        steps = ", ".join(f"{100 * x['test_accuracy']:.1f} % after {x['passes']} pass{'es' * (x['passes'] != 1)} "
-                          f"({x['gap_test_points']:+.1f} points against its dense network)" for x in r["rows"])
+        steps = ", ".join(f"{100 * x['test_accuracy']:.1f} % after {_passes(x['passes'])} "
+                          f"({_points(x['gap_test_points'])} points against its dense network"
+                          + (f"; {_points(x['gap_val_points'])} on validation" if x.get("gap_val_points") is not None
+                             else "") + ")" for x in r["rows"])
         tickets.append(f"{name}: {steps}" + ("" if r.get("same_mask") else " (the masks differ)"))
-        longest = r["rows"][-1]
-        meets.append(f"{name} {'reaches' if longest['meets_target'] else 'misses'} it after {longest['passes']} "
-                     f"pass{'es' * (longest['passes'] != 1)}")
+        longest, first = r["rows"][-1], r["rows"][0]
+        meets.append(f"{name} {'reaches' if longest['meets_target'] else 'misses'} it after {_passes(longest['passes'])}")
+        seeds_rec = spread.get(arch, {}).get("seeds", [])
+        gaps = sorted((x["ticket - dense"] for x in seeds_rec), reverse=True)
+        own = next((x["ticket - dense"] for x in seeds_rec if x["seed"] == 0), None)   # the book's run: seed 0
+        sd = spread.get(arch, {}).get("spread", {}).get("ticket - dense", {})
+        if len(gaps) > 1 and sd.get("std") is not None and own is not None:
+            rank = gaps.index(own)
+            order = ("the narrowest", "the second narrowest", "the third narrowest")[rank] if rank < 3 else f"number {rank + 1}"
+            noise.append(f"{order} gap after {_passes(first['passes'])} of the {len(gaps)} recorded seeds for {name} "
+                         f"(sample standard deviation {sd['std']:.1f} points)")
+        if arch in AIMS:
+            aims.append(f"{name} {100 * longest['test_accuracy']:.1f} % against {100 * AIMS[arch]:.0f} %")
     base = min(x["passes"] for r in rec["archs"].values() for x in r["rows"])
-    costs = [f"about {m:g} normalised minutes ({p} passes instead of {base})"
+    book = book_cpu or RESULTS / "book_cpu.json"
+    total = json.loads(book.read_text())["normalised_seconds"] / 60 if book.exists() else None
+    costs = [f"about {m:g} normalised minutes ({_passes(int(p))} instead of {_passes(base)}; the u-Ticket tickets, not trained "
+             f"longer here, counted at their LTH tickets' time per pass)"
+             + (f", which would take this build's {total:.1f} to about {total + m:.1f} against the 60 of its budget"
+                if total is not None else "")
              for p, m in rec["extra_normalised_minutes"].items()]
-    return {"tickets": "; ".join(tickets), "cost": "; ".join(costs), "meets": "; ".join(meets)}
+    noise = ("the seed trained longer here had " + " and ".join(noise)) if noise else "no seeds were recorded"
+    return {"tickets": "; ".join(tickets), "meets": "; ".join(meets), "noise": noise,
+            "aims": "; ".join(aims), "cost": "; ".join(costs)}
+
+
+def _points(x: float) -> str:
+    """Signed points to one decimal, halves away from zero (-1.35 -> -1.4, as 3.15 -> 3.2)."""
+    from decimal import ROUND_HALF_UP, Decimal
+    return f"{Decimal(repr(round(x, 9))).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):+}"
