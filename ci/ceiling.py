@@ -2,9 +2,9 @@
 when it trains long, per network, from the recorded learning curves.
 
     .venv/bin/python ci/ceiling.py [--curves ci/bench_results/learning_curves.json] [--out ci/bench_results/ceiling.json]
-    .venv/bin/python ci/ceiling.py --runs runs [--runs OTHER_ROOT ...] [--passes 2 4] [--train]
+    .venv/bin/python ci/ceiling.py --runs runs [--runs OTHER_ROOT ...] [--passes 2 4] [--seeds 0 1 2] [--train]
 
-Trains nothing. The tickets are ``ci/learning_curves.py --tickets --ticket-budget N`` runs of each
+Without ``--runs`` it trains nothing: the tickets are ``ci/learning_curves.py --tickets --ticket-budget N`` runs of each
 network's cpu-profile recipe (``RECIPES``: no augmentation, the profile's batch; one-shot global
 magnitude pruning of the dense curve's end state to 98 %, rewound to its state after 8,000 images,
 trained on the full training split at one T); each is scored on the validation split. Per network:
@@ -15,7 +15,9 @@ them (``best``: the highest validation accuracy a ticket reached at any recorded
 
 With ``--runs`` it also records ``book_tickets``: the book's own LTH tickets (the cpu profile: the
 same dense level, rewind point and 98 % mask) trained for each number of passes in ``--passes``
-(``train.epochs_final``), scored on the test set as the book scores them. The book's two-pass runs
+(``train.epochs_final``) and each training seed in ``--seeds`` (0 is the book's run; the others are
+the seeds of ``ci/seed_spread.py``), scored on the test set as the book scores them, with the paired
+difference of the gap between the most and fewest passes over the seeds. The book's two-pass runs
 are looked up under the roots (a cpu book's ``runs/``); the longer ones too, or trained into the
 first root with ``--train`` (side by side, ``parallel.run_all``; link the book's ``dense/<hash>``
 folders into it so the dense levels are not retrained), about 15 minutes for two more passes of both
@@ -34,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from uticket_lib import io, lottery, parallel, profiles, runstore  # noqa: E402
+from uticket_lib.analysis import stats  # noqa: E402
 from uticket_lib.analysis.recipes import TICKET_GAP_AIM  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "bench_results"
@@ -75,52 +78,66 @@ def ceiling(entries: list[dict], recipes: dict[str, str] | None = None) -> dict:
 
 def book_tickets(roots: list[Path], passes: tuple[int, ...] = (2, 4), train: bool = False,
                  archs: tuple[str, ...] = ("vgg16", "resnet19"), book_cpu: Path | None = None,
-                 profile: str = "cpu", overrides: dict | None = None) -> dict:
-    """{"archs": {arch: {"rows": [{passes, test_accuracy, val_accuracy, dense_test_accuracy,
+                 profile: str = "cpu", overrides: dict | None = None, seeds: tuple[int, ...] = (0,)) -> dict:
+    """{"archs": {arch: {"rows": [{seed, passes, test_accuracy, val_accuracy, dense_test_accuracy,
     gap_test_points, gap_val_points, meets_target, seconds_per_pass, threads, run}, ...], "same_mask":
-    bool}}, "extra_normalised_minutes": {passes: estimate}, "basis"} for the book's LTH tickets trained
-    for each of ``passes`` (see the module's docstring)."""
-    cfgs = {(a, p): profiles.get(profile, a, "fmnist", "lth", {**(overrides or {}), "train.epochs_final": p})
-            for a in archs for p in passes}
+    bool (each seed's runs share their mask), "gap": {passes: stats.spread of the seeds' test gaps},
+    "longer_minus_book": paired (mean, low, high) of the gap after the most passes minus the fewest,
+    over the seeds (None for one seed)}}, "seeds", "extra_normalised_minutes": {passes: estimate},
+    "basis"} for the book's LTH tickets trained for each of ``passes`` with each training seed (seed 0
+    is the book's run; see the module's docstring)."""
+    cfgs = {(a, p, s): profiles.get(profile, a, "fmnist", "lth", {**(overrides or {}), "train.epochs_final": p,
+                                                                  "train.seed": s})
+            for a in archs for p in passes for s in seeds}
 
     def where(cfg):
         return next((runstore.run_dir(cfg, r) for r in roots if lottery.finished(cfg, r)), None)
     missing = [c for c in cfgs.values() if where(c) is None]
     if missing and not train:
         raise SystemExit("ceiling: no finished run of " + ", ".join(f"{c.name} ({c.train.epochs_final} passes, "
-                         f"hash {c.hash()})" for c in missing) + f" under {', '.join(map(str, roots))}; "
-                         f"pass --train to train them into {roots[0]}")
+                         f"seed {c.train.seed}, hash {c.hash()})" for c in missing) + f" under "
+                         f"{', '.join(map(str, roots))}; pass --train to train them into {roots[0]}")
     if missing:
         parallel.run_all(missing, root=roots[0], progress=True)
     book = json.loads((book_cpu or RESULTS / "book_cpu.json").read_text())
     scale = book["normalised_seconds"] / book["total_seconds"]   # this build's seconds -> normalised
     out = {}
     for a in archs:
-        rows, masks = [], set()
-        for p in passes:
-            run = where(cfgs[(a, p)])
-            levels = {m["level"]: m for m in runstore.levels(run)}
-            dense, last = levels[0], levels[cfgs[(a, p)].prune.levels - 1]
-            gap = 100 * (last["test_accuracy"] - dense["test_accuracy"])
-            rows.append({"passes": p, "test_accuracy": last["test_accuracy"], "test_images": last["test_images"],
-                         "val_accuracy": last.get("val_accuracy"), "dense_test_accuracy": dense["test_accuracy"],
-                         "dense_val_accuracy": dense.get("val_accuracy"), "gap_test_points": gap,
-                         "gap_val_points": None if last.get("val_accuracy") is None else
-                         100 * (last["val_accuracy"] - dense["val_accuracy"]),
-                         "meets_target": gap >= 100 * TICKET_GAP_AIM, "sparsity": last["sparsity"],
-                         "seconds_per_pass": last["seconds"] / last["epochs"],
-                         "threads": last.get("machine", {}).get("threads"), "run": run.name})
-            masks.add(json.loads((run / "level_1" / "manifest.json").read_text())["files"]["level_1/mask.pt"]["sha256"]
-                      if (run / "level_1" / "manifest.json").exists() else run.name)
-        out[a] = {"rows": rows, "same_mask": len(masks) == 1}
-    # two tickets per network (LTH, u-Ticket) at the book's LTH seconds per pass, two runs side by side
+        rows, same = [], True
+        for s in seeds:
+            masks = set()
+            for p in passes:
+                cfg = cfgs[(a, p, s)]
+                run = where(cfg)
+                levels = {m["level"]: m for m in runstore.levels(run)}
+                dense, last = levels[0], levels[cfg.prune.levels - 1]
+                gap = 100 * (last["test_accuracy"] - dense["test_accuracy"])
+                rows.append({"seed": s, "passes": p, "test_accuracy": last["test_accuracy"],
+                             "test_images": last["test_images"], "val_accuracy": last.get("val_accuracy"),
+                             "dense_test_accuracy": dense["test_accuracy"], "dense_val_accuracy": dense.get("val_accuracy"),
+                             "gap_test_points": gap, "gap_val_points": None if last.get("val_accuracy") is None else
+                             100 * (last["val_accuracy"] - dense["val_accuracy"]),
+                             "meets_target": gap >= 100 * TICKET_GAP_AIM, "sparsity": last["sparsity"],
+                             "seconds_per_pass": last["seconds"] / last["epochs"],
+                             "threads": last.get("machine", {}).get("threads"), "run": run.name})
+                manifest = run / "level_1" / "manifest.json"
+                masks.add(json.loads(manifest.read_text())["files"]["level_1/mask.pt"]["sha256"]
+                          if manifest.exists() else run.name)
+            same = same and len(masks) == 1
+        by = {p: [r["gap_test_points"] for r in rows if r["passes"] == p] for p in passes}
+        paired = (list(stats.paired_t(by[min(passes)], by[max(passes)])) if len(seeds) > 1 else None)
+        out[a] = {"rows": rows, "same_mask": same, "gap": {str(p): stats.spread(v) for p, v in by.items()},
+                  "longer_minus_book": paired}
+    # two tickets per network (LTH, u-Ticket) at the book's (seed 0) LTH seconds per pass, two side by side
     base = min(passes)
-    per_pass = sum(2 * next(r for r in out[a]["rows"] if r["passes"] == base)["seconds_per_pass"] for a in archs)
-    return {"archs": out,
+    per_pass = sum(2 * next(r for r in out[a]["rows"] if r["passes"] == base and r["seed"] == seeds[0])
+                   ["seconds_per_pass"] for a in archs)
+    return {"archs": out, "seeds": list(seeds),
             "extra_normalised_minutes": {str(p): round((p - base) * per_pass / 2 * scale / 60, 1)
                                          for p in passes if p > base},
-            "basis": f"extra passes x the {base}-pass LTH runs' seconds per pass, for LTH and u-Ticket of each "
-                     f"network, two runs side by side, x {scale:.3f} (book_cpu.json normalised / wall seconds)"}
+            "basis": f"extra passes x the {base}-pass LTH runs' seconds per pass (seed {seeds[0]}), for LTH and "
+                     f"u-Ticket of each network, two runs side by side, x {scale:.3f} (book_cpu.json normalised / "
+                     f"wall seconds)"}
 
 
 def main() -> None:
@@ -130,12 +147,13 @@ def main() -> None:
     ap.add_argument("--runs", action="append", default=[],
                     help="a runs root holding the cpu book's runs (repeatable): also record book_tickets")
     ap.add_argument("--passes", type=int, nargs="+", default=[2, 4], help="ticket passes for book_tickets")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds for book_tickets (0: the book's)")
     ap.add_argument("--train", action="store_true", help="train the longer book tickets that are missing")
     a = ap.parse_args()
     curves = json.loads(Path(a.curves).read_text())
     result = ceiling(curves["entries"])
     old = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else {}
-    longer = (book_tickets([Path(r) for r in a.runs], tuple(a.passes), a.train) if a.runs
+    longer = (book_tickets([Path(r) for r in a.runs], tuple(a.passes), a.train, seeds=tuple(a.seeds)) if a.runs
               else old.get("book_tickets"))
     io.save_json({"what": "98 % one-shot LTH tickets (width 0.25, rewound to 8,000 images) trained for several "
                           "budgets and learning rates on the full training split, validation accuracy against the dense network's "

@@ -731,38 +731,45 @@ def test_ceiling_book_tickets_compare_the_same_ticket_trained_longer(tmp_path):
     book.write_text(json.dumps({"total_seconds": 100.0, "normalised_seconds": 150.0}))
     with pytest.raises(SystemExit, match="pass --train"):
         ce.book_tickets([root], (1, 2), archs=("vgg16",), book_cpu=book, profile="smoke", overrides=over)
-    for p in (1, 2):
-        cfg = profiles.get("smoke", "vgg16", "fmnist", "lth", {**over, "train.epochs_final": p})
-        lottery.run(cfg, datasets=sets, root=root, progress=False)
-    rec = ce.book_tickets([root], (1, 2), archs=("vgg16",), book_cpu=book, profile="smoke", overrides=over)
+    for seed in (0, 1):
+        for p in (1, 2):
+            cfg = profiles.get("smoke", "vgg16", "fmnist", "lth", {**over, "train.epochs_final": p, "train.seed": seed})
+            lottery.run(cfg, datasets=sets, root=root, progress=False)
+    rec = ce.book_tickets([root], (1, 2), archs=("vgg16",), book_cpu=book, profile="smoke", overrides=over,
+                          seeds=(0, 1))
     r = rec["archs"]["vgg16"]
-    assert r["same_mask"] is True                      # one dense level, so one mask
-    one, two = r["rows"]
-    assert (one["passes"], two["passes"]) == (1, 2) and one["dense_test_accuracy"] == two["dense_test_accuracy"]
-    for row in (one, two):
+    assert r["same_mask"] is True                      # one dense level per seed, so one mask per seed
+    one, two, one_b, two_b = r["rows"]
+    assert [(x["seed"], x["passes"]) for x in r["rows"]] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    assert one["dense_test_accuracy"] == two["dense_test_accuracy"]
+    for row in r["rows"]:
         assert row["gap_test_points"] == pytest.approx(100 * (row["test_accuracy"] - row["dense_test_accuracy"]))
-    # one more pass of LTH and u-Ticket (2 x the LTH seconds per pass), two side by side, x 1.5 normalised
+    assert r["gap"]["2"]["mean"] == pytest.approx((two["gap_test_points"] + two_b["gap_test_points"]) / 2)
+    from uticket_lib.analysis import stats
+    assert r["longer_minus_book"] == pytest.approx(list(stats.paired_t(
+        [one["gap_test_points"], one_b["gap_test_points"]], [two["gap_test_points"], two_b["gap_test_points"]])))
+    # one more pass of LTH and u-Ticket (2 x seed 0's LTH seconds per pass), two side by side, x 1.5 normalised
     assert rec["extra_normalised_minutes"] == {"2": round(2 * one["seconds_per_pass"] / 2 * 1.5 / 60, 1)}
     out = tmp_path / "ceiling.json"
     out.write_text(json.dumps({"archs": {}, "book_tickets": rec}))
     from uticket_lib.analysis import recipes
-    seeds = tmp_path / "seed_spread.json"     # the book's run is seed 0; here the lowest of three gaps
-    seeds.write_text(json.dumps({"recipes": {"cpu": {"archs": {"vgg16": {
-        "seeds": [{"seed": 0, "ticket - dense": -4.0}, {"seed": 1, "ticket - dense": -3.0},
-                  {"seed": 2, "ticket - dense": -3.5}],
-        "spread": {"ticket - dense": {"n": 3, "std": 0.5}}}}}}}))
-    text = recipes.book_tickets_text(out, seeds, book)
-    assert text["noise"] == ("the seed trained longer here had the third narrowest gap after 1 pass of the 3 "
-                             "recorded seeds for VGG-16 (sample standard deviation 0.5 points)")
+    text = recipes.book_tickets_text(out, book)
+    assert text["tickets"].startswith(f"VGG-16: {100 * one['test_accuracy']:.1f} % after 1 pass (")
+    g2 = r["gap"]["2"]
+    assert text["meets"] == (f"VGG-16's mean gap after 2 passes, {recipes._points(g2['mean'])} points (seeds: "
+                             f"{two['gap_test_points']:+.2f}, {two_b['gap_test_points']:+.2f}), "
+                             f"{'is within' if g2['mean'] >= -2 else 'misses'} it")
+    assert text["seeds"].startswith("VGG-16 ") and "over 2 seeds; paired difference" in text["seeds"]
     assert text["cost"].startswith(f"about {rec['extra_normalised_minutes']['2']:g} normalised minutes (2 passes "
                                    "instead of 1 pass; the u-Ticket tickets")
     assert text["cost"].endswith(f"would take this build's 2.5 to about "
                                  f"{2.5 + rec['extra_normalised_minutes']['2']:.1f} against the 60 of its budget")
-    assert text["aims"] == f"VGG-16 {100 * two['test_accuracy']:.1f} % against 86 %"
-    frame = recipes.longer_frame({"vgg16": 1e-3}, out, seeds)
-    assert list(frame.columns) == ["book ticket, test, 1 pass", "book ticket, test, 2 passes",
-                                   "seed sd, test, 1 pass (3 seeds)"]
-    assert frame.loc["VGG-16", "book ticket, test, 2 passes"] == pytest.approx(two["gap_test_points"], abs=0.005)
+    mean_acc = 100 * (two["test_accuracy"] + two_b["test_accuracy"]) / 2
+    assert text["aims"] == f"VGG-16 {mean_acc:.1f} % against 86 %, {'reached' if mean_acc >= 86 else 'not reached'}"
+    frame = recipes.longer_frame({"vgg16": 1e-3}, out)
+    assert list(frame.index) == ["test, book ticket, 1 pass (mean of 2 seeds)", "test, book ticket, 2 passes (mean of 2 seeds)",
+                                 "test, 2 minus 1 passes, paired over seeds: mean",
+                                 "test, 2 minus 1 passes, paired over seeds: 95 % low",
+                                 "test, 2 minus 1 passes, paired over seeds: 95 % high"]
+    assert frame.loc["test, book ticket, 2 passes (mean of 2 seeds)", "VGG-16"] == pytest.approx(g2["mean"], abs=0.005)
     assert recipes._points(-1.35) == "-1.4" and recipes._points(3.15) == "+3.2"
-    assert text["tickets"].startswith(f"VGG-16: {100 * one['test_accuracy']:.1f} % after 1 pass (")
-    assert text["meets"] == f"VGG-16 {'reaches' if two['meets_target'] else 'misses'} it after 2 passes"

@@ -66,9 +66,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         # VGG-16, batch 64, lr 1e-3): the one-shot ticket after one pass 80.8 % against its dense
         # network's 87.5 %; after two passes 83.8 %, after four 85.8 % (the longest measured: width
         # 0.25 holds a ticket within 2 points, at 4 x the ticket budget). MEASURED on the test set with
-        # the book's own LTH tickets (ci/ceiling.py --runs, ci/bench_results/ceiling.json, one draw):
-        # four passes instead of two take VGG-16's from -3.0 to -1.4 points against its dense network
-        # and ResNet-19's from -3.3 to -2.4, for about 23.5 normalised minutes more: over the budget.
+        # the book's own LTH tickets (ci/ceiling.py --runs, ci/bench_results/ceiling.json, 3 seeds):
+        # four passes instead of two take VGG-16's from -3.4 to -1.7 points against its dense network
+        # and ResNet-19's from -4.4 to -3.1, for about 23.5 normalised minutes more: over the budget.
         # The tickets train at their own learning rate (train.lr_rounds, ARCH_OVERRIDES; VALIDATION).
         "train.epochs_dense": 1,
         "train.epochs": 1,

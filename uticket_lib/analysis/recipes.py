@@ -593,34 +593,34 @@ def ceiling_text(path: Path | None = None, lrs: Mapping[str, float] | None = Non
     return "; ".join(parts)
 
 
-def longer_frame(lrs: Mapping[str, float], path: Path | None = None, seeds: Path | None = None) -> pd.DataFrame:
-    """Ticket minus dense network (points) per network after more ticket training, from
-    ``ceiling.json``: the validation probe at the tickets' learning rate ``lrs`` ({arch: rate}) after
-    each recorded budget (columns named by images), the book's own LTH ticket on the test set after
-    each number of passes, and the seed spread of that gap at the book's passes (``seed_spread.json``,
-    recipe ``cpu``: sample standard deviation over its seeds)."""
+def longer_frame(lrs: Mapping[str, float], path: Path | None = None) -> pd.DataFrame:
+    """Ticket minus dense network (points) after more ticket training, from ``ceiling.json``, one
+    column per network: the validation probe at the tickets' learning rate ``lrs`` ({arch: rate})
+    after each recorded budget (rows named by images); the book's LTH tickets on the test set after
+    each number of passes (mean over the recorded seeds) and the paired difference between the most
+    and fewest passes with its 95 % interval over those seeds."""
     path = path or RESULTS / "ceiling.json"
     if not path.exists():
         return pd.DataFrame()
     rec = json.loads(path.read_text())
-    spread = json.loads((seeds or SEED_SPREAD).read_text())["recipes"].get("cpu", {}).get("archs", {}) \
-        if (seeds or SEED_SPREAD).exists() else {}
-    rows = {}
-    for arch in sorted(set(rec.get("archs", {})) | set(rec.get("book_tickets", {}).get("archs", {})), key=_arch_order):
-        row = {}
+    book = rec.get("book_tickets", {})
+    cols = {}
+    for arch in sorted(set(rec.get("archs", {})) | set(book.get("archs", {})), key=_arch_order):
+        col = {}
         for t in rec.get("archs", {}).get(arch, {}).get("tickets", []):
             if t.get("ticket_lr") == lrs.get(arch):
-                row[f"validation probe, {t['ticket_budget']:,} images"] = t["gap_points"]
-        book = rec.get("book_tickets", {}).get("archs", {}).get(arch, {})
-        for x in book.get("rows", []):
-            row[f"book ticket, test, {_passes(x['passes'])}"] = x["gap_test_points"]
-        sd = spread.get(arch, {}).get("spread", {}).get("ticket - dense", {})
-        if sd.get("std") is not None and book.get("rows"):
-            row[f"seed sd, test, {_passes(book['rows'][0]['passes'])} ({sd['n']} seeds)"] = sd["std"]
-        rows[ARCH_LABELS.get(arch, arch)] = row
-    frame = pd.DataFrame(rows).T.astype(float).round(2)
-    return frame[sorted(frame.columns, key=lambda c: (not c.startswith("validation"), c.startswith("seed"),
-                                                      int(re.sub(r"\D", "", c.split(",")[-1].split("(")[0]) or 0)))]
+                col[f"validation probe, {t['ticket_budget']:,} images"] = t["gap_points"]
+        r = book.get("archs", {}).get(arch)
+        if r:
+            for p, g in r["gap"].items():
+                col[f"test, book ticket, {_passes(int(p))} (mean of {g['n']} seed{'s' * (g['n'] != 1)})"] = g["mean"]
+            if r.get("longer_minus_book"):
+                lo_p, hi_p = min(map(int, r["gap"])), max(map(int, r["gap"]))
+                mean, low, high = r["longer_minus_book"]
+                what = f"test, {hi_p} minus {lo_p} passes, paired over seeds"
+                col[f"{what}: mean"], col[f"{what}: 95 % low"], col[f"{what}: 95 % high"] = mean, low, high
+        cols[ARCH_LABELS.get(arch, arch)] = col
+    return pd.DataFrame(cols).astype(float).round(2)
 
 
 def _passes(n: float) -> str:
@@ -628,53 +628,62 @@ def _passes(n: float) -> str:
     return f"{n:g} pass{'es' * (n != 1)}"
 
 
-def book_tickets_text(path: Path | None = None, seeds: Path | None = None,
-                      book_cpu: Path | None = None) -> dict[str, str]:
+def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None) -> dict[str, str]:
     """The book's own LTH tickets trained longer (``ci/ceiling.py --runs``, ``book_tickets``) in words:
-    ``tickets`` (per network, test accuracy and ticket minus dense after each number of passes),
-    ``meets`` (which networks' gap reaches the 2-point target at the longest budget, on the test
-    set), ``noise`` (how that one draw sits among the recorded seeds at the book's passes), ``aims``
-    (the longest-trained tickets against the LTH accuracy aims) and ``cost`` (what the extra passes
-    would add to the cpu book, normalised minutes, against its 60)."""
+    ``tickets`` (the book's runs, seed 0: test accuracy and ticket minus dense after each number of
+    passes), ``seeds`` (every recorded seed: the mean gap after each number of passes and the paired
+    difference), ``meets`` (whether the mean gap over the seeds reaches the 2-point target after the
+    most passes, on the test set), ``aims`` (the book's longest-trained tickets against the LTH
+    accuracy aims) and ``cost`` (what the extra passes would add to the cpu book, normalised minutes,
+    against its 60)."""
     path = path or RESULTS / "ceiling.json"
     rec = json.loads(path.read_text()).get("book_tickets") if path.exists() else None
-    keys = ("tickets", "meets", "noise", "aims", "cost")
+    keys = ("tickets", "seeds", "meets", "aims", "cost")
     if not rec:
         return {k: "not recorded" for k in keys}
-    seeds = seeds or SEED_SPREAD
-    spread = json.loads(seeds.read_text())["recipes"].get("cpu", {}).get("archs", {}) if seeds.exists() else {}
-    tickets, meets, noise, aims = [], [], [], []
+    tickets, seeds, meets, aims = [], [], [], []
     for arch, r in sorted(rec["archs"].items(), key=lambda kv: _arch_order(kv[0])):
         name = ARCH_LABELS.get(arch, arch)
+        own = [x for x in r["rows"] if x.get("seed", 0) == 0]
         steps = ", ".join(f"{100 * x['test_accuracy']:.1f} % after {_passes(x['passes'])} "
                           f"({_points(x['gap_test_points'])} points against its dense network"
                           + (f"; {_points(x['gap_val_points'])} on validation" if x.get("gap_val_points") is not None
-                             else "") + ")" for x in r["rows"])
+                             else "") + ")" for x in own)
         tickets.append(f"{name}: {steps}" + ("" if r.get("same_mask") else " (the masks differ)"))
-        longest, first = r["rows"][-1], r["rows"][0]
-        meets.append(f"{name} {'reaches' if longest['meets_target'] else 'misses'} it after {_passes(longest['passes'])}")
-        seeds_rec = spread.get(arch, {}).get("seeds", [])
-        gaps = sorted((x["ticket - dense"] for x in seeds_rec), reverse=True)
-        own = next((x["ticket - dense"] for x in seeds_rec if x["seed"] == 0), None)   # the book's run: seed 0
-        sd = spread.get(arch, {}).get("spread", {}).get("ticket - dense", {})
-        if len(gaps) > 1 and sd.get("std") is not None and own is not None:
-            rank = gaps.index(own)
-            order = ("the narrowest", "the second narrowest", "the third narrowest")[rank] if rank < 3 else f"number {rank + 1}"
-            noise.append(f"{order} gap after {_passes(first['passes'])} of the {len(gaps)} recorded seeds for {name} "
-                         f"(sample standard deviation {sd['std']:.1f} points)")
+        most = max(map(int, r["gap"]))
+        g = r["gap"][str(most)]
+        values = ", ".join(f"{x['gap_test_points']:+.2f}" for x in r["rows"] if x["passes"] == most)
+        if g["n"] > 1:
+            spreads = ", ".join(f"{_points(v['mean'])} +- {v['std']:.1f} after {_passes(int(p))}" for p, v in r["gap"].items())
+            mean, low, high = r["longer_minus_book"]
+            threads: dict[int, set] = {}
+            for x in r["rows"]:
+                threads.setdefault(x["seed"], set()).add(x.get("threads"))
+            mixed = [str(k) for k, t in threads.items() if len(t) > 1]   # a run's floats depend on its threads
+            note = (f"; seed{'s' * (len(mixed) > 1)} {' and '.join(mixed)} trained the shorter and the longer "
+                    f"tickets on different thread counts, another draw besides the passes" if mixed else "")
+            seeds.append(f"{name} {spreads} (mean +- sample standard deviation over {g['n']} seeds; paired "
+                         f"difference {_points(mean)} points, 95 % interval [{_points(low)}, {_points(high)}]"
+                         f"{note})")
+        ok = g["mean"] >= 100 * TICKET_GAP_AIM
+        meets.append(f"{name}'s {'mean ' if g['n'] > 1 else ''}gap after {_passes(most)}, {_points(g['mean'])} points"
+                     + (f" (seeds: {values})" if g["n"] > 1 else " (one draw)")
+                     + f", {'is within' if ok else 'misses'} it")
         if arch in AIMS:
-            aims.append(f"{name} {100 * longest['test_accuracy']:.1f} % against {100 * AIMS[arch]:.0f} %")
+            accs = [x["test_accuracy"] for x in r["rows"] if x["passes"] == most]
+            acc = sum(accs) / len(accs)
+            aims.append(f"{name} {100 * acc:.1f} % against {100 * AIMS[arch]:.0f} %, "
+                        f"{'reached' if acc >= AIMS[arch] else 'not reached'}")
     base = min(x["passes"] for r in rec["archs"].values() for x in r["rows"])
     book = book_cpu or RESULTS / "book_cpu.json"
     total = json.loads(book.read_text())["normalised_seconds"] / 60 if book.exists() else None
-    costs = [f"about {m:g} normalised minutes ({_passes(int(p))} instead of {_passes(base)}; the u-Ticket tickets, not trained "
-             f"longer here, counted at their LTH tickets' time per pass)"
+    costs = [f"about {m:g} normalised minutes ({_passes(int(p))} instead of {_passes(base)}; the u-Ticket tickets, not "
+             f"trained longer here, counted at their LTH tickets' time per pass)"
              + (f", which would take this build's {total:.1f} to about {total + m:.1f} against the 60 of its budget"
                 if total is not None else "")
              for p, m in rec["extra_normalised_minutes"].items()]
-    noise = ("the seed trained longer here had " + " and ".join(noise)) if noise else "no seeds were recorded"
-    return {"tickets": "; ".join(tickets), "meets": "; ".join(meets), "noise": noise,
-            "aims": "; ".join(aims), "cost": "; ".join(costs)}
+    return {"tickets": "; ".join(tickets), "seeds": "; ".join(seeds) or "only the book's own seed was trained longer",
+            "meets": "; ".join(meets), "aims": "; ".join(aims), "cost": "; ".join(costs)}
 
 
 def _points(x: float) -> str:
