@@ -660,9 +660,10 @@ def test_ceiling_probe_summary_from_learning_curves(tmp_path):
     out = tmp_path / "ceiling.json"
     out.write_text(json.dumps({"archs": {"vgg16": r}}))
     from uticket_lib.analysis import recipes
-    assert recipes.ceiling_text(out) == ("VGG-16 -6.7 after 56,000 images (1.0 pass) at lr 0.001, -5.1 after 56,000 "
-                                         "images (1.0 pass) at lr 0.005, -1.7 after 224,000 images (4.0 passes) at lr 0.001")
-    assert recipes.ceiling_text(out, {"vgg16": 5e-3}) == "VGG-16 -5.1 after 56,000 images (1.0 pass) (lr 0.005)"
+    assert recipes.ceiling_text(out) == ("VGG-16 -6.70 after 56,000 images (1.0 pass) at lr 0.001, -5.10 after 56,000 "
+                                         "images (1.0 pass) at lr 0.005, -1.70 after 224,000 images (4.0 passes) at lr 0.001")
+    assert recipes.ceiling_text(out, {"vgg16": 5e-3}) == "VGG-16 -5.10 after 56,000 images (1.0 pass) (lr 0.005)"
+    assert list(recipes.longer_probe_frame({"vgg16": 5e-3}, out).columns) == ["1.0 pass (56,000 images)"]
 
 
 def test_record_book_cpu_normalises_by_the_mean_of_the_two_benchmarks(tmp_path, monkeypatch):
@@ -756,20 +757,28 @@ def test_ceiling_book_tickets_compare_the_same_ticket_trained_longer(tmp_path):
     text = recipes.book_tickets_text(out, book)
     assert text["tickets"].startswith(f"VGG-16: {100 * one['test_accuracy']:.1f} % after 1 pass (")
     g2 = r["gap"]["2"]
-    assert text["meets"] == (f"VGG-16's mean gap after 2 passes, {recipes._points(g2['mean'])} points (seeds: "
-                             f"{two['gap_test_points']:+.2f}, {two_b['gap_test_points']:+.2f}), "
-                             f"{'is within' if g2['mean'] >= -2 else 'misses'} it")
-    assert text["seeds"].startswith("VGG-16 ") and "over 2 seeds; paired difference" in text["seeds"]
+    mean, low, high = recipes._mean_interval(g2)
+    assert text["meets"].startswith(f"VGG-16's mean gap after 2 passes {mean:+.2f} points (95 % interval "
+                                    f"[{low:+.2f}, {high:+.2f}] over 2 seeds): ")
+    d = r["longer_minus_book"][0]
+    if r["gap"]["1"]["mean"] < 0:
+        assert text["recovered"].startswith(f"VGG-16 {100 * d / -r['gap']['1']['mean']:.0f} % of its 1-pass gap")
+    assert text["threads"] == "Every pair trained on the same threads"
     assert text["cost"].startswith(f"about {rec['extra_normalised_minutes']['2']:g} normalised minutes (2 passes "
                                    "instead of 1 pass; the u-Ticket tickets")
     assert text["cost"].endswith(f"would take this build's 2.5 to about "
-                                 f"{2.5 + rec['extra_normalised_minutes']['2']:.1f} against the 60 of its budget")
+                                 f"{2.5 + rec['extra_normalised_minutes']['2']:.1f}: within the 60 of its budget")
     mean_acc = 100 * (two["test_accuracy"] + two_b["test_accuracy"]) / 2
-    assert text["aims"] == f"VGG-16 {mean_acc:.1f} % against 86 %, {'reached' if mean_acc >= 86 else 'not reached'}"
-    frame = recipes.longer_frame({"vgg16": 1e-3}, out)
-    assert list(frame.index) == ["test, book ticket, 1 pass (mean of 2 seeds)", "test, book ticket, 2 passes (mean of 2 seeds)",
-                                 "test, 2 minus 1 passes, paired over seeds: mean",
-                                 "test, 2 minus 1 passes, paired over seeds: 95 % low",
-                                 "test, 2 minus 1 passes, paired over seeds: 95 % high"]
-    assert frame.loc["test, book ticket, 2 passes (mean of 2 seeds)", "VGG-16"] == pytest.approx(g2["mean"], abs=0.005)
-    assert recipes._points(-1.35) == "-1.4" and recipes._points(3.15) == "+3.2"
+    assert text["aims"].startswith(f"VGG-16 {mean_acc:.1f} % [")
+    dense_mean = 100 * (one["dense_test_accuracy"] + one_b["dense_test_accuracy"]) / 2
+    assert text["dense"] == f"VGG-16 {dense_mean:.1f} % (mean of 2 seeds) against 88 %"
+    frame = recipes.longer_book_frame(out)
+    assert list(frame.index[:3]) == ["1 pass: seed 0 (this book's run)", "1 pass: seed 1", "1 pass: mean"]
+    assert frame.loc["2 passes: mean", "VGG-16"] == pytest.approx(g2["mean"], abs=0.005)
+    assert frame.loc["2 minus 1 passes (paired): mean", "VGG-16"] == pytest.approx(d, abs=0.005)
+    # the verdict: seeds and interval on either side of a bound, and the case between
+    assert recipes._verdict([1.0, 2.0], 0.5, 2.5, 0.0, "it") == "every seed and the interval clear it"
+    assert recipes._verdict([-1.0, -2.0], -2.5, -0.5, 0.0, "it") == "every seed and the interval miss it"
+    assert recipes._verdict([1.0, 2.0], -0.5, 3.5, 0.0, "it") == "every seed clears it, but the interval includes it"
+    assert recipes._verdict([-1.0, 2.0], -5.0, 6.0, 0.0, "it") == "the seeds split on it, but the interval includes it"
+    assert recipes._verdict([1.0], float("nan"), float("nan"), 0.0, "it") == "clears it (one draw)"

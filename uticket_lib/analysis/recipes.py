@@ -16,6 +16,8 @@ import pandas as pd
 
 from .. import paper, runstore
 from .labels import ARCH_LABELS, METHOD_LABELS
+from .stats import spread as _spread
+from .stats import t95
 
 RESULTS = Path(__file__).resolve().parents[2] / "ci" / "bench_results"
 # What the cpu profile aims for (the project's targets for a 60-normalised-minute 2-core book; the
@@ -585,7 +587,7 @@ def ceiling_text(path: Path | None = None, lrs: Mapping[str, float] | None = Non
     for arch, r in sorted(json.loads(path.read_text())["archs"].items(), key=lambda kv: _arch_order(kv[0])):
         lr = (lrs or {}).get(arch)
         tickets = [t for t in r["tickets"] if lr is None or t.get("ticket_lr") == lr]
-        steps = ", ".join(f"{_points(t['gap_points'])} after {t['ticket_budget']:,} images ({t['passes']:.1f} "
+        steps = ", ".join(f"{t['gap_points']:+.2f} after {t['ticket_budget']:,} images ({t['passes']:.1f} "
                           f"pass{'es' * (round(t['passes'], 1) != 1)})"
                           + (f" at lr {t['ticket_lr']:g}" if t.get("ticket_lr") and lr is None else "")
                           for t in tickets)
@@ -593,34 +595,57 @@ def ceiling_text(path: Path | None = None, lrs: Mapping[str, float] | None = Non
     return "; ".join(parts)
 
 
-def longer_frame(lrs: Mapping[str, float], path: Path | None = None) -> pd.DataFrame:
-    """Ticket minus dense network (points) after more ticket training, from ``ceiling.json``, one
-    column per network: the validation probe at the tickets' learning rate ``lrs`` ({arch: rate})
-    after each recorded budget (rows named by images); the book's LTH tickets on the test set after
-    each number of passes (mean over the recorded seeds) and the paired difference between the most
-    and fewest passes with its 95 % interval over those seeds."""
+def longer_probe_frame(lrs: Mapping[str, float], path: Path | None = None) -> pd.DataFrame:
+    """The validation probe of ``ceiling.json`` (``archs``: the learning curves' one-shot tickets, one
+    draw each) at the tickets' learning rate ``lrs`` ({arch: rate}): ticket minus dense network
+    (points) per network and ticket budget (columns: passes over the 58,000-image split and images)."""
     path = path or RESULTS / "ceiling.json"
     if not path.exists():
         return pd.DataFrame()
-    rec = json.loads(path.read_text())
-    book = rec.get("book_tickets", {})
+    rows = {}
+    for arch, r in sorted(json.loads(path.read_text()).get("archs", {}).items(), key=lambda kv: _arch_order(kv[0])):
+        rows[ARCH_LABELS.get(arch, arch)] = {
+            f"{t['passes']:.1f} pass{'es' * (round(t['passes'], 1) != 1)} ({t['ticket_budget']:,} images)": t["gap_points"]
+            for t in r["tickets"] if t.get("ticket_lr") == lrs.get(arch)}
+    return pd.DataFrame(rows).T.astype(float).round(2)
+
+
+def longer_book_frame(path: Path | None = None) -> pd.DataFrame:
+    """The book's own LTH tickets trained longer (``ceiling.json`` ``book_tickets``, test set), one
+    column per network: ticket minus dense network (points) of every seed after each number of
+    passes, their mean, sample standard deviation and 95 % t interval of the mean, and the paired
+    difference between the most and fewest passes with its 95 % interval."""
+    path = path or RESULTS / "ceiling.json"
+    rec = json.loads(path.read_text()).get("book_tickets") if path.exists() else None
+    if not rec:
+        return pd.DataFrame()
     cols = {}
-    for arch in sorted(set(rec.get("archs", {})) | set(book.get("archs", {})), key=_arch_order):
+    for arch, r in sorted(rec["archs"].items(), key=lambda kv: _arch_order(kv[0])):
         col = {}
-        for t in rec.get("archs", {}).get(arch, {}).get("tickets", []):
-            if t.get("ticket_lr") == lrs.get(arch):
-                col[f"validation probe, {t['ticket_budget']:,} images"] = t["gap_points"]
-        r = book.get("archs", {}).get(arch)
-        if r:
-            for p, g in r["gap"].items():
-                col[f"test, book ticket, {_passes(int(p))} (mean of {g['n']} seed{'s' * (g['n'] != 1)})"] = g["mean"]
-            if r.get("longer_minus_book"):
-                lo_p, hi_p = min(map(int, r["gap"])), max(map(int, r["gap"]))
-                mean, low, high = r["longer_minus_book"]
-                what = f"test, {hi_p} minus {lo_p} passes, paired over seeds"
-                col[f"{what}: mean"], col[f"{what}: 95 % low"], col[f"{what}: 95 % high"] = mean, low, high
+        for p in sorted(map(int, r["gap"])):
+            for x in (x for x in r["rows"] if x["passes"] == p):
+                col[f"{_passes(p)}: seed {x['seed']}" + (" (this book's run)" if x["seed"] == 0 else "")] = \
+                    x["gap_test_points"]
+            m, low, high = _mean_interval(r["gap"][str(p)])
+            col[f"{_passes(p)}: mean"], col[f"{_passes(p)}: sample sd"] = m, r["gap"][str(p)]["std"]
+            col[f"{_passes(p)}: mean, 95 % low"], col[f"{_passes(p)}: mean, 95 % high"] = low, high
+        if r.get("longer_minus_book"):
+            lo_p, hi_p = min(map(int, r["gap"])), max(map(int, r["gap"]))
+            what = f"{hi_p} minus {lo_p} passes (paired)"
+            for k, v in zip(("mean", "95 % low", "95 % high"), r["longer_minus_book"]):
+                col[f"{what}: {k}"] = v
         cols[ARCH_LABELS.get(arch, arch)] = col
     return pd.DataFrame(cols).astype(float).round(2)
+
+
+def _mean_interval(spread: Mapping) -> tuple[float, float, float]:
+    """(mean, 95 % low, high) of a ``stats.spread`` record: Student's t over its n values (nan bounds
+    for one)."""
+    n, mean, std = spread["n"], spread["mean"], spread.get("std")
+    if n < 2 or std is None or std != std:
+        return mean, float("nan"), float("nan")
+    half = t95(n - 1) * std / n ** 0.5
+    return mean, mean - half, mean + half
 
 
 def _passes(n: float) -> str:
@@ -628,65 +653,84 @@ def _passes(n: float) -> str:
     return f"{n:g} pass{'es' * (n != 1)}"
 
 
+def _verdict(values: Sequence[float], low: float, high: float, bound: float, what: str) -> str:
+    """Whether ``values`` (one per seed) and the interval [low, high] of their mean clear ``bound``."""
+    above, below = all(v >= bound for v in values), all(v < bound for v in values)
+    if len(values) == 1:
+        return f"{'clears' if above else 'misses'} {what} (one draw)"
+    if above and low >= bound:
+        return f"every seed and the interval clear {what}"
+    if below and high < bound:
+        return f"every seed and the interval miss {what}"
+    seeds = "every seed clears" if above else "every seed misses" if below else "the seeds split on"
+    return f"{seeds} {what}, but the interval includes it"
+
+
 def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None) -> dict[str, str]:
     """The book's own LTH tickets trained longer (``ci/ceiling.py --runs``, ``book_tickets``) in words:
     ``tickets`` (the book's runs, seed 0: test accuracy and ticket minus dense after each number of
-    passes), ``seeds`` (every recorded seed: the mean gap after each number of passes and the paired
-    difference), ``meets`` (whether the mean gap over the seeds reaches the 2-point target after the
-    most passes, on the test set), ``aims`` (the book's longest-trained tickets against the LTH
-    accuracy aims) and ``cost`` (what the extra passes would add to the cpu book, normalised minutes,
-    against its 60)."""
+    passes), ``meets`` (the mean gap over the seeds after the most passes with its 95 % interval,
+    against the 2-point target), ``recovered`` (the share of the fewest-passes gap the extra passes
+    recovered, paired over the seeds), ``threads`` (seeds whose shorter and longer tickets trained on
+    different thread counts), ``aims`` (the LTH accuracy after the most passes against its aim) and
+    ``dense`` (the dense networks against theirs), ``cost`` (what the extra passes would add to the
+    cpu book, normalised minutes, against its 60)."""
     path = path or RESULTS / "ceiling.json"
     rec = json.loads(path.read_text()).get("book_tickets") if path.exists() else None
-    keys = ("tickets", "seeds", "meets", "aims", "cost")
+    keys = ("tickets", "meets", "recovered", "threads", "aims", "dense", "cost")
     if not rec:
         return {k: "not recorded" for k in keys}
-    tickets, seeds, meets, aims = [], [], [], []
+    tickets, meets, recovered, threads, aims, dense = [], [], [], [], [], []
     for arch, r in sorted(rec["archs"].items(), key=lambda kv: _arch_order(kv[0])):
         name = ARCH_LABELS.get(arch, arch)
         own = [x for x in r["rows"] if x.get("seed", 0) == 0]
         steps = ", ".join(f"{100 * x['test_accuracy']:.1f} % after {_passes(x['passes'])} "
-                          f"({_points(x['gap_test_points'])} points against its dense network"
-                          + (f"; {_points(x['gap_val_points'])} on validation" if x.get("gap_val_points") is not None
+                          f"({x['gap_test_points']:+.2f} points against its dense network"
+                          + (f"; {x['gap_val_points']:+.2f} on validation" if x.get("gap_val_points") is not None
                              else "") + ")" for x in own)
         tickets.append(f"{name}: {steps}" + ("" if r.get("same_mask") else " (the masks differ)"))
-        most = max(map(int, r["gap"]))
-        g = r["gap"][str(most)]
-        values = ", ".join(f"{x['gap_test_points']:+.2f}" for x in r["rows"] if x["passes"] == most)
-        if g["n"] > 1:
-            spreads = ", ".join(f"{_points(v['mean'])} +- {v['std']:.1f} after {_passes(int(p))}" for p, v in r["gap"].items())
-            mean, low, high = r["longer_minus_book"]
-            threads: dict[int, set] = {}
-            for x in r["rows"]:
-                threads.setdefault(x["seed"], set()).add(x.get("threads"))
-            mixed = [str(k) for k, t in threads.items() if len(t) > 1]   # a run's floats depend on its threads
-            note = (f"; seed{'s' * (len(mixed) > 1)} {' and '.join(mixed)} trained the shorter and the longer "
-                    f"tickets on different thread counts, another draw besides the passes" if mixed else "")
-            seeds.append(f"{name} {spreads} (mean +- sample standard deviation over {g['n']} seeds; paired "
-                         f"difference {_points(mean)} points, 95 % interval [{_points(low)}, {_points(high)}]"
-                         f"{note})")
-        ok = g["mean"] >= 100 * TICKET_GAP_AIM
-        meets.append(f"{name}'s {'mean ' if g['n'] > 1 else ''}gap after {_passes(most)}, {_points(g['mean'])} points"
-                     + (f" (seeds: {values})" if g["n"] > 1 else " (one draw)")
-                     + f", {'is within' if ok else 'misses'} it")
+        fewest, most = min(map(int, r["gap"])), max(map(int, r["gap"]))
+        last = [x for x in r["rows"] if x["passes"] == most]
+        mean, low, high = _mean_interval(r["gap"][str(most)])
+        n = len(last)
+        meets.append(f"{name}'s mean gap after {_passes(most)} {mean:+.2f} points"
+                     + (f" (95 % interval [{low:+.2f}, {high:+.2f}] over {n} seeds)" if n > 1 else "")
+                     + f": {_verdict([x['gap_test_points'] for x in last], low, high, 100 * TICKET_GAP_AIM, 'the target')}")
+        if r.get("longer_minus_book"):
+            d, d_lo, d_hi = r["longer_minus_book"]
+            base = -r["gap"][str(fewest)]["mean"]
+            if base > 0:
+                recovered.append(f"{name} {100 * d / base:.0f} % of its {fewest}-pass gap "
+                                 f"({100 * d_lo / base:.0f}-{100 * d_hi / base:.0f} %)")
+        by_seed: dict[int, set] = {}
+        for x in r["rows"]:
+            by_seed.setdefault(x["seed"], set()).add(x.get("threads"))
+        mixed = [str(k) for k, t in by_seed.items() if len(t) > 1]   # a run's floats depend on its threads
+        if mixed:
+            threads.append(f"{name}'s seed{'s' * (len(mixed) > 1)} {' and '.join(mixed)}")
         if arch in AIMS:
-            accs = [x["test_accuracy"] for x in r["rows"] if x["passes"] == most]
-            acc = sum(accs) / len(accs)
-            aims.append(f"{name} {100 * acc:.1f} % against {100 * AIMS[arch]:.0f} %, "
-                        f"{'reached' if acc >= AIMS[arch] else 'not reached'}")
-    base = min(x["passes"] for r in rec["archs"].values() for x in r["rows"])
+            acc = _spread([100 * x["test_accuracy"] for x in last])
+            m, lo, hi = _mean_interval(acc)
+            aims.append(f"{name} {m:.1f} %" + (f" [{lo:.1f}, {hi:.1f}]" if n > 1 else "") + f" against "
+                        f"{100 * AIMS[arch]:.0f} %: "
+                        + _verdict([100 * x["test_accuracy"] for x in last], lo, hi, 100 * AIMS[arch], "the aim"))
+        if arch in DENSE_AIMS:
+            dense_accs = {x["seed"]: 100 * x["dense_test_accuracy"] for x in r["rows"]}
+            dm = sum(dense_accs.values()) / len(dense_accs)
+            dense.append(f"{name} {dm:.1f} % (mean of {len(dense_accs)} seed{'s' * (len(dense_accs) != 1)}) "
+                         f"against {100 * DENSE_AIMS[arch]:.0f} %")
+    base_p = min(x["passes"] for r in rec["archs"].values() for x in r["rows"])
     book = book_cpu or RESULTS / "book_cpu.json"
     total = json.loads(book.read_text())["normalised_seconds"] / 60 if book.exists() else None
-    costs = [f"about {m:g} normalised minutes ({_passes(int(p))} instead of {_passes(base)}; the u-Ticket tickets, not "
-             f"trained longer here, counted at their LTH tickets' time per pass)"
-             + (f", which would take this build's {total:.1f} to about {total + m:.1f} against the 60 of its budget"
-                if total is not None else "")
+    costs = [f"about {m:g} normalised minutes ({_passes(int(p))} instead of {_passes(base_p)}; the u-Ticket tickets, "
+             f"not trained longer here, counted at their LTH tickets' time per pass)"
+             + (f", which would take this build's {total:.1f} to about {total + m:.1f}: "
+                f"{'more than' if total + m > 60 else 'within'} the 60 of its budget" if total is not None else "")
              for p, m in rec["extra_normalised_minutes"].items()]
-    return {"tickets": "; ".join(tickets), "seeds": "; ".join(seeds) or "only the book's own seed was trained longer",
-            "meets": "; ".join(meets), "aims": "; ".join(aims), "cost": "; ".join(costs)}
+    return {"tickets": "; ".join(tickets), "meets": "; ".join(meets),
+            "recovered": "; ".join(recovered) or "not measured over seeds",
+            "threads": ("; ".join(threads) + " trained the shorter and the longer tickets on different thread counts, "
+                        "another draw besides the passes") if threads else "Every pair trained on the same threads",
+            "aims": "; ".join(aims), "dense": "; ".join(dense), "cost": "; ".join(costs)}
 
 
-def _points(x: float) -> str:
-    """Signed points to one decimal, halves away from zero (-1.35 -> -1.4, as 3.15 -> 3.2)."""
-    from decimal import ROUND_HALF_UP, Decimal
-    return f"{Decimal(repr(round(x, 9))).quantize(Decimal('0.1'), rounding=ROUND_HALF_UP):+}"
