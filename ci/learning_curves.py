@@ -110,8 +110,11 @@ def main(argv=None) -> int:
         tag += "" if a.ticket_lr is None else f"-lr{a.ticket_lr:g}"
         twarm = None
         if a.ticket_warm:
-            t_s, f_s = a.ticket_warm.split(",")
-            twarm = (int(t_s), float(f_s))
+            try:
+                t_s, f_s = a.ticket_warm.split(",")
+                twarm = (int(t_s), float(f_s))
+            except ValueError:
+                ap.error(f"--ticket-warm {a.ticket_warm!r}: expected T,FRACTION, e.g. 2,0.5")
             tag += f"-w{twarm[0]}-{twarm[1]:g}"
         ticket_cfg = cfg if a.ticket_lr is None else cfg.replace(**{"train.lr_rounds": a.ticket_lr})
         kinds = ["dense"] + ([m + tag for m in a.methods.split(",")] if a.tickets else [])

@@ -148,6 +148,9 @@ def test_welch_interval_by_hand_and_the_recipe_shift_sentence():
     assert stats.welch([1, 1], [3, 3]) == (2.0, 2.0, 2.0)
     with pytest.raises(ValueError, match=">= 2 values on each side"):
         stats.welch([1.0], [2.0, 3.0])
+    m, lo, hi = stats.mean_t([1.0, 2.0, 3.0])              # sd 1, t(2) = 4.303: half-width 4.303 / sqrt 3
+    assert (m, lo, hi) == pytest.approx((2.0, 2.0 - 4.303 / 3 ** 0.5, 2.0 + 4.303 / 3 ** 0.5), abs=1e-3)
+    assert stats.mean_t([5.0])[0] == 5.0 and all(v != v for v in stats.mean_t([5.0])[1:])   # one seed: no interval
     # pairs (1, 4), (2, 6), (3, 8): differences 3, 4, 5 (mean 4, std 1), t(2) 4.303 / sqrt 3 = 2.484
     d, lo, hi = stats.paired_t([1, 2, 3], [4, 6, 8])
     assert d == 4.0 and lo == pytest.approx(4 - 2.4843, abs=1e-3) and hi == pytest.approx(4 + 2.4843, abs=1e-3)

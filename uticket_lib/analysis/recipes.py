@@ -16,8 +16,7 @@ import pandas as pd
 
 from .. import paper, runstore
 from .labels import ARCH_LABELS, METHOD_LABELS
-from .stats import spread as _spread
-from .stats import t95
+from .stats import mean_t
 
 RESULTS = Path(__file__).resolve().parents[2] / "ci" / "bench_results"
 # What the cpu profile aims for (the project's targets for a 60-normalised-minute 2-core book; the
@@ -626,7 +625,7 @@ def longer_book_frame(path: Path | None = None) -> pd.DataFrame:
             for x in (x for x in r["rows"] if x["passes"] == p):
                 col[f"{_passes(p)}: seed {x['seed']}" + (" (this book's run)" if x["seed"] == 0 else "")] = \
                     x["gap_test_points"]
-            m, low, high = _mean_interval(r["gap"][str(p)])
+            m, low, high = mean_t([x["gap_test_points"] for x in r["rows"] if x["passes"] == p])
             col[f"{_passes(p)}: mean"], col[f"{_passes(p)}: sample sd"] = m, r["gap"][str(p)]["std"]
             col[f"{_passes(p)}: mean, 95 % low"], col[f"{_passes(p)}: mean, 95 % high"] = low, high
         if r.get("longer_minus_book"):
@@ -636,16 +635,6 @@ def longer_book_frame(path: Path | None = None) -> pd.DataFrame:
                 col[f"{what}: {k}"] = v
         cols[ARCH_LABELS.get(arch, arch)] = col
     return pd.DataFrame(cols).astype(float).round(2)
-
-
-def _mean_interval(spread: Mapping) -> tuple[float, float, float]:
-    """(mean, 95 % low, high) of a ``stats.spread`` record: Student's t over its n values (nan bounds
-    for one)."""
-    n, mean, std = spread["n"], spread["mean"], spread.get("std")
-    if n < 2 or std is None or std != std:
-        return mean, float("nan"), float("nan")
-    half = t95(n - 1) * std / n ** 0.5
-    return mean, mean - half, mean + half
 
 
 def _passes(n: float) -> str:
@@ -691,7 +680,7 @@ def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None) ->
         tickets.append(f"{name}: {steps}" + ("" if r.get("same_mask") else " (the masks differ)"))
         fewest, most = min(map(int, r["gap"])), max(map(int, r["gap"]))
         last = [x for x in r["rows"] if x["passes"] == most]
-        mean, low, high = _mean_interval(r["gap"][str(most)])
+        mean, low, high = mean_t([x["gap_test_points"] for x in last])
         n = len(last)
         meets.append(f"{name}'s mean gap after {_passes(most)} {mean:+.2f} points"
                      + (f" (95 % interval [{low:+.2f}, {high:+.2f}] over {n} seeds)" if n > 1 else "")
@@ -701,7 +690,8 @@ def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None) ->
             base = -r["gap"][str(fewest)]["mean"]
             if base > 0:
                 recovered.append(f"{name} {100 * d / base:.0f} % of its {fewest}-pass gap "
-                                 f"({100 * d_lo / base:.0f}-{100 * d_hi / base:.0f} %)")
+                                 f"({100 * d_lo / base:.0f}-{100 * d_hi / base:.0f} %: the paired interval over "
+                                 f"the mean {fewest}-pass gap, whose own spread it leaves out)")
         by_seed: dict[int, set] = {}
         for x in r["rows"]:
             by_seed.setdefault(x["seed"], set()).add(x.get("threads"))
@@ -709,8 +699,7 @@ def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None) ->
         if mixed:
             threads.append(f"{name}'s seed{'s' * (len(mixed) > 1)} {' and '.join(mixed)}")
         if arch in AIMS:
-            acc = _spread([100 * x["test_accuracy"] for x in last])
-            m, lo, hi = _mean_interval(acc)
+            m, lo, hi = mean_t([100 * x["test_accuracy"] for x in last])
             aims.append(f"{name} {m:.1f} %" + (f" [{lo:.1f}, {hi:.1f}]" if n > 1 else "") + f" against "
                         f"{100 * AIMS[arch]:.0f} %: "
                         + _verdict([100 * x["test_accuracy"] for x in last], lo, hi, 100 * AIMS[arch], "the aim"))

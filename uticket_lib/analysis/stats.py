@@ -105,16 +105,24 @@ def spread(values: Sequence[float]) -> dict:
     return {"n": len(v), "mean": mean, "std": std, "min": min(v), "max": max(v)}
 
 
+def mean_t(values: Sequence[float]) -> tuple[float, float, float]:
+    """(mean, 95 % low, high) of per-seed ``values``: Student's t interval of the mean (nan bounds
+    for one value)."""
+    s = spread(values)
+    if s["n"] < 2:
+        return s["mean"], float("nan"), float("nan")
+    half = t95(s["n"] - 1) * s["std"] / math.sqrt(s["n"])
+    return s["mean"], s["mean"] - half, s["mean"] + half
+
+
 def paired_t(before: Sequence[float], after: Sequence[float]) -> tuple[float, float, float]:
     """(mean of after - before, 95 % low, high) over pairs that share everything but the change (the
     same seed and dense network): Student's t interval of the per-pair differences."""
     if len(before) != len(after):
         raise ValueError(f"paired values need equal lengths, got {len(before)} and {len(after)}")
-    s = spread([b - a for a, b in zip(before, after)])
-    if s["n"] < 2:
-        raise ValueError(f"a paired interval needs >= 2 pairs, got {s['n']}")
-    half = t95(s["n"] - 1) * s["std"] / math.sqrt(s["n"])
-    return s["mean"], s["mean"] - half, s["mean"] + half
+    if len(before) < 2:
+        raise ValueError(f"a paired interval needs >= 2 pairs, got {len(before)}")
+    return mean_t([b - a for a, b in zip(before, after)])
 
 
 def welch(before: Sequence[float], after: Sequence[float]) -> tuple[float, float, float]:
