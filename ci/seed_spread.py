@@ -1,6 +1,7 @@
 """Training noise of the book's recipes: the same runs trained with 3 seeds, recorded once.
 
     .venv/bin/python ci/seed_spread.py --runs runs [--runs OTHER_ROOT ...] [--seeds 0 1 2] [--train]
+        [--recipes cpu] [--archs vgg16]
 
 For each recipe below and each seed (``train.seed``: initialisation, data order; everything else
 equal), the final-level test accuracy of the LTH and u-Ticket tickets and of their dense network.
@@ -84,24 +85,36 @@ def main() -> None:
     ap.add_argument("--train", action="store_true", help="train the runs that are missing")
     ap.add_argument("--recipes", default=",".join(RECIPES),
                     help="which recipes to measure (the others keep their record in --out)")
+    ap.add_argument("--archs", help="only these networks (comma-separated) of the recipes; the others keep "
+                                    "their record in --out, with the machine, commit and date it was made at")
     ap.add_argument("--out", default=str(OUT))
     a = ap.parse_args()
     roots = [Path(r) for r in a.runs]
     unknown = set(a.recipes.split(",")) - set(RECIPES)
     if unknown:
         ap.error(f"unknown recipe(s) {', '.join(sorted(unknown))}; choose from {', '.join(RECIPES)}")
+    only = set(a.archs.split(",")) if a.archs else None
+    if only and only - {x for n in a.recipes.split(",") for x in RECIPES[n][1]}:
+        ap.error(f"--archs {a.archs}: not a network of --recipes {a.recipes}")
     old = json.loads(Path(a.out).read_text()) if Path(a.out).exists() else {}
     recorded = {}
     kept = {k: v for k, v in old.get("recipes", {}).items() if k not in a.recipes.split(",")}
     if a.train:   # every missing run in one batch (parallel.run_all: side by side where faster)
-        missing = [cfg for name in a.recipes.split(",") for arch in RECIPES[name][1] for seed in a.seeds
+        missing = [cfg for name in a.recipes.split(",") for arch in RECIPES[name][1] if not only or arch in only
+                   for seed in a.seeds
                    for method in ("lth", "uticket") for cfg in [config(name, arch, method, seed)]
                    if find(cfg, roots, False, missing_ok=True) is None]
         parallel.run_all(missing, root=roots[0], progress=True)
     for name in a.recipes.split(","):
         profile, archs, overrides = RECIPES[name]
         per_arch = {}
+        prev = old.get("recipes", {}).get(name, {})
         for arch in archs:
+            if only and arch not in only:   # kept as recorded, with where and when it was measured
+                if arch in prev.get("archs", {}):
+                    per_arch[arch] = {**{k: prev.get(k, old.get(k)) for k in ("machine", "commit", "date")},
+                                      **prev["archs"][arch]}
+                continue
             rows, hashes = [], {}
             for seed in a.seeds:
                 row = {"seed": seed}

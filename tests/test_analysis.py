@@ -17,7 +17,10 @@ def test_overrides_keep_profile_values_for_none():
     from uticket_lib import profiles
     cfg = profiles.get("cpu", "vgg16", overrides=analysis.overrides(epochs=3))
     assert (cfg.train.epochs, cfg.train.epochs_final) == (3, None)
-    assert profiles.get("cpu", "vgg16", overrides=analysis.overrides()).train.epochs_final == 2
+    assert profiles.get("cpu", "vgg16", overrides=analysis.overrides()).train.epochs_final == 4
+    assert profiles.get("cpu", "resnet19", overrides=analysis.overrides()).train.epochs_final == 2
+    cfg = profiles.get("cpu", "resnet19", overrides=analysis.overrides(epochs=3))   # over the arch's own too
+    assert (cfg.train.epochs, cfg.train.epochs_final) == (3, None)
 
 
 def test_archs_parses_a_papermill_string():

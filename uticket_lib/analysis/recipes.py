@@ -522,6 +522,9 @@ BEFORE_BATCH32 = "cpu-vgg16-b64-fp32"
 # VGG-16: the 2026-12-06 build at 33ac3d2, batch 32, bf16 where native; ResNet-19: the build at
 # 2baa1ba), kept to measure what the second pass moved, and what VGG-16's batch 32 moved before it
 BEFORE_SECOND_PASS = "cpu-1pass"
+# ... and VGG-16's runs of the cpu recipe while its tickets trained two passes (the 2026-12-06 build at
+# fb510e2), kept to measure what its third and fourth pass moved (the profile's train.epochs_final 4)
+BEFORE_FOUR_PASSES = "cpu-vgg16-2pass"
 # the recipe each network had right after train.lr_rounds came in, where it is no longer "cpu": what
 # lr_rounds moved is measured against it, not against the later changes stacked on top
 AFTER_LR_ROUNDS = {"vgg16": BEFORE_BATCH32, "resnet19": BEFORE_SECOND_PASS}
