@@ -83,8 +83,9 @@ def book_tickets(roots: list[Path], passes: tuple[int, ...] = (2, 4), train: boo
     gap_test_points, gap_val_points, meets_target, seconds_per_pass, threads, run}, ...], "same_mask":
     bool (each seed's runs share their mask), "gap": {passes: stats.spread of the seeds' test gaps},
     "longer_minus_book": paired (mean, low, high) of the gap after the most passes minus the fewest,
-    over the seeds (None for one seed)}}, "seeds", "extra_normalised_minutes": {passes: estimate},
-    "basis"} for the book's LTH tickets trained for each of ``passes`` with each training seed (seed 0
+    over the seeds (None for one seed), "extra_normalised_minutes": {passes: that network's two tickets'
+    share of the estimate}}}, "seeds", "extra_normalised_minutes": {passes: estimate}, "book_commit"
+    (``book_cpu.json``'s commit: the build whose runs are seed 0), "basis"} for the book's LTH tickets trained for each of ``passes`` with each training seed (seed 0
     is the book's run; see the module's docstring)."""
     cfgs = {(a, p, s): profiles.get(profile, a, "fmnist", "lth", {**(overrides or {}), "train.epochs_final": p,
                                                                   "train.seed": s})
@@ -130,9 +131,13 @@ def book_tickets(roots: list[Path], passes: tuple[int, ...] = (2, 4), train: boo
                   "longer_minus_book": paired}
     # two tickets per network (LTH, u-Ticket) at the book's (seed 0) LTH seconds per pass, two side by side
     base = min(passes)
-    per_pass = sum(2 * next(r for r in out[a]["rows"] if r["passes"] == base and r["seed"] == seeds[0])
-                   ["seconds_per_pass"] for a in archs)
-    return {"archs": out, "seeds": list(seeds),
+    own = {a: 2 * next(r for r in out[a]["rows"] if r["passes"] == base and r["seed"] == seeds[0])["seconds_per_pass"]
+           for a in archs}
+    per_pass = sum(own.values())
+    for a in archs:   # the same estimate per network: what its own two tickets' extra passes would add
+        out[a]["extra_normalised_minutes"] = {str(p): round((p - base) * own[a] / 2 * scale / 60, 1)
+                                              for p in passes if p > base}
+    return {"archs": out, "seeds": list(seeds), "book_commit": book.get("commit"),
             "extra_normalised_minutes": {str(p): round((p - base) * per_pass / 2 * scale / 60, 1)
                                          for p in passes if p > base},
             "basis": f"extra passes x the {base}-pass LTH runs' seconds per pass (seed {seeds[0]}), for LTH and "

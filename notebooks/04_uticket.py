@@ -181,7 +181,7 @@ analysis.glue("ch4_cost_s", cost["balance_seconds"].max(), "{:.3f} s");
 # %% [markdown]
 # Balancing takes at most {glue:md}`ch4_cost_s`, {glue:md}`ch4_cost_pct` of one level's training.
 # The ratio depends on how long a level trains: at the paper's 180 epochs per round it would be far
-# smaller than at this profile's one or two passes per level.
+# smaller than at this profile's one to four passes per level.
 
 # %% [markdown]
 # ## Exercises

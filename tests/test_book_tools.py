@@ -764,10 +764,22 @@ def test_ceiling_book_tickets_compare_the_same_ticket_trained_longer(tmp_path):
     if r["gap"]["1"]["mean"] < 0:
         assert text["recovered"].startswith(f"VGG-16 {100 * d / -r['gap']['1']['mean']:.0f} % of its 1-pass gap")
     assert text["threads"] == "Every pair trained on the same threads"
-    assert text["cost"].startswith(f"about {rec['extra_normalised_minutes']['2']:g} normalised minutes (2 passes "
-                                   "instead of 1 pass; the u-Ticket tickets")
-    assert text["cost"].endswith(f"would take this build's 2.5 to about "
-                                 f"{2.5 + rec['extra_normalised_minutes']['2']:.1f}: within the 60 of its budget")
+    # one network here, so its share is the whole estimate
+    assert r["extra_normalised_minutes"] == rec["extra_normalised_minutes"]
+    m = rec["extra_normalised_minutes"]["2"]
+    assert text["cost"].startswith(f"VGG-16's two tickets at 2 passes instead of 1 pass about {m:g} normalised minutes (")
+    assert text["cost"].endswith(f"would take this build's 2.5 to about {2.5 + m:.1f}: within the 60 of its budget")
+    paid = recipes.book_tickets_text(out, book, profile_passes={"vgg16": 2})["cost"]   # the profile trains them so
+    assert paid == (f"VGG-16's two tickets at 2 passes about {m:g} normalised minutes by this estimate, which the "
+                    "profile now spends (this build trained them 2 passes)")
+    assert text["build"] == "this book's build"   # the record names no commit: book_cpu.json here has none
+    old = {**rec, "archs": {"vgg16": {k: v for k, v in r.items() if k != "extra_normalised_minutes"}}}
+    out.write_text(json.dumps({"archs": {}, "book_tickets": old}))   # a record from before the per-network shares
+    assert recipes.book_tickets_text(out, book)["cost"].startswith(f"about {m:g} normalised minutes (2 passes instead of 1 pass")
+    out.write_text(json.dumps({"archs": {}, "book_tickets": {**rec, "book_commit": "abcdef0123"}}))
+    assert recipes.book_tickets_text(out, book)["build"] == "the build at abcdef0"
+    assert recipes.longer_book_frame(out).index[0] == "1 pass: seed 0 (the build at abcdef0)"
+    out.write_text(json.dumps({"archs": {}, "book_tickets": rec}))
     mean_acc = 100 * (two["test_accuracy"] + two_b["test_accuracy"]) / 2
     assert text["aims"].startswith(f"VGG-16 {mean_acc:.1f} % [")
     dense_mean = 100 * (one["dense_test_accuracy"] + one_b["dense_test_accuracy"]) / 2

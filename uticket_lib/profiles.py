@@ -2,7 +2,7 @@
 
 - ``smoke``: the whole pipeline in minutes on 2 CPU cores; its numbers mean nothing.
 - ``cpu``: the default book. Real training on Fashion-MNIST at reduced width on the whole training
-  split, one pass for the dense network and two per ticket, all of the pruning in
+  split, one pass for the dense network and two per ticket (four for VGG-16's), all of the pruning in
   one round to reach about 98 % weight sparsity, a validation split held out of the training set
   (every selection), the whole test set (every reported accuracy) and a short-budget recipe (AdamW,
   no augmentation) chosen on that validation split (``ci/learning_curves.py``).
@@ -60,7 +60,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.optimizer": "adam",
         "train.lr": 1e-3,
         # Schedule: chosen by the BUDGET. One pass for the dense network and two for the ticket
-        # (train.epochs_final; VALIDATION said the second pays, see ARCH_OVERRIDES' notes), with all
+        # (train.epochs_final; VALIDATION said the second pays, see ARCH_OVERRIDES' notes; VGG-16's
+        # tickets take four, ARCH_OVERRIDES), with all
         # of the 98 % pruned in one round (one-shot), is what fits the 60-normalised-minute book with
         # both networks and both methods (the README records what a level costs). VALIDATION says what it costs in accuracy (learning_curves.json,
         # VGG-16, batch 64, lr 1e-3): the one-shot ticket after one pass 80.8 % against its dense
@@ -68,7 +69,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # 0.25 holds a ticket within 2 points, at 4 x the ticket budget). MEASURED on the test set with
         # the book's own LTH tickets (ci/ceiling.py --runs, ci/bench_results/ceiling.json, 3 seeds):
         # four passes instead of two take VGG-16's from -3.4 to -1.7 points against its dense network
-        # and ResNet-19's from -4.4 to -3.1, for about 23.5 normalised minutes more: over the budget.
+        # and ResNet-19's from -4.4 to -3.1, for about 23.5 normalised minutes more for both: over the
+        # budget, so only VGG-16's take them (9.3 of the 23.5).
         # The tickets train at their own learning rate (train.lr_rounds, ARCH_OVERRIDES; VALIDATION).
         "train.epochs_dense": 1,
         "train.epochs": 1,
@@ -83,11 +85,12 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train.channels_last": True,  # ~18 % faster on CPU with the fused LIF (ci/bench_train.py)
         # bf16 autocast exactly where the CPU computes bf16 natively (AVX512-BF16, AMX-BF16): the
         # run's config (and so its hash) records true or false (resolve_amp). MEASURED with the C
-        # LIF kernel (models/native.py; the six readings beside the three 2026-12-06 rebuilds,
-        # ci/bench_results/book_cpu_bench_before/after.json, book_cpu_2baa1ba_bench_*.json and
+        # LIF kernel (models/native.py; the six readings beside three 2026-12-06 rebuilds,
+        # ci/bench_results/book_cpu_fb510e2_bench_*.json, book_cpu_2baa1ba_bench_*.json and
         # book_cpu_33ac3d2_bench_*.json, 2-core EPYC with AVX512-BF16, batch 32): bf16 trains VGG-16
         # 1.11-1.60x and ResNet-19 1.49-1.62x faster than fp32 model-only (1.17-1.45x / 1.42-1.63x end
-        # to end; single readings move that much); with
+        # to end; single readings move that much); on a 2-core Xeon with AMX-BF16 (the three readings
+        # of book_cpu_bench_before/after.json and train_amx.json) 1.37-1.54x / 1.62-1.72x end to end; with
         # the torch-op neuron and fp32 membranes it had bought 0.92-1.06x. Whether it
         # moves the results: amp_equivalence.json. AVX2-only CPUs emulate bf16 slower than fp32 and
         # stay fp32.
@@ -159,13 +162,14 @@ PROFILES: dict[str, dict[str, Any]] = {
 # A ticket keeps 2 % of the weights: larger steps on the few that are left pay off within one pass.
 ARCH_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     ("cpu", "resnet19"): {"train.lr": 3e-3, "train.batch_size": 32, "train.lr_rounds": 1e-2},
-    # VGG-16's tickets train four passes (TEST SET, 3 seeds, ci/ceiling.py --runs, ceiling.json
-    # book_tickets: four instead of two took its LTH ticket from -3.41 +- 0.36 to -1.67 +- 0.27 points
-    # against its dense network, every seed within the 2-point target; the validation probe had said
-    # the same, -2.65 -> -1.35, one draw). ResNet-19's stay at two: four left every seed of its outside
-    # the target (-3.11 +- 0.87) and both networks' would not fit the budget. The BUDGET: the two extra
-    # passes for VGG-16's two tickets cost about 10 normalised minutes on the EPYC of the 2026-12-06
-    # builds (book_cpu.json records the build that pays for them).
+    # VGG-16's tickets train four passes, ResNet-19's two. WHICH SPLIT CHOSE IT: VALIDATION (the probe
+    # at the profile's recipe, learning_curves.json, one draw each, 2,000 images): after about four
+    # passes VGG-16's one-shot ticket came within the 2-point target of its dense network (-1.35 points,
+    # -2.65 after two), ResNet-19's did not (-2.15, -3.15 after two). The BUDGET: two more passes for
+    # VGG-16's two tickets cost about 9.3 normalised minutes, for ResNet-19's 14.2 (ceiling.json, the
+    # EPYC of the 2026-12-06 builds); VGG-16's fitted. The test set was read after the choice, over 3
+    # seeds (ci/ceiling.py --runs, ceiling.json book_tickets): four passes instead of two took VGG-16's
+    # LTH ticket from -3.41 +- 0.36 to -1.67 +- 0.27 points, ResNet-19's from -4.37 +- 1.14 to -3.11 +- 0.87.
     ("cpu", "vgg16"): {"train.batch_size": 32, "train.lr_rounds": 5e-3, "train.epochs_final": 4},
 }
 

@@ -621,12 +621,13 @@ def longer_book_frame(path: Path | None = None) -> pd.DataFrame:
     rec = json.loads(path.read_text()).get("book_tickets") if path.exists() else None
     if not rec:
         return pd.DataFrame()
+    own = f" (the build at {rec['book_commit'][:7]})" if rec.get("book_commit") else " (this book's run)"
     cols = {}
     for arch, r in sorted(rec["archs"].items(), key=lambda kv: _arch_order(kv[0])):
         col = {}
         for p in sorted(map(int, r["gap"])):
             for x in (x for x in r["rows"] if x["passes"] == p):
-                col[f"{_passes(p)}: seed {x['seed']}" + (" (this book's run)" if x["seed"] == 0 else "")] = \
+                col[f"{_passes(p)}: seed {x['seed']}" + (own if x["seed"] == 0 else "")] = \
                     x["gap_test_points"]
             m, low, high = mean_t([x["gap_test_points"] for x in r["rows"] if x["passes"] == p])
             col[f"{_passes(p)}: mean"], col[f"{_passes(p)}: sample sd"] = m, r["gap"][str(p)]["std"]
@@ -658,7 +659,8 @@ def _verdict(values: Sequence[float], low: float, high: float, bound: float, wha
     return f"{seeds} {what}, but the interval includes it"
 
 
-def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None) -> dict[str, str]:
+def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None,
+                      profile_passes: Mapping[str, int | None] | None = None) -> dict[str, str]:
     """The book's own LTH tickets trained longer (``ci/ceiling.py --runs``, ``book_tickets``) in words:
     ``tickets`` (the book's runs, seed 0: test accuracy and ticket minus dense after each number of
     passes), ``meets`` (the mean gap over the seeds after the most passes with its 95 % interval,
@@ -666,10 +668,12 @@ def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None) ->
     recovered, paired over the seeds), ``threads`` (seeds whose shorter and longer tickets trained on
     different thread counts), ``aims`` (the LTH accuracy after the most passes against its aim) and
     ``dense`` (the dense networks against theirs), ``cost`` (what the extra passes would add to the
-    cpu book, normalised minutes, against its 60)."""
+    cpu book, normalised minutes, against its 60; per network where the record has it, and where
+    ``profile_passes`` ({arch: the cpu profile's ticket passes}) already trains a network's tickets
+    that long, that this build paid for them), ``build`` (the build whose runs are seed 0)."""
     path = path or RESULTS / "ceiling.json"
     rec = json.loads(path.read_text()).get("book_tickets") if path.exists() else None
-    keys = ("tickets", "meets", "recovered", "threads", "aims", "dense", "cost")
+    keys = ("tickets", "meets", "recovered", "threads", "aims", "dense", "cost", "build")
     if not rec:
         return {k: "not recorded" for k in keys}
     tickets, meets, recovered, threads, aims, dense = [], [], [], [], [], []
@@ -714,12 +718,30 @@ def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None) ->
     base_p = min(x["passes"] for r in rec["archs"].values() for x in r["rows"])
     book = book_cpu or RESULTS / "book_cpu.json"
     total = json.loads(book.read_text())["normalised_seconds"] / 60 if book.exists() else None
-    costs = [f"about {m:g} normalised minutes ({_passes(int(p))} instead of {_passes(base_p)}; the u-Ticket tickets, "
-             f"not trained longer here, counted at their LTH tickets' time per pass)"
-             + (f", which would take this build's {total:.1f} to about {total + m:.1f}: "
+    how = "the u-Ticket tickets counted at their LTH tickets' time per pass"
+
+    def within(m: float) -> str:
+        return (f", which would take this build's {total:.1f} to about {total + m:.1f}: "
                 f"{'more than' if total + m > 60 else 'within'} the 60 of its budget" if total is not None else "")
-             for p, m in rec["extra_normalised_minutes"].items()]
+    per_arch = {a: r["extra_normalised_minutes"] for a, r in rec["archs"].items() if r.get("extra_normalised_minutes")}
+    if per_arch:   # per network; a network whose tickets the profile already trains that long was paid for
+        costs = []
+        for arch in sorted(per_arch, key=_arch_order):
+            for p, m in per_arch[arch].items():
+                name = ARCH_LABELS.get(arch, arch)
+                paid = (profile_passes or {}).get(arch)
+                if paid is not None and paid >= int(p):
+                    costs.append(f"{name}'s two tickets at {_passes(int(p))} about {m:g} normalised minutes by this "
+                                 f"estimate, which the profile now spends (this build trained them {_passes(paid)})")
+                else:
+                    costs.append(f"{name}'s two tickets at {_passes(int(p))} instead of {_passes(base_p)} about {m:g} "
+                                 f"normalised minutes ({how}){within(m)}")
+    else:
+        costs = [f"about {m:g} normalised minutes ({_passes(int(p))} instead of {_passes(base_p)}; the u-Ticket "
+                 f"tickets, not trained longer here, counted at their LTH tickets' time per pass){within(m)}"
+                 for p, m in rec["extra_normalised_minutes"].items()]
     return {"tickets": "; ".join(tickets), "meets": "; ".join(meets),
+            "build": f"the build at {rec['book_commit'][:7]}" if rec.get("book_commit") else "this book's build",
             "recovered": "; ".join(recovered) or "not measured over seeds",
             "threads": ("; ".join(threads) + " trained the shorter and the longer tickets on different thread counts, "
                         "another draw besides the passes") if threads else "Every pair trained on the same threads",

@@ -55,8 +55,8 @@ FAST = True           # default of lif(fast=None): the fused neuron (False: Spik
 # 0.92-1.05x (VGG-16) / 1.01-1.06x (ResNet-19) fp32 (ci/bench_results/book_cpu_torchop_bench_
 # before/after.json, beside the 371a68a build), against 1.33x / 1.29x with bf16 membranes (train_bf16_membranes.json). The C kernel
 # (USE_NATIVE) reads bf16 and keeps the membrane in fp32 registers: bf16 then trains 1.35-1.50x /
-# 1.51-1.58x faster than fp32 model-only at batch 32 (ci/bench_results/book_cpu_bench_*.json and
-# book_cpu_33ac3d2_bench_*.json, the readings beside two builds).
+# 1.51-1.58x faster than fp32 model-only at batch 32 on a 2-core EPYC (ci/bench_results/
+# book_cpu_2baa1ba_bench_*.json and book_cpu_33ac3d2_bench_*.json, the readings beside two builds).
 LIF_FP32 = True
 # The C kernel (models/native.py, lif_kernel.c) runs the fused neuron where it can be built: the
 # numbers of the torch ops below (bit for bit where torch uses FMA), one pass over memory.
