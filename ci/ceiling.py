@@ -85,7 +85,8 @@ def book_tickets(roots: list[Path], passes: tuple[int, ...] = (2, 4), train: boo
     "longer_minus_book": paired (mean, low, high) of the gap after the most passes minus the fewest,
     over the seeds (None for one seed), "extra_normalised_minutes": {passes: that network's two tickets'
     share of the estimate}}}, "seeds", "extra_normalised_minutes": {passes: estimate}, "book_commit"
-    (``book_cpu.json``'s commit: the build whose runs are seed 0), "basis"} for the book's LTH tickets trained for each of ``passes`` with each training seed (seed 0
+    (``book_cpu.json``'s commit: the build whose runs are seed 0), "book_normalised_minutes" (that
+    build's normalised time, which the estimates add to), "basis"} for the book's LTH tickets trained for each of ``passes`` with each training seed (seed 0
     is the book's run; see the module's docstring)."""
     cfgs = {(a, p, s): profiles.get(profile, a, "fmnist", "lth", {**(overrides or {}), "train.epochs_final": p,
                                                                   "train.seed": s})
@@ -138,6 +139,7 @@ def book_tickets(roots: list[Path], passes: tuple[int, ...] = (2, 4), train: boo
         out[a]["extra_normalised_minutes"] = {str(p): round((p - base) * own[a] / 2 * scale / 60, 1)
                                               for p in passes if p > base}
     return {"archs": out, "seeds": list(seeds), "book_commit": book.get("commit"),
+            "book_normalised_minutes": round(book["normalised_seconds"] / 60, 1),
             "extra_normalised_minutes": {str(p): round((p - base) * per_pass / 2 * scale / 60, 1)
                                          for p in passes if p > base},
             "basis": f"extra passes x the {base}-pass LTH runs' seconds per pass (seed {seeds[0]}), for LTH and "

@@ -770,14 +770,21 @@ def test_ceiling_book_tickets_compare_the_same_ticket_trained_longer(tmp_path):
     assert text["cost"].startswith(f"VGG-16's two tickets at 2 passes instead of 1 pass about {m:g} normalised minutes (")
     assert text["cost"].endswith(f"would take this build's 2.5 to about {2.5 + m:.1f}: within the 60 of its budget")
     paid = recipes.book_tickets_text(out, book, profile_passes={"vgg16": 2})["cost"]   # the profile trains them so
-    assert paid == (f"VGG-16's two tickets at 2 passes about {m:g} normalised minutes by this estimate, which the "
-                    "profile now spends (this build trained them 2 passes)")
+    assert paid == (f"VGG-16's two tickets at 2 passes about {m:g} normalised minutes by this estimate, which would "
+                    f"take this build's 2.5 to about {2.5 + m:.1f}: within the 60 of its budget; the profile now "
+                    "spends them (this build trained them 2 passes)")
     assert text["build"] == "this book's build"   # the record names no commit: book_cpu.json here has none
     old = {**rec, "archs": {"vgg16": {k: v for k, v in r.items() if k != "extra_normalised_minutes"}}}
     out.write_text(json.dumps({"archs": {}, "book_tickets": old}))   # a record from before the per-network shares
     assert recipes.book_tickets_text(out, book)["cost"].startswith(f"about {m:g} normalised minutes (2 passes instead of 1 pass")
     out.write_text(json.dumps({"archs": {}, "book_tickets": {**rec, "book_commit": "abcdef0123"}}))
     assert recipes.book_tickets_text(out, book)["build"] == "the build at abcdef0"
+    # a record naming its build's total adds to that total, not to the current build's
+    out.write_text(json.dumps({"archs": {}, "book_tickets": {**rec, "book_commit": "abcdef0123",
+                                                             "book_normalised_minutes": 59.0}}))
+    assert recipes.book_tickets_text(out, book)["cost"].endswith(
+        f"which would take that build's (abcdef0) 59.0 to about {59.0 + m:.1f}: "
+        f"{'more than' if 59.0 + m > 60 else 'within'} the 60 of its budget")
     assert recipes.longer_book_frame(out).index[0] == "1 pass: seed 0 (the build at abcdef0)"
     out.write_text(json.dumps({"archs": {}, "book_tickets": rec}))
     mean_acc = 100 * (two["test_accuracy"] + two_b["test_accuracy"]) / 2

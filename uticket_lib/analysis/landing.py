@@ -37,11 +37,16 @@ from .labels import ARCH_LABELS
 
 
 
+def final_epochs(cfg: RunConfig) -> int:
+    """Epochs of a run's last pruning round: ``train.epochs_final`` where set, else ``train.epochs``."""
+    return cfg.train.epochs_final if cfg.train.epochs_final is not None else cfg.train.epochs
+
+
 def total_epochs(cfg: RunConfig) -> int:
     """Training epochs of one run: the dense round plus every pruning round (the last one
     ``train.epochs_final`` where set)."""
     rounds = cfg.prune.levels - 1
-    final = cfg.train.epochs_final if cfg.train.epochs_final is not None and rounds else cfg.train.epochs
+    final = final_epochs(cfg) if rounds else cfg.train.epochs
     return cfg.train.epochs_dense + max(0, rounds - 1) * cfg.train.epochs + (final if rounds else 0)
 
 

@@ -338,6 +338,19 @@ def parallel_text(path: Path | None = None) -> str:
             f"{d.get('machine', {}).get('cpu', 'this machine')}, {d['date']})")
 
 
+def build_minutes_text(path: Path | None = None) -> str:
+    """The recorded cpu build from an empty ``runs/`` (``book_cpu.json``) in words: its normalised
+    minutes against the 60 of the budget, its wall minutes, the benchmark speed and the CPU."""
+    path = path or RESULTS / "book_cpu.json"
+    if not path.exists():
+        return "not recorded"
+    d = json.loads(path.read_text())
+    speed = d["normalised_seconds"] * REFERENCE_IMAGES_PER_S / d["total_seconds"]
+    return (f"{d['normalised_seconds'] / 60:.1f} normalised minutes of the 60, {d['total_seconds'] / 60:.1f} minutes "
+            f"on a machine at {speed:.0f} images/s ({d.get('machine', {}).get('cpu', 'CPU not recorded')}, "
+            f"commit {str(d.get('commit', ''))[:7]})")
+
+
 def bf16_speedup_text(paths: Sequence[Path] | None = None) -> str:
     """bf16 autocast over fp32 per network, from ``ci/bench_train.py`` readings (default: the two beside
     the recorded cpu build, ``book_cpu_bench_before/after.json``): the model-only and end-to-end ratios,
@@ -720,8 +733,14 @@ def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None,
     total = json.loads(book.read_text())["normalised_seconds"] / 60 if book.exists() else None
     how = "the u-Ticket tickets counted at their LTH tickets' time per pass"
 
+    if rec.get("book_normalised_minutes") is not None:   # the estimate is that build's: add it to its total
+        total = rec["book_normalised_minutes"]
+        which = f"that build's ({rec['book_commit'][:7]})" if rec.get("book_commit") else "this build's"
+    else:
+        which = "this build's"
+
     def within(m: float) -> str:
-        return (f", which would take this build's {total:.1f} to about {total + m:.1f}: "
+        return (f", which would take {which} {total:.1f} to about {total + m:.1f}: "
                 f"{'more than' if total + m > 60 else 'within'} the 60 of its budget" if total is not None else "")
     per_arch = {a: r["extra_normalised_minutes"] for a, r in rec["archs"].items() if r.get("extra_normalised_minutes")}
     if per_arch:   # per network; a network whose tickets the profile already trains that long was paid for
@@ -732,7 +751,8 @@ def book_tickets_text(path: Path | None = None, book_cpu: Path | None = None,
                 paid = (profile_passes or {}).get(arch)
                 if paid is not None and paid >= int(p):
                     costs.append(f"{name}'s two tickets at {_passes(int(p))} about {m:g} normalised minutes by this "
-                                 f"estimate, which the profile now spends (this build trained them {_passes(paid)})")
+                                 f"estimate{within(m)}; the profile now spends them (this build trained them "
+                                 f"{_passes(paid)})")
                 else:
                     costs.append(f"{name}'s two tickets at {_passes(int(p))} instead of {_passes(base_p)} about {m:g} "
                                  f"normalised minutes ({how}){within(m)}")
