@@ -801,3 +801,17 @@ def test_ceiling_book_tickets_compare_the_same_ticket_trained_longer(tmp_path):
     assert recipes._verdict([1.0, 2.0], -0.5, 3.5, 0.0, "it") == "every seed clears it, but the interval includes it"
     assert recipes._verdict([-1.0, 2.0], -5.0, 6.0, 0.0, "it") == "the seeds split on it, but the interval includes it"
     assert recipes._verdict([1.0], float("nan"), float("nan"), 0.0, "it") == "clears it (one draw)"
+
+
+def test_own_gap_and_build_minutes_texts(tmp_path):
+    from uticket_lib.analysis import recipes, stats
+    d = stats.PairedDiff(n=100, acc_a=0.80, acc_b=0.83, diff=-0.03, lo=-0.05, hi=-0.01, only_a=2, only_b=5)
+    text = recipes.own_gap_text({"vgg16": d, "resnet19": None}, {"vgg16": 4, "resnet19": 2})
+    assert text == f"VGG-16 {d.text()} after 4 passes"          # a network without a paired difference is left out
+    book = tmp_path / "book_cpu.json"
+    assert recipes.build_minutes_text(book) == "not recorded"
+    book.write_text(json.dumps({"total_seconds": 600.0, "normalised_seconds": 1200.0, "commit": "abcdef012345",
+                                "machine": {"cpu": "Some CPU"}}))
+    speed = 1200.0 * recipes.REFERENCE_IMAGES_PER_S / 600.0   # the benchmark speed the normalisation implies
+    assert recipes.build_minutes_text(book) == (f"20.0 normalised minutes of the 60, 10.0 minutes on a machine at "
+                                                f"{speed:.0f} images/s (Some CPU, commit abcdef0)")

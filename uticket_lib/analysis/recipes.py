@@ -338,6 +338,14 @@ def parallel_text(path: Path | None = None) -> str:
             f"{d.get('machine', {}).get('cpu', 'this machine')}, {d['date']})")
 
 
+def own_gap_text(accuracy: Mapping[str, object], passes: Mapping[str, int]) -> str:
+    """This page's LTH tickets against their dense networks: per arch, ``accuracy[arch]``'s
+    ``PairedDiff.text()`` (ticket minus dense, 95 % interval over the test images) after
+    ``passes[arch]`` ticket passes; arches without a paired difference are left out."""
+    return "; ".join(f"{ARCH_LABELS.get(a, a)} {d.text()} after {passes[a]} passes"
+                     for a, d in accuracy.items() if d is not None)
+
+
 def build_minutes_text(path: Path | None = None) -> str:
     """The recorded cpu build from an empty ``runs/`` (``book_cpu.json``) in words: its normalised
     minutes against the 60 of the budget, its wall minutes, the benchmark speed and the CPU."""
