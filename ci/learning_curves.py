@@ -122,6 +122,10 @@ def main(argv=None) -> int:
             print(f"[curves] {a.arch} {recipe}: recorded, skipped")
             continue
         sets = curves.datasets(cfg)
+        if a.tickets and a.rewind not in curves.scored_points(len(sets[0]), a.budget, a.eval_every):
+            ap.error(f"--rewind {a.rewind} is not a point the dense curve scores with --eval-every "
+                     f"{a.eval_every} and {len(sets[0])} training images, so its state would not be kept: "
+                     f"use an --eval-every that divides it")
         keep = "all" if a.states else ((a.rewind, a.budget) if a.tickets else ())
         t0 = time.time()
         folder = Path(a.states or ".") / f"{a.arch}_{recipe}_{a.budget}{'_quick' if a.quick else ''}"

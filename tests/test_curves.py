@@ -248,3 +248,11 @@ def test_training_images_without_augmentation_are_materialised_to_the_same_tenso
     for i in (0, 17, 39):
         assert torch.equal(train[i][0], plain[i][0]) and int(train[i][1]) == int(plain[i][1])
     assert not isinstance(rundata.load_datasets(cfg.replace(**{"data.augment": True}))[0], TensorDataset)
+
+
+def test_scored_points_are_the_chunk_ends():
+    """Every eval_every images along an epoch, each epoch's end and the budget (10 images, budget
+    25, every 4: hand-counted); a rewind point must be one of them for its state to be kept."""
+    assert curves.scored_points(10, 25, 4) == [4, 8, 10, 14, 18, 20, 24, 25]
+    assert 8000 not in curves.scored_points(58000, 224000, 28000)
+    assert 8000 in curves.scored_points(58000, 224000, 8000)

@@ -75,6 +75,16 @@ def _chunks(n_train: int, budget: int, eval_every: int, seed: int, level: int):
         epoch += 1
 
 
+def scored_points(n_train: int, budget: int, eval_every: int) -> list[int]:
+    """The image counts a curve scores (and can keep states) at: each ``eval_every`` images along
+    an epoch, every epoch's end, and the budget."""
+    points, seen = [], 0
+    for _, idx in _chunks(n_train, budget, eval_every, 0, 0):
+        seen += len(idx)
+        points.append(seen)
+    return points
+
+
 def _run(cfg: RunConfig, model: torch.nn.Module, train: Dataset, val: Dataset, budget: int,
          eval_every: int, masks: masklib.Masks | None = None, level: int = 0,
          warm_timesteps: int | None = None, warm_fraction: float = 0.5,
