@@ -11,7 +11,12 @@ trained on the full training split at one T); each is scored on the validation s
 the dense network's final validation accuracy, for every recorded ticket budget and learning rate
 the ticket's final validation accuracy and its gap to the dense network, the budget in passes over
 the training split and whether it reaches the project's target gap (-2 points), and the best of
-them (``best``: the highest validation accuracy a ticket reached at any recorded budget).
+them (``best``: the highest validation accuracy a ticket reached at any recorded budget). A dense
+curve trained longer than the profile's one pass (``learning_curves.py --budget``) and the tickets
+pruned from it are ``longer_dense``: the ceiling with the dense network and its ticket both trained
+long, e.g. ``--arch resnet19 --recipes noaug --budget 224000 --tickets --methods lth
+--ticket-budget 448000 --ticket-lr 0.01`` (four dense passes, eight ticket passes; about 45 minutes
+on 2 cores).
 
 With ``--runs`` it also records ``book_tickets``: the book's own LTH tickets (the cpu profile: the
 same dense level, rewind point and 98 % mask) trained for each number of passes in ``--passes``
@@ -47,11 +52,14 @@ REWIND = profiles.PROFILES["cpu"]["prune.rewind_images"]   # the cpu profile's r
 
 
 def ceiling(entries: list[dict], recipes: dict[str, str] | None = None) -> dict:
-    """{arch: {"recipe", "dense_val_accuracy", "tickets": [{ticket_budget, passes, val_accuracy,
-    gap_points, meets_target, source_kind}, ...], "best": the ticket of highest val_accuracy}} from
-    learning-curve entries, for each network's recipe in ``recipes`` (default ``RECIPES``)."""
+    """{arch: {"recipe", "dense_val_accuracy", "dense_budget", "tickets": [{ticket_budget, passes,
+    val_accuracy, gap_points, meets_target, source_kind}, ...], "best": the ticket of highest
+    val_accuracy, "longer_dense": [the same for each longer dense budget, with "dense_passes"]}} from
+    learning-curve entries, for each network's recipe in ``recipes`` (default ``RECIPES``). A ticket
+    belongs to the dense curve it was pruned from (the same ``budget``); the shortest dense budget,
+    the cpu profile's one pass, is the probe's own, the longer ones are the trained-long ceiling."""
     recipes = RECIPES if recipes is None else recipes
-    out = {}
+    by_budget: dict[str, list[dict]] = {}
     for e in entries:
         arch = e["arch"]
         if e["recipe"] != recipes.get(arch) or e.get("quick") or e["kind"] != "dense":
@@ -62,6 +70,8 @@ def ceiling(entries: list[dict], recipes: dict[str, str] | None = None) -> dict:
         for t in entries:
             if (t["arch"], t["recipe"], t.get("method")) != (arch, recipe, "lth") or t.get("quick"):
                 continue
+            if t.get("budget", e["budget"]) != e["budget"]:
+                continue   # pruned from another dense curve of this recipe
             if t.get("rewind_images") != REWIND or t.get("ticket_warm"):
                 continue   # another rewind point, or part of the budget at a smaller T: another recipe
             gap = 100 * (t["final_val_accuracy"] - dense)
@@ -71,8 +81,15 @@ def ceiling(entries: list[dict], recipes: dict[str, str] | None = None) -> dict:
                             "source_kind": t["kind"], "train_seconds": t.get("train_seconds"),
                             "ticket_lr": t.get("ticket_lr", t.get("lr"))})
         tickets.sort(key=lambda r: (r["ticket_budget"], r["ticket_lr"] or 0))
-        out[arch] = {"recipe": recipe, "dense_val_accuracy": dense, "dense_budget": e["budget"],
-                     "tickets": tickets, "best": max(tickets, key=lambda r: r["val_accuracy"], default=None)}
+        by_budget.setdefault(arch, []).append(
+            {"recipe": recipe, "dense_val_accuracy": dense, "dense_budget": e["budget"],
+             "dense_passes": e["budget"] / e["train_images"] if e.get("train_images") else None,
+             "dense_train_seconds": e.get("train_seconds"), "tickets": tickets,
+             "best": max(tickets, key=lambda r: r["val_accuracy"], default=None)})
+    out = {}
+    for arch, rows in by_budget.items():
+        first, *longer = sorted(rows, key=lambda r: r["dense_budget"])
+        out[arch] = {**first, "longer_dense": longer}
     return out
 
 
@@ -170,9 +187,10 @@ def main() -> None:
                   **({"book_tickets": longer} if longer else {}),
                   "date": datetime.date.today().isoformat()}, a.out)
     for arch, r in result.items():
-        print(arch, f"dense {100 * r['dense_val_accuracy']:.1f} %",
-              "; ".join(f"{t['passes']:.1f} passes: {100 * t['val_accuracy']:.1f} % ({t['gap_points']:+.1f})"
-                        for t in r["tickets"]))
+        for d in (r, *r["longer_dense"]):
+            print(arch, f"dense {100 * d['dense_val_accuracy']:.1f} % after {d['dense_budget']:,} images",
+                  "; ".join(f"{t['passes']:.1f} passes: {100 * t['val_accuracy']:.1f} % ({t['gap_points']:+.1f})"
+                            for t in d["tickets"]))
 
 
 if __name__ == "__main__":

@@ -666,6 +666,61 @@ def test_ceiling_probe_summary_from_learning_curves(tmp_path):
     assert list(recipes.longer_probe_frame({"vgg16": 5e-3}, out).columns) == ["1.0 pass (56,000 images)"]
 
 
+def test_ceiling_probe_keeps_each_ticket_with_the_dense_curve_it_was_pruned_from():
+    """A dense curve trained longer and its ticket form ``longer_dense``: the long ticket is measured
+    against the long dense network, never against the one-pass one, and the one-pass probe keeps
+    only its own tickets."""
+    ce = _load("ceiling")
+    one = {"arch": "resnet19", "recipe": "noaug", "kind": "dense", "final_val_accuracy": 0.86, "budget": 56000,
+           "train_images": 58000}
+    four = {**one, "final_val_accuracy": 0.89, "budget": 224000}
+    t = {"arch": "resnet19", "recipe": "noaug", "method": "lth", "sparsity": 0.98, "rewind_images": 8000,
+         "train_images": 58000, "ticket_lr": 0.01}
+    short = {**t, "kind": "lth-lr0.01", "budget": 56000, "ticket_budget": 56000, "final_val_accuracy": 0.82}
+    long_ = {**t, "kind": "lth-tb448000-lr0.01", "budget": 224000, "ticket_budget": 448000,
+             "final_val_accuracy": 0.88}
+    r = ce.ceiling([long_, four, short, one])["resnet19"]      # order of the record does not matter
+    assert r["dense_budget"] == 56000 and [x["source_kind"] for x in r["tickets"]] == ["lth-lr0.01"]
+    assert round(r["tickets"][0]["gap_points"], 2) == -4.0
+    (longer,) = r["longer_dense"]
+    assert longer["dense_budget"] == 224000 and round(longer["dense_passes"], 2) == round(224000 / 58000, 2)
+    (lt,) = longer["tickets"]
+    assert lt["source_kind"] == "lth-tb448000-lr0.01" and round(lt["gap_points"], 2) == -1.0   # 88 - 89
+    assert lt["meets_target"] and round(lt["passes"], 2) == round(448000 / 58000, 2)
+    assert ce.ceiling([one, short])["resnet19"]["longer_dense"] == []
+
+
+def test_trained_long_text_says_whether_the_width_or_the_budget_holds_the_gap(tmp_path):
+    """The trained-long ceiling in words: the gap against the target decides the verdict, and the
+    test-set aims are compared after the offset validation shows over test in the book's own runs."""
+    from uticket_lib.analysis import recipes
+    ticket = {"ticket_budget": 448000, "passes": 7.72, "val_accuracy": 0.875, "gap_points": -1.5,
+              "meets_target": True, "ticket_lr": 0.01}
+    short = {"ticket_budget": 56000, "passes": 0.97, "val_accuracy": 0.80, "gap_points": -6.0,
+             "meets_target": False, "ticket_lr": 0.01}
+    rec = {"archs": {"resnet19": {"dense_val_accuracy": 0.86, "tickets": [], "longer_dense": [
+               {"dense_budget": 224000, "dense_passes": 3.86, "dense_val_accuracy": 0.89, "tickets": [short, ticket]}]}},
+           "book_tickets": {"archs": {"resnet19": {"rows": [
+               {"seed": 0, "val_accuracy": 0.85, "test_accuracy": 0.84,
+                "dense_val_accuracy": 0.87, "dense_test_accuracy": 0.85}]}}}}
+    out = tmp_path / "ceiling.json"
+    out.write_text(json.dumps(rec))
+    t = recipes.trained_long_text(out)
+    assert "87.5 % after 7.7 passes" in t["result"] and "-1.50 points, within" in t["result"]
+    assert t["offset"].startswith("1.5 points")                       # (2 + 1) / 2
+    assert "dense network 87.5 % against 86 % (above" in t["aims"]     # 89 - 1.5
+    assert "LTH ticket 86.0 % against 84 % (above" in t["aims"]        # 87.5 - 1.5
+    assert "its budget's, not the width's" in t["verdict"] and "outside" not in t["verdict"]
+    frame = recipes.trained_long_frame(out)
+    assert list(frame["ticket passes"]) == [0.97, 7.72] and list(frame["ticket minus dense (points)"]) == [-6.0, -1.5]
+    ticket.update(gap_points=-3.0, meets_target=False)                # a broken ceiling: the verdict turns
+    out.write_text(json.dumps(rec))
+    t = recipes.trained_long_text(out)
+    assert "outside the -2-point target" in t["result"] and "the width's" in t["verdict"]
+    assert "budget's, not" not in t["verdict"]
+    assert recipes.trained_long_text(tmp_path / "none.json")["verdict"] == "not measured"
+
+
 def test_record_book_cpu_normalises_by_the_mean_of_the_two_benchmarks(tmp_path, monkeypatch):
     rec = _load("record_book_cpu")
     monkeypatch.setenv("UTICKET_RUNS", str(tmp_path / "runs"))
