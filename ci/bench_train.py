@@ -9,7 +9,9 @@ Per arch, in one process (about 1-2 minutes on 2 quiet cores):
 - ``end_to_end_images_per_s``: ``training.fit`` -- the loop the runs use, with the real
   Fashion-MNIST loader and augmentation, 90 %-sparse masks (gradient hooks + re-masking) and the
   scheduler -- over ``--images`` training images after a warm-up epoch; it is ``EpochStats``'
-  images/s, the very number the runs record as ``train_images_per_s``;
+  images/s, the very number the runs record as ``train_images_per_s``. With ``--rounds R`` (default
+  3) it is the median of R readings taken fp32 and bf16 alternately (``end_to_end_readings``; the
+  bf16 row's ``end_to_end_speedup_readings`` are each round's own ratio);
 - ``eval_images_per_s``: ``training.evaluate`` over 1,000 materialised test images in batches of
   ``eval_batch`` (the runs' evaluation path);
 - ``model_gflop_per_s``: model images/s x training FLOPs per image (conv + linear, counted by
@@ -184,6 +186,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=6)
     ap.add_argument("--images", type=int, default=640, help="training images timed end to end")
     ap.add_argument("--with-plain", action="store_true", help="also the SpikingJelly references")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="end-to-end readings per precision, fp32 and bf16 alternately (medians recorded)")
     ap.add_argument("--no-bf16", dest="bf16", action="store_false",
                     help="fp32 only (default: fp32 and bf16 autocast side by side)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "bench_results", "train.json"))
@@ -233,6 +237,28 @@ def main() -> None:
                   f"{row['model_gflop_per_s']:.0f} GFLOP/s = {100 * row['model_share_of_peak']:.0f} % of peak"
                   + (f"; LIF on torch ops {torch_op:.1f} img/s (kernel {model_ips / torch_op:.2f}x)"
                      if torch_op else ""), flush=True)
+        if args.rounds > 1:   # more end-to-end readings, the precisions alternately: drift hits both alike
+            first = {False: r["end_to_end_images_per_s"], True: r.get("bf16", {}).get("end_to_end_images_per_s")}
+            reads = {amp: [v] for amp, v in first.items() if v is not None}
+            for _ in range(args.rounds - 1):
+                for amp in reads:
+                    reads[amp].append(end_to_end(arch, args.images, amp)[0])
+            for amp, row in ((False, r), (True, r.get("bf16"))):
+                if row is None:
+                    continue
+                e2e = statistics.median(reads[amp])
+                row.update({"end_to_end_images_per_s": e2e, "end_to_end_readings": reads[amp],
+                            "end_to_end_over_model": e2e / row["model_images_per_s"],
+                            "end_to_end_gflop_per_s": e2e * row["train_gflop_per_image"]})
+            if True in reads:   # the median ratio, and each round's own (a bf16 reading over the fp32 before it)
+                ratios = [b / f for f, b in zip(reads[False], reads[True])]
+                r["bf16"]["end_to_end_speedup_over_fp32"] = (r["bf16"]["end_to_end_images_per_s"]
+                                                             / r["end_to_end_images_per_s"])
+                r["bf16"]["end_to_end_speedup_readings"] = ratios
+                print(f"{arch:9s} end to end over {args.rounds} alternate rounds: fp32 "
+                      f"{r['end_to_end_images_per_s']:.1f}, bf16 {r['bf16']['end_to_end_images_per_s']:.1f} img/s "
+                      f"(medians), bf16 / fp32 {r['bf16']['end_to_end_speedup_over_fp32']:.2f}x "
+                      f"(rounds {', '.join(f'{x:.2f}' for x in ratios)})", flush=True)
         if args.with_plain:
             with neurons.fast_lif(False):  # ours with SpikingJelly's stock LIFNode
                 stock = models.build(arch, in_channels=1, width=args.width).train()
@@ -251,6 +277,7 @@ def main() -> None:
                           "end (training.fit on real Fashion-MNIST), evaluation images/s; T=4, 32x32, "
                           "1 channel, cpu profile",
                   "width": args.width, "steps": args.steps, "end_to_end_images": args.images,
+                  "end_to_end_rounds": args.rounds,
                   "results": results, "peak_gflop_per_s": peak, "peak_basis": peak_basis,
                   "nominal_peak": nominal,
                   "flops_basis": "uticket_lib.models.flops: conv + linear MACs x 2 x 3 (fwd, bwd input, "
