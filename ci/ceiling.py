@@ -79,7 +79,7 @@ def ceiling(entries: list[dict], recipes: dict[str, str] | None = None) -> dict:
                             "val_accuracy": t["final_val_accuracy"], "gap_points": gap,
                             "meets_target": gap >= 100 * TICKET_GAP_AIM, "sparsity": t["sparsity"],
                             "source_kind": t["kind"], "train_seconds": t.get("train_seconds"),
-                            "ticket_lr": t.get("ticket_lr", t.get("lr"))})
+                            "ticket_lr": t.get("ticket_lr", t.get("lr")), "val_images": t.get("val_images")})
         tickets.sort(key=lambda r: (r["ticket_budget"], r["ticket_lr"] or 0))
         by_budget.setdefault(arch, []).append(
             {"recipe": recipe, "dense_val_accuracy": dense, "dense_budget": e["budget"],
