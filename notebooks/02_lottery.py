@@ -314,11 +314,15 @@ display(analysis.table(recipes.trained_long_frame()))
 # accuracy after four passes (mean over the seeds, 95 % interval) beside the aims:
 # {glue:md}`ch2_longer_aims`.
 #
-# Trained long (the third table): {glue:md}`ch2_long_result`. Validation reads
-# {glue:md}`ch2_long_offset` above the test set; less that, against the test-set aims:
-# {glue:md}`ch2_long_aims`. So {glue:md}`ch2_long_verdict`. Where an aim lies above what the width
-# held, the project's rule makes it the measured ceiling less 2 points: {glue:md}`ch2_long_rule`.
-# One long draw per network, so the ceiling itself carries about a point of one draw's noise.
+# Trained long (the third table; validation, one draw per network, so each number carries about a
+# point of one draw's noise):
+#
+# - **What it reached**: {glue:md}`ch2_long_result`.
+# - **So**: {glue:md}`ch2_long_verdict`.
+# - **Against the aims**, which are on the test set: validation reads above it by
+#   {glue:md}`ch2_long_offset`; less that, {glue:md}`ch2_long_aims`.
+# - **The ceiling**: where an aim lies above what the width held, the project's rule makes it the
+#   measured ceiling less 2 points. {glue:md}`ch2_long_rule`.
 #
 # What two extra passes cost per
 # network, estimated from the seed-0 runs' time per pass on that build's machine:

@@ -713,7 +713,7 @@ def test_trained_long_text_says_whether_the_width_or_the_budget_holds_the_gap(tm
     t = text()
     assert "87.5 % after 7.7 passes" in t["result"] and "-1.50 points against that dense network, within" in t["result"]
     assert "+1.50 against the one-pass dense network" in t["result"]    # 87.5 - 86
-    assert t["offset"].startswith("1.5 points for ResNet-19")           # (dense 2 + LTH 1) / 2
+    assert t["offset"].startswith("1.5 points for ResNet-19 (")           # (dense 2 + LTH 1) / 2
     assert "dense network 87.5 % against 86 %: above it" in t["aims"]   # 89 - 1.5
     assert "LTH ticket 86.0 % against 84 %: above it" in t["aims"]      # 87.5 - 1.5
     assert "its budget's, not the width's" in t["verdict"] and "outside" not in t["verdict"]

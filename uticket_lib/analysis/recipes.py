@@ -765,8 +765,8 @@ def trained_long_text(path: Path | None = None) -> dict[str, str]:
                           f"{' and '.join(budget)} is within the target, so there the book's gap is its ticket "
                           f"budget's" if budget else ""))
     return {"result": "; ".join(result), "rule": "; ".join(rule) or "no LTH aim recorded",
-            "offset": ("; ".join(f"{offsets[a]:.1f} points for {ARCH_LABELS.get(a, a)}" for a in
-                                 sorted(offsets, key=_arch_order))
+            "offset": (" and ".join(f"{offsets[a]:.1f} points for {ARCH_LABELS.get(a, a)}" for a in
+                                   sorted(offsets, key=_arch_order))
                        + " (the mean over the dense networks and LTH tickets of the test-set probe's runs, every seed)"
                        if offsets else "not recorded"),
             "aims": "; ".join(aims) or "no aims", "verdict": "; ".join(verdict)}
