@@ -13,10 +13,10 @@ the ticket's final validation accuracy and its gap to the dense network, the bud
 the training split and whether it reaches the project's target gap (-2 points), and the best of
 them (``best``: the highest validation accuracy a ticket reached at any recorded budget). A dense
 curve trained longer than the profile's one pass (``learning_curves.py --budget``) and the tickets
-pruned from it are ``longer_dense``: the ceiling with the dense network and its ticket both trained
-long, e.g. ``--arch resnet19 --recipes noaug --budget 224000 --tickets --methods lth
---ticket-budget 448000 --ticket-lr 0.01`` (four dense passes, eight ticket passes; about 45 minutes
-on 2 cores).
+pruned from it are ``longer_dense``: a trained-long probe, the dense network and its ticket both
+trained long, e.g. ``--arch resnet19 --recipes noaug --budget 224000 --tickets --methods lth
+--ticket-budget 448000 --ticket-lr 0.01`` (four dense passes, eight ticket passes; on a 2-core Xeon
+40 minutes for ResNet-19, 25 for VGG-16).
 
 With ``--runs`` it also records ``book_tickets``: the book's own LTH tickets (the cpu profile: the
 same dense level, rewind point and 98 % mask) trained for each number of passes in ``--passes``
