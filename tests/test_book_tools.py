@@ -733,6 +733,17 @@ def test_trained_long_text_says_whether_the_width_or_the_budget_holds_the_gap(tm
     t = text()
     assert "its LTH ticket about 82.5 % against 84 %: at it, within the uncertainty (+-1.6)" in t["aims"]
     assert t["rule"].startswith("no trained-long result lies below an aim")
+    assert t["middle"] == "not measured"
+    mid = {"ticket_budget": 224000, "passes": 3.86, "val_accuracy": 0.86, "gap_points": -2.5,
+           "meets_target": False, "ticket_lr": 0.01}
+    rec["archs"]["resnet19"]["longer_dense"].insert(0, {"dense_budget": 112000, "dense_passes": 1.93,
+                                                        "dense_val_accuracy": 0.885, "tickets": [mid]})
+    t = text()   # the longest probe still speaks for the aims; the shorter one is "middle"
+    assert "its LTH ticket about 82.5 % against 84 %" in t["aims"]
+    assert t["middle"] == ("ResNet-19 with its dense network trained 1.9 passes (88.50 %, about 86.5 % on the test "
+                           "set against its aim of 86 %) and its ticket 3.9 (86.00 %): -2.50 points, outside the "
+                           "2-point target")
+    assert list(recipes.trained_long_frame(out).columns) == ["ResNet-19, 2 + 4 passes", "ResNet-19, 4 + 8 passes"]
     assert recipes.trained_long_text(tmp_path / "none.json")["verdict"] == "not measured"
 
 

@@ -645,17 +645,18 @@ def trained_long_frame(path: Path | None = None) -> pd.DataFrame:
         return pd.DataFrame()
     cols = {}
     for arch, r in sorted(json.loads(path.read_text()).get("archs", {}).items(), key=lambda kv: _arch_order(kv[0])):
-        for d in r.get("longer_dense", []):
-            for t in d["tickets"]:
-                name = ARCH_LABELS.get(arch, arch) + (f" ({t['ticket_budget']:,})" if len(d["tickets"]) > 1 else "")
-                cols[name] = {
-                    "dense: training images": f"{d['dense_budget']:,}", "dense: passes": f"{d['dense_passes']:.2f}",
-                    "dense: validation accuracy (%)": f"{100 * d['dense_val_accuracy']:.2f}",
-                    "separate one-pass dense run: validation accuracy (%)": f"{100 * r['dense_val_accuracy']:.2f}",
-                    "ticket: training images": f"{t['ticket_budget']:,}", "ticket: passes": f"{t['passes']:.2f}",
-                    "ticket: learning rate": f"{t['ticket_lr']:g}",
-                    "ticket: validation accuracy (%)": f"{100 * t['val_accuracy']:.2f}",
-                    "ticket minus its dense network (points)": f"{t['gap_points']:+.2f}"}
+        pairs = [(d, t) for d in r.get("longer_dense", []) for t in d["tickets"]]
+        for d, t in pairs:   # a network's several probes are told apart by their passes
+            name = ARCH_LABELS.get(arch, arch) + (f", {d['dense_passes']:.0f} + {t['passes']:.0f} passes"
+                                                  if len(pairs) > 1 else "")
+            cols[name] = {
+                "dense: training images": f"{d['dense_budget']:,}", "dense: passes": f"{d['dense_passes']:.2f}",
+                "dense: validation accuracy (%)": f"{100 * d['dense_val_accuracy']:.2f}",
+                "separate one-pass dense run: validation accuracy (%)": f"{100 * r['dense_val_accuracy']:.2f}",
+                "ticket: training images": f"{t['ticket_budget']:,}", "ticket: passes": f"{t['passes']:.2f}",
+                "ticket: learning rate": f"{t['ticket_lr']:g}",
+                "ticket: validation accuracy (%)": f"{100 * t['val_accuracy']:.2f}",
+                "ticket minus its dense network (points)": f"{t['gap_points']:+.2f}"}
     return pd.DataFrame(cols)
 
 
@@ -695,12 +696,13 @@ def trained_long_text(path: Path | None = None) -> dict[str, str]:
     an uncertainty band: the binomial standard error on the validation images, the offset's standard
     error and the seeds' spread of the test-set probe, in quadrature) and ``rule`` (which aims the
     project's rule lowers: an aim the trained-long result lies below beyond its band becomes that
-    result less 2 points)."""
+    result less 2 points); ``middle`` (the shorter probes between the profile and the longest: the
+    dense network, about what it reads on the test set against its aim, and the ticket's gap)."""
     path = path or RESULTS / "ceiling.json"
     rec = json.loads(path.read_text()) if path.exists() else {}
     longs = {a: r["longer_dense"][-1] for a, r in rec.get("archs", {}).items() if r.get("longer_dense")
              and r["longer_dense"][-1]["tickets"]}
-    keys = ("result", "offset", "aims", "verdict", "rule")
+    keys = ("result", "offset", "aims", "verdict", "rule", "middle")
     if not longs:
         return {k: "not measured" for k in keys}
     offsets = _val_test_offsets(rec)
@@ -758,7 +760,20 @@ def trained_long_text(path: Path | None = None) -> dict[str, str]:
             + ". Since each LTH aim is its dense aim less 2 points, a build that meets the dense aim and the gap "
               "target meets the LTH aim as well; with the LTH aims where the long-trained tickets are, meeting "
               "all three asks the book's tickets to match these long-trained draws")
+    middle = []
+    for arch in sorted(longs, key=_arch_order):
+        r, name = rec["archs"][arch], ARCH_LABELS.get(arch, arch)
+        o = offsets.get(arch, {})
+        for d in r["longer_dense"][:-1]:
+            for t in d["tickets"]:
+                dense_test = 100 * d["dense_val_accuracy"] - o.get("dense", (0.0,))[0]
+                middle.append(f"{name} with its dense network trained {d['dense_passes']:.1f} passes "
+                              f"({100 * d['dense_val_accuracy']:.2f} %, about {dense_test:.1f} % on the test set "
+                              f"against its aim of {100 * DENSE_AIMS.get(arch, float('nan')):.0f} %) and its ticket "
+                              f"{t['passes']:.1f} ({100 * t['val_accuracy']:.2f} %): {t['gap_points']:+.2f} points, "
+                              f"{'within' if t['meets_target'] else 'outside'} the 2-point target")
     return {"result": "; ".join(result), "verdict": verdict, "rule": rule,
+            "middle": "; ".join(middle) or "not measured",
             "offset": ("; ".join(offset_words) + " points (means over the test-set probe's runs, every seed, "
                        "on the same 2,000-image split)" if offset_words else "not recorded"),
             "aims": "; ".join(aims)}
