@@ -320,8 +320,7 @@ display(analysis.table(recipes.trained_long_frame()))
 # - **What longer training bought**: {glue:md}`ch2_long_result`.
 # - **So**: {glue:md}`ch2_long_verdict`.
 # - **In between** (the dense network about two passes, the ticket about four; the other columns
-#   of the table): {glue:md}`ch2_long_middle`. Training the dense network longer buys its aim and
-#   costs the gap: the two targets pull apart.
+#   of the table): {glue:md}`ch2_long_middle`.
 # - **Against the aims**, which are on the test set: validation reads above it by
 #   {glue:md}`ch2_long_offset`; less those, {glue:md}`ch2_long_aims` (the band adds in quadrature
 #   one draw's binomial noise on the validation images, the offset's standard error and the spread
