@@ -30,7 +30,9 @@ records whether the kernel was built here (``lif_kernel``).
 ``--with-plain`` adds a plain SpikingJelly multi-step implementation of the same networks
 (``layer.*`` wrappers, ``LIFNode(step_mode='m')``, image repeated over T, encoder run every step)
 and our network with SpikingJelly's stock LIF, measured model-only as above, and records
-``speedup_vs_released`` per precision: our model-only images/s over the plain network's (fp32). Writes
+``speedup_vs_released`` per precision: our model-only images/s over the plain network's (fp32),
+the ratio of the medians of ``max(3, --rounds)`` rounds that time the plain network and ours
+alternately (each round's own ratio in ``speedup_vs_released_readings``). Writes
 ci/bench_results/train.json with the machine's description and load average: the CPU may be
 shared, so a figure means little without the load it was measured under.
 """
@@ -203,9 +205,10 @@ def main() -> None:
         cfg = profiles.get("cpu", arch, "fmnist")
         batch = cfg.train.batch_size
         r = results[arch] = {"batch": batch, "eval_batch": training.eval_batch("cpu")}
+        ours_by_amp = {}
         for amp in (False, True) if args.bf16 else (False,):
             torch.manual_seed(0)
-            ours = models.build(arch, in_channels=1, width=args.width).train()
+            ours = ours_by_amp[amp] = models.build(arch, in_channels=1, width=args.width).train()
             gflop = flops.train_flops_per_image(ours, 1) / 1e9
             model_ips = images_per_s(ours, batch, args.steps, channels_last=cfg.train.channels_last, amp=amp)
             torch_op = None
@@ -264,15 +267,29 @@ def main() -> None:
                 stock = models.build(arch, in_channels=1, width=args.width).train()
             r["uticket_stock_lif_images_per_s"] = images_per_s(stock, batch, args.steps)
             plain_net = plain(1, args.width).train()
-            released = statistics.median(images_per_s(plain_net, batch, args.steps) for _ in range(3))
+            # ours (model-only, each precision measured here) over the released-style network in
+            # fp32, as the released code trains on CPU: max(3, rounds) rounds, the released network
+            # and ours alternately so that machine drift hits both alike; the medians' ratio, and
+            # each round's own ratio beside it
+            precisions = (False, True) if "bf16" in r else (False,)
+            released_reads, ours_reads = [], {amp: [] for amp in precisions}
+            for _ in range(max(3, args.rounds)):
+                released_reads.append(images_per_s(plain_net, batch, args.steps))
+                for amp in precisions:
+                    ours_reads[amp].append(images_per_s(ours_by_amp[amp], batch, args.steps,
+                                                        channels_last=cfg.train.channels_last, amp=amp))
+            released = statistics.median(released_reads)
             r["plain_spikingjelly_images_per_s"] = released
-            # ours (model-only, the profile's precision on this machine) over the released-style
-            # network in fp32, as the released code trains on CPU
-            r["speedup_vs_released"] = {"fp32": r["model_images_per_s"] / released}
-            if "bf16" in r:
-                r["speedup_vs_released"]["bf16"] = r["bf16"]["model_images_per_s"] / released
-            print(f"{arch:9s} released-style (plain SpikingJelly, fp32) {released:7.1f} img/s; ours / it: "
-                  + ", ".join(f"{k} {v:.2f}x" for k, v in r["speedup_vs_released"].items()), flush=True)
+            r["plain_spikingjelly_readings"] = released_reads
+            r["speedup_vs_released"] = {("bf16" if amp else "fp32"): statistics.median(reads) / released
+                                        for amp, reads in ours_reads.items()}
+            r["speedup_vs_released_readings"] = {("bf16" if amp else "fp32"): [o / p for o, p in
+                                                                               zip(reads, released_reads)]
+                                                 for amp, reads in ours_reads.items()}
+            print(f"{arch:9s} released-style (plain SpikingJelly, fp32) {released:7.1f} img/s; ours / it "
+                  f"(medians of {len(released_reads)} alternate rounds): "
+                  + ", ".join(f"{k} {v:.2f}x (rounds {', '.join(f'{x:.2f}' for x in r['speedup_vs_released_readings'][k])})"
+                              for k, v in r["speedup_vs_released"].items()), flush=True)
     io.save_json({"what": "training images/s: model-only (forward + backward + SGD step) and end to "
                           "end (training.fit on real Fashion-MNIST), evaluation images/s; T=4, 32x32, "
                           "1 channel, cpu profile",
