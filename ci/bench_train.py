@@ -1,6 +1,7 @@
 """Training and evaluation throughput of the spiking VGG-16 / ResNet-19 at the cpu profile, here.
 
-    .venv/bin/python ci/bench_train.py [--steps 6] [--images 640] [--with-plain] [--no-bf16] [--out PATH]
+    .venv/bin/python ci/bench_train.py [--steps 6] [--images 640] [--with-plain] [--rounds 3]
+        [--bf16 | --no-bf16] [--out PATH]
 
 Per arch, in one process (about 1-2 minutes on 2 quiet cores):
 
@@ -18,9 +19,10 @@ Per arch, in one process (about 1-2 minutes on 2 quiet cores):
   ``uticket_lib.models.flops``: 3 x forward MACs x 2), against ``peak_gflop_per_s``, the measured
   rate of a dense fp32 matmul here (the nominal FMA peak from the CPU's extensions beside it).
 
-Each is measured in fp32 and, unless ``--no-bf16``, again under bf16 autocast (``bf16``: the same
-keys and the ratios over fp32); bf16 pays only on CPUs with native bf16 (``machine.native_bf16``,
-recorded in ``machine``), which the cpu profile uses it on.
+Each is measured in fp32 and, where the CPU has native bf16 (``machine.native_bf16``, recorded in
+``machine``; ``--bf16`` / ``--no-bf16`` force it), again under bf16 autocast (``bf16``: the same keys
+and the ratios over fp32): the cpu profile trains in bf16 exactly there. Elsewhere bf16 is emulated,
+far slower than fp32 (a tenth of its model-only speed on an AVX2 EPYC, width 0.125, measured once).
 
 ``torch_op_lif``: with ``--with-plain``, per precision, the same model-only figure with the LIF
 neuron on torch ops instead of the C kernel (``neurons.USE_NATIVE = False``), measured alternately
@@ -190,10 +192,15 @@ def main() -> None:
     ap.add_argument("--with-plain", action="store_true", help="also the SpikingJelly references")
     ap.add_argument("--rounds", type=int, default=3,
                     help="end-to-end readings per precision, fp32 and bf16 alternately (medians recorded)")
+    ap.add_argument("--bf16", dest="bf16", action="store_true", default=None,
+                    help="also bf16 autocast, side by side with fp32 (default where the CPU has native bf16)")
     ap.add_argument("--no-bf16", dest="bf16", action="store_false",
-                    help="fp32 only (default: fp32 and bf16 autocast side by side)")
+                    help="fp32 only (default where the CPU has no native bf16: emulated bf16 runs "
+                         "far slower than fp32 and is not what the cpu profile trains in)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "bench_results", "train.json"))
     args = ap.parse_args()
+    if args.bf16 is None:
+        args.bf16 = machine.native_bf16(machine.cpu_flags())
     torch.manual_seed(0)
     peak, peak_basis, nominal = peak_gflop_per_s()
     host = machine.describe()
