@@ -174,7 +174,7 @@ ARCH_OVERRIDES: dict[tuple[str, str], dict[str, Any]] = {
     # ResNet-19's would fit too (book_cpu.json, README). The test set was read after the choice, over 3
     # seeds (ci/ceiling.py --runs, ceiling.json book_tickets): four passes instead of two took VGG-16's
     # LTH ticket from -3.41 +- 0.36 to -1.67 +- 0.27 points, ResNet-19's from -4.37 +- 1.14 to -3.11 +- 0.87.
-    # The trained-long ceiling (VALIDATION, one draw; learning_curves.json, ceiling.json longer_dense;
+    # The trained-long probe (VALIDATION, one draw; learning_curves.json, ceiling.json longer_dense;
     # chapter 2): dense networks after about four passes reached 91.90 / 92.05 % (VGG-16 / ResNet-19;
     # 88.45 / 86.15 % after one), the 98 % tickets pruned from them 87.45 / 84.90 % after about eight,
     # 0.35 / 0.90 points over the one-pass networks' tickets after about four: more dense passes raise

@@ -670,8 +670,8 @@ def _val_test_offsets(rec: Mapping) -> dict[str, dict[str, tuple[float, float]]]
         kinds = {"dense": list({x["seed"]: 100 * (x["dense_val_accuracy"] - x["dense_test_accuracy"]) for x in rows
                                 if x.get("dense_val_accuracy") is not None}.values()),
                  "lth": [100 * (x["val_accuracy"] - x["test_accuracy"]) for x in rows]}
-        out[arch] = {k: (sum(v) / len(v), spread(v)["std"] / math.sqrt(len(v)) if len(v) > 1 else 0.0)
-                     for k, v in kinds.items() if v}
+        out[arch] = {k: (s["mean"], s["std"] / math.sqrt(s["n"]) if s["n"] > 1 else 0.0)
+                     for k, s in ((k, spread(v)) for k, v in kinds.items() if v)}
     return out
 
 
@@ -745,7 +745,7 @@ def trained_long_text(path: Path | None = None) -> dict[str, str]:
                 continue
             o, o_se = off.get(kind, (0.0, 0.0))
             binom = 100 * math.sqrt(acc * (1 - acc) / n_val) if n_val else 0.0
-            band = math.sqrt(binom ** 2 + o_se ** 2 + (seed_sd[kind] or 0.0) ** 2)
+            band = math.sqrt(binom ** 2 + o_se ** 2 + seed_sd[kind] ** 2)
             est = 100 * acc - o
             where = _against(est, 100 * table[arch], band)
             parts.append(f"{what} about {est:.1f} % against {100 * table[arch]:.0f} %: {where}")
