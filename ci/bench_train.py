@@ -27,7 +27,8 @@ far slower than fp32 (a tenth of its model-only speed on an AVX2 EPYC, width 0.1
 ``torch_op_lif``: with ``--with-plain``, per precision, the same model-only figure with the LIF
 neuron on torch ops instead of the C kernel (``neurons.USE_NATIVE = False``), measured alternately
 with the kernel's (3 rounds each, medians), and their ratio ``lif_kernel_speedup``; ``machine``
-records whether the kernel was built here (``lif_kernel``). ``unfused_bn``: likewise with batch norm
+records whether the kernel was built here (``lif_kernel``); without the kernel batch norm and the
+residual add run unfused too (the fusion lives in the kernel). ``unfused_bn``: likewise with batch norm
 and the residual add run as separate modules (``bnlif.FUSE = False``) against fused into the
 kernel (the default), 3 alternate rounds, the medians' ratio ``bn_fusion_speedup`` and each
 round's own.
@@ -237,7 +238,6 @@ def main() -> None:
                         out.append(images_per_s(ours, batch, args.steps,
                                                 channels_last=cfg.train.channels_last, amp=amp))
                 bnlif.FUSE = True
-                kern += fused
                 model_ips, torch_op = statistics.median(kern), statistics.median(ops)
                 unfused_bn = {"model_images_per_s": statistics.median(unfused),
                               "bn_fusion_speedup": statistics.median(fused) / statistics.median(unfused),

@@ -126,7 +126,7 @@ def test_fused_layer_equals_the_modules(dtype, channels_last, kind, training, fu
     assert len(a[2]) == len(b[2]) and all(equal(p, q) for p, q in zip(a[2], b[2]))
     assert all(equal(p, q) for p, q in zip(a[3], b[3]))                # running stats, batch count
     if training:
-        assert all(g is not None for g in a[2] if g is not None) and a[2][0] is not None
+        assert a[2][0] is not None and all(g is not None for g in a[2][2:])   # y and every BN param
         assert int(a[3][-1]) == 1                                      # num_batches_tracked
 
 
@@ -192,8 +192,15 @@ def test_fallbacks_run_the_modules(fused_calls):
     bn.momentum = 0.1
     bn.eval()
     bnlif.fire(neurons.lif(), y.requires_grad_(), bn, tn=(3, 4))       # eval with gradients
-    bnlif.fire(neurons.lif(), y.double(), bn.double(), tn=(3, 4))      # fp64
-    assert fused_calls["n"] == 0
+    bnlif.fire(neurons.lif(), y.double(), nn.BatchNorm2d(12).double().eval(), tn=(3, 4))  # fp64
+    lif = neurons.lif()
+    lif.register_forward_pre_hook(lambda m, a: None)
+    bnlif.fire(lif, y, bn, tn=(3, 4))                                  # a pre-hook on the neuron
+    bnlif.fire(neurons.lif(), y[:3 * 4, :, :1, :1].contiguous(), bns(12, True)[0], tn=(3, 4))  # 1x1: fused
+    assert fused_calls["n"] == 1
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        bnlif.fire(neurons.lif(), y[:1, :, :1, :1].contiguous(), bns(12, True)[0], tn=(1, 1))   # as the module
+    fused_calls["n"] = 0
     with torch.no_grad():
         bnlif.fire(neurons.lif(), y, bn, tn=(3, 4))                    # eval without: fused
     assert fused_calls["n"] == 1
@@ -225,3 +232,31 @@ def test_tiled_values_cycle_through_the_channels():
     t = native.tiled(v, 1)
     assert t.numel() == 5 + native.BLOCK and all(t[k] == k % 5 for k in range(t.numel()))
     assert native.tiled(v, 7) is v and native.tiled(None, 1) is None
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_neuron_carried_over_two_calls_is_the_same(dtype):
+    """The second call starts from the first call's membrane (v0): v0's gradient included."""
+    out = []
+    for fuse in (True, False):
+        y, y2, _, _ = inputs("identity residual", dtype, True)
+        y, y2 = y.requires_grad_(), y2.requires_grad_()
+        bn, _ = bns(y.shape[1], True)
+        lif = neurons.lif()
+        old, bnlif.FUSE = bnlif.FUSE, fuse
+        try:
+            s1 = bnlif.fire(lif, y, bn, tn=(3, 4), y2=y2)
+            s2 = bnlif.fire(lif, y * 0.5, bn, tn=(3, 4))
+        finally:
+            bnlif.FUSE = old
+        gen = torch.Generator().manual_seed(0)
+        ((s1.float() + 2 * s2.float()) * torch.randn(s1.shape, generator=gen)).sum().backward()
+        out.append((s1, s2, lif.v, y.grad, y2.grad, bn.weight.grad))
+    assert all(equal(p, q) for p, q in zip(*out))
+    assert out[0][3].abs().sum() > 0
+
+
+def test_the_probe_leaves_the_global_random_state_alone():
+    state = torch.random.get_rng_state()
+    bnlif._probe(native.kernel(), torch.float32, True)
+    assert torch.equal(torch.random.get_rng_state(), state)

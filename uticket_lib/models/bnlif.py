@@ -25,9 +25,11 @@ Bit for bit, by construction and by check:
 
 ``fire`` falls back to the separate modules (same numbers, slower) wherever the fusion does not
 apply: SpikingJelly's stock neuron, no C kernel, a layout or dtype the kernel does not take, a
-batch norm with hooks, without affine parameters or running statistics, with cumulative
-(``momentum=None``) averaging, or in eval mode with gradients; and with ``FUSE = False`` or
-``UTICKET_FUSE_BN=0``. Forward hooks on the neuron still see its spikes.
+batch norm with hooks, with parameters or statistics not fp32, without affine parameters or
+running statistics, with cumulative (``momentum=None``) averaging or eps 0, one value per channel
+in training, or in eval mode with gradients; a neuron with forward pre-hooks or in single-step
+mode; and with ``FUSE = False`` or ``UTICKET_FUSE_BN=0``. Forward hooks on the neuron still see
+its spikes.
 """
 from __future__ import annotations
 
@@ -79,9 +81,10 @@ def _affine(lib, fma: bool, bn, mean, invstd):
 # layouts
 
 def _channel_stride(y: torch.Tensor) -> int | None:
-    """The stride of ``y [B, C, H, W]``'s channel dim if every batch entry is dense (then a neuron
-    at flat offset i within a timestep has channel (i / stride) % C), else None."""
-    if y.dim() != 4 or not neurons._dense(y[0]) or y.stride(0) != y[0].numel():
+    """The stride of ``y [B, C, H, W]``'s channel dim if ``y`` is contiguous or channels-last (the
+    two layouts whose torch kernels the probe checks; a neuron at flat offset i within a timestep
+    then has channel (i / stride) % C), else None."""
+    if y.dim() != 4 or not (y.is_contiguous() or y.is_contiguous(memory_format=torch.channels_last)):
         return None
     return y.stride(1) if y.shape[1] > 1 else 1
 
@@ -98,7 +101,9 @@ def _layout_ok(y: torch.Tensor, y2: torch.Tensor | None) -> bool:
 
 def _bn_ok(bn) -> bool:
     return (type(bn) is nn.BatchNorm2d and bn.affine and bn.track_running_stats
-            and bn.running_mean is not None and bn.momentum is not None
+            and bn.running_mean is not None and bn.momentum is not None and bn.eps > 0
+            and all(t.dtype == torch.float32 and t.device.type == "cpu" for t in
+                    (bn.weight, bn.bias, bn.running_mean, bn.running_var))
             and not bn._forward_hooks and not bn._forward_pre_hooks
             and not nn.modules.module._global_forward_hooks
             and not nn.modules.module._global_forward_pre_hooks)
@@ -172,12 +177,14 @@ def _matches(lib, fma: bool, y, y2, identity: bool, training: bool) -> bool:
 
 def _probe(lib, dtype: torch.dtype, channels_last: bool) -> bool | None:
     """The rounding of torch's batch norm here (True: one FMA), or None if the kernel matches
-    neither: train and eval, alone and with either residual, running statistics included."""
-    cases = list(_probe_cases(dtype, channels_last))
-    for fma in (True, False):
-        if all(_matches(lib, fma, y, y2, identity, training)
-               for y, y2, identity in cases for training in (True, False)):
-            return fma
+    neither: train and eval, alone and with either residual, running statistics included. Leaves
+    torch's global random state as it found it (the probe may run in the middle of training)."""
+    with torch.random.fork_rng(devices=[]):
+        cases = list(_probe_cases(dtype, channels_last))
+        for fma in (True, False):
+            if all(_matches(lib, fma, y, y2, identity, training)
+                   for y, y2, identity in cases for training in (True, False)):
+                return fma
     return None
 
 
@@ -209,7 +216,7 @@ class _BNLIFFunction(torch.autograd.Function):
         ctx.spec = spec
         ctx.set_materialize_grads(False)
         ctx.v0_grad = v0 is not None and ctx.needs_input_grad[6]
-        ctx.save_for_backward(y, y2, v0)
+        ctx.save_for_backward(y, y2, v0, w, w2)
         lib = native.kernel()
         return neurons._native_forward(lib, spec.view(y), v0, spec.tau, spec.v_th,
                                        current=spec.current(y, y2))
@@ -217,7 +224,7 @@ class _BNLIFFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_s, grad_v):
-        y, y2, v0 = ctx.saved_tensors
+        y, y2, v0, w, w2 = ctx.saved_tensors       # the weights as the forward saw them
         sp = ctx.spec
         x = sp.view(y)
         if grad_s is None and grad_v is None:
@@ -228,22 +235,22 @@ class _BNLIFFunction(torch.autograd.Function):
         # the gradient of the flat current [B, C, H, W], as autograd hands it to the batch norm
         g = (grad_h.sum([0], keepdim=True).view(y.shape) if sp.repeat else grad_h.flatten(0, 1))
         need = ctx.needs_input_grad
-        gy, gw, gb = _bn_backward(g, y, sp.bn, sp.stats, need[0:3])
+        gy, gw, gb = _bn_backward(g, y, w, sp.bn, sp.stats, need[0:3])
         gy2 = gw2 = gb2 = None
         if y2 is not None:
             if sp.bn2 is None:
                 gy2 = g if need[3] else None
             else:
-                gy2, gw2, gb2 = _bn_backward(g, y2, sp.bn2, sp.stats2, need[3:6])
+                gy2, gw2, gb2 = _bn_backward(g, y2, w2, sp.bn2, sp.stats2, need[3:6])
         return gy, gw, gb, gy2, gw2, gb2, grad_v0, None
 
 
-def _bn_backward(g, y, bn, stats, need):
+def _bn_backward(g, y, w, bn, stats, need):
     if not any(need):
         return None, None, None
     mean, invstd = stats
     return torch.ops.aten.native_batch_norm_backward(
-        g, y, bn.weight, bn.running_mean, bn.running_var, mean, invstd, True, bn.eps, list(need))
+        g, y, w, bn.running_mean, bn.running_var, mean, invstd, True, bn.eps, list(need))
 
 
 class _Spec:
@@ -291,6 +298,7 @@ def fire(lif: nn.Module, y: torch.Tensor, bn: nn.Module, tn=None, repeat: int | 
     """
     training = bn.training
     fused = (FUSE and isinstance(lif, neurons.FastLIFNode) and lif._fused() and neurons.USE_NATIVE
+             and lif.step_mode == "m" and not lif._forward_pre_hooks
              and (tn is None) != (repeat is None) and (repeat is None or y2 is None)
              and _bn_ok(bn) and (bn2 is None or (_bn_ok(bn2) and bn2.training == training))
              and _layout_ok(y, y2))
@@ -298,7 +306,10 @@ def fire(lif: nn.Module, y: torch.Tensor, bn: nn.Module, tn=None, repeat: int | 
         params = [*bn.parameters(), *(bn2.parameters() if bn2 is not None else ())]
         fused = not (torch.is_grad_enabled() and (y.requires_grad or (y2 is not None and y2.requires_grad)
                                                   or any(p.requires_grad for p in params)))
-    fma = mode(y.dtype, _channel_stride(y) == 1) if fused else None
+    if fused and training:     # one value per channel: the module raises, so let it
+        fused = y.numel() // y.shape[1] > 1 and (y2 is None or y2.numel() // y2.shape[1] > 1)
+    # torch takes its contiguous kernel wherever the input is contiguous (also when channels-last)
+    fma = mode(y.dtype, not y.is_contiguous()) if fused else None
     if fma is None:
         h = _reference(bn, y, bn2, y2)
         return lif(h.expand(repeat, *h.shape) if repeat else h.unflatten(0, tn))

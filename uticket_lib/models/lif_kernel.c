@@ -59,7 +59,7 @@ static inline uint16_t spike_bf16(int fire) { return fire ? (uint16_t)0x3F80 : (
  * and shift (a batch norm's alpha = invstd * weight, beta = bias - mean * alpha). Each term and the
  * sum are rounded to the input dtype, as torch's batch norm and add write them (bf16: round to
  * nearest even). `fma` says how torch's own batch-norm kernel rounds x * alpha + beta: as one fmaf
- * (its FMA kernels) or a product and a sum; neurons.py finds it out with a probe and falls back to
+ * (its FMA kernels) or a product and a sum; models/bnlif.py finds it out with a probe and falls back to
  * the separate modules where neither matches. Without scales and a second term, h = x[t]. */
 typedef struct {
     const void *x;  int64_t xs;     /* term 1 and its step between timesteps (elements) */

@@ -48,10 +48,10 @@ class BasicBlock(nn.Module):
         flat = x.flatten(0, 1)                                           # [T*N, C_in, H, W]
         h = bnlif.fire(self.lif1, self.conv1(flat), self.bn1, tn=tn)     # [T, N, C_out, H', W']
         y = self.conv2(h.flatten(0, 1))                                  # [T*N, C_out, H', W']
-        if isinstance(self.shortcut, nn.Sequential):                     # 1x1 conv + BN
-            return bnlif.fire(self.lif2, y, self.bn2, tn=tn, y2=self.shortcut[0](flat),
-                              bn2=self.shortcut[1])
-        return bnlif.fire(self.lif2, y, self.bn2, tn=tn, y2=self.shortcut(flat))
+        sc = self.shortcut
+        if isinstance(sc, nn.Sequential) and not (sc._forward_hooks or sc._forward_pre_hooks):
+            return bnlif.fire(self.lif2, y, self.bn2, tn=tn, y2=sc[0](flat), bn2=sc[1])  # 1x1 conv + BN
+        return bnlif.fire(self.lif2, y, self.bn2, tn=tn, y2=sc(flat))
 
 
 class SpikingResNet19(TimePlanned, nn.Module):
