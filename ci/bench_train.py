@@ -33,12 +33,16 @@ and the residual add run as separate modules (``bnlif.FUSE = False``) against fu
 kernel (the default), 3 alternate rounds, the medians' ratio ``bn_fusion_speedup`` and each
 round's own.
 
-``--with-plain`` adds a plain SpikingJelly multi-step implementation of the same networks
-(``layer.*`` wrappers, ``LIFNode(step_mode='m')``, image repeated over T, encoder run every step)
-and our network with SpikingJelly's stock LIF, measured model-only as above, and records
-``speedup_vs_released`` per precision: our model-only images/s over the plain network's (fp32),
-the ratio of the medians of ``max(3, --rounds)`` rounds that time the plain network and ours
-alternately (each round's own ratio in ``speedup_vs_released_readings``). Writes
+``--with-plain`` adds two references for the same networks, each measured model-only as above
+(fp32, as the released code trains on CPU), and our network with SpikingJelly's stock LIF:
+the released code's networks as it runs them (``ci/released_nets.py``: ``clock_driven``
+single-step neurons, the first conv + BN once, the rest once per timestep on the N images; the
+same function as ours, tested) and a plain SpikingJelly multi-step implementation (``layer.*``
+wrappers, time folded into the batch, image repeated over T, encoder run every step; the
+reference before 2026-12-07). Per precision it records ``speedup_vs_released`` (our model-only
+images/s over the released networks') and ``speedup_vs_plain_spikingjelly``: ratios of the medians
+of ``max(3, --rounds)`` rounds that time the references and ours alternately (each round's own
+ratio in ``*_readings``). Writes
 ci/bench_results/train.json with the machine's description and load average: the CPU may be
 shared, so a figure means little without the load it was measured under.
 """
@@ -50,12 +54,10 @@ import os
 import statistics
 import sys
 import time
-import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
 
 from uticket_lib import data as datalib, io, machine, models, profiles, rundata, runstore, training  # noqa: E402
@@ -63,67 +65,7 @@ from uticket_lib.models import bnlif, flops, native, neurons  # noqa: E402
 from uticket_lib.pruning import mask as masklib  # noqa: E402
 from uticket_lib.training import spike_loss  # noqa: E402
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from spikingjelly.activation_based import functional, layer, neuron, surrogate
-
-
-def _lif():
-    return neuron.LIFNode(tau=4 / 3, v_threshold=1.0, v_reset=0.0, detach_reset=True,
-                          surrogate_function=surrogate.ATan(), step_mode="m")
-
-
-def _cbl(cin, cout, stride=1, k=3, bias=False):
-    return [layer.Conv2d(cin, cout, k, stride, k // 2, bias=bias, step_mode="m"),
-            layer.BatchNorm2d(cout, step_mode="m")]
-
-
-class PlainVGG(nn.Module):
-    def __init__(self, cin, width, T=4):
-        super().__init__()
-        self.T, mods, c = T, [], cin
-        for i, v in enumerate(models.vgg.PLAN):
-            if v == "M":
-                mods.append(layer.MaxPool2d(2, step_mode="m"))
-            else:
-                v = models.vgg.scaled(v, width)
-                mods += _cbl(c, v, bias=True) + [_lif()]
-                c = v
-        self.net = nn.Sequential(*mods, layer.Flatten(step_mode="m"), layer.Linear(c, 10, step_mode="m"))
-
-    def forward(self, x):
-        functional.reset_net(self)
-        return self.net(x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1))
-
-
-class PlainBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.body = nn.Sequential(*_cbl(cin, cout, stride), _lif(), *_cbl(cout, cout))
-        self.short = (nn.Sequential(*_cbl(cin, cout, stride, k=1))
-                      if stride != 1 or cin != cout else nn.Identity())
-        self.lif = _lif()
-
-    def forward(self, x):
-        return self.lif(self.body(x) + self.short(x))
-
-
-class PlainResNet19(nn.Module):
-    def __init__(self, cin, width, T=4):
-        super().__init__()
-        s = lambda c: models.vgg.scaled(c, width)  # noqa: E731
-        self.T, mods, c = T, _cbl(cin, s(64)) + [_lif()], s(64)
-        for cout, n in ((128, 3), (256, 3), (512, 2)):
-            for i in range(n):
-                mods.append(PlainBlock(c, s(cout), 2 if i == 0 else 1))
-                c = s(cout)
-        self.net = nn.Sequential(*mods, layer.AdaptiveAvgPool2d(1, step_mode="m"),
-                                 layer.Flatten(step_mode="m"), layer.Linear(c, s(256), step_mode="m"),
-                                 _lif(), layer.Linear(s(256), 10, step_mode="m"))
-
-    def forward(self, x):
-        functional.reset_net(self)
-        return self.net(x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1))
+from released_nets import PLAIN, RELEASED  # noqa: E402
 
 
 def images_per_s(model, batch, steps, cin=1, channels_last=False, amp=False) -> float:
@@ -212,7 +154,7 @@ def main() -> None:
           f"{host.get('aten_cpu_capability')}; matmul peak {peak:.0f} GFLOP/s", flush=True)
     load_before = os.getloadavg()
     results = {}
-    for arch, plain in (("vgg16", PlainVGG), ("resnet19", PlainResNet19)):
+    for arch in ("vgg16", "resnet19"):
         cfg = profiles.get("cpu", arch, "fmnist")
         batch = cfg.train.batch_size
         r = results[arch] = {"batch": batch, "eval_batch": training.eval_batch("cpu")}
@@ -289,30 +231,34 @@ def main() -> None:
             with neurons.fast_lif(False):  # ours with SpikingJelly's stock LIFNode
                 stock = models.build(arch, in_channels=1, width=args.width).train()
             r["uticket_stock_lif_images_per_s"] = images_per_s(stock, batch, args.steps)
-            plain_net = plain(1, args.width).train()
-            # ours (model-only, each precision measured here) over the released-style network in
-            # fp32, as the released code trains on CPU: max(3, rounds) rounds, the released network
-            # and ours alternately so that machine drift hits both alike; the medians' ratio, and
-            # each round's own ratio beside it
+            plain_net = PLAIN[arch](1, args.width).train()
+            released_net = RELEASED[arch](1, args.width).train()
+            # ours (model-only, each precision measured here) over each reference in fp32, as the
+            # released code trains on CPU: max(3, rounds) rounds, the references and ours
+            # alternately so that machine drift hits all alike; the medians' ratio, and each
+            # round's own ratio beside it
             precisions = (False, True) if "bf16" in r else (False,)
-            released_reads, ours_reads = [], {amp: [] for amp in precisions}
+            refs = {"released": ([], released_net), "plain_spikingjelly": ([], plain_net)}
+            ours_reads = {amp: [] for amp in precisions}
             for _ in range(max(3, args.rounds)):
-                released_reads.append(images_per_s(plain_net, batch, args.steps))
+                for reads, net in refs.values():
+                    reads.append(images_per_s(net, batch, args.steps))
                 for amp in precisions:
                     ours_reads[amp].append(images_per_s(ours_by_amp[amp], batch, args.steps,
                                                         channels_last=cfg.train.channels_last, amp=amp))
-            released = statistics.median(released_reads)
-            r["plain_spikingjelly_images_per_s"] = released
-            r["plain_spikingjelly_readings"] = released_reads
-            r["speedup_vs_released"] = {("bf16" if amp else "fp32"): statistics.median(reads) / released
-                                        for amp, reads in ours_reads.items()}
-            r["speedup_vs_released_readings"] = {("bf16" if amp else "fp32"): [o / p for o, p in
-                                                                               zip(reads, released_reads)]
-                                                 for amp, reads in ours_reads.items()}
-            print(f"{arch:9s} released-style (plain SpikingJelly, fp32) {released:7.1f} img/s; ours / it "
-                  f"(medians of {len(released_reads)} alternate rounds): "
-                  + ", ".join(f"{k} {v:.2f}x (rounds {', '.join(f'{x:.2f}' for x in r['speedup_vs_released_readings'][k])})"
-                              for k, v in r["speedup_vs_released"].items()), flush=True)
+            for name, (reads, _) in refs.items():
+                ref = statistics.median(reads)
+                r[f"{name}_images_per_s"] = ref
+                r[f"{name}_readings"] = reads
+                key = "speedup_vs_released" if name == "released" else f"speedup_vs_{name}"
+                r[key] = {("bf16" if amp else "fp32"): statistics.median(o) / ref
+                          for amp, o in ours_reads.items()}
+                r[f"{key}_readings"] = {("bf16" if amp else "fp32"): [a / b for a, b in zip(o, reads)]
+                                        for amp, o in ours_reads.items()}
+                print(f"{arch:9s} {name} (fp32) {ref:7.1f} img/s; ours / it (medians of {len(reads)} "
+                      "alternate rounds): "
+                      + ", ".join(f"{k} {v:.2f}x (rounds {', '.join(f'{x:.2f}' for x in r[key + '_readings'][k])})"
+                                  for k, v in r[key].items()), flush=True)
     io.save_json({"what": "training images/s: model-only (forward + backward + SGD step) and end to "
                           "end (training.fit on real Fashion-MNIST), evaluation images/s; T=4, 32x32, "
                           "1 channel, cpu profile",
@@ -320,6 +266,11 @@ def main() -> None:
                   "end_to_end_rounds": args.rounds,
                   "results": results, "peak_gflop_per_s": peak, "peak_basis": peak_basis,
                   "nominal_peak": nominal,
+                  "released_basis": "speedup_vs_released: ci/released_nets.py ReleasedVGG16 / ReleasedResNet19, "
+                                    "the released code's forward (clock_driven single-step LIF, first conv + BN "
+                                    "once, the rest per timestep on N images); speedup_vs_plain_spikingjelly: "
+                                    "PlainVGG / PlainResNet19 (multi-step, the reference of train.json files "
+                                    "before 2026-12-07, whose speedup_vs_released is against it)",
                   "flops_basis": "uticket_lib.models.flops: conv + linear MACs x 2 x 3 (fwd, bwd input, "
                                  "bwd weight); BN / LIF / pooling / optimizer not counted",
                   "machine": {**host, "lif_kernel": native.kernel() is not None,
