@@ -6,6 +6,7 @@ and eval. Where it cannot (a hook, eval with gradients, ...) it must run the mod
 """
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -227,11 +228,19 @@ def test_neuron_hooks_see_the_fused_spikes():
     assert len(rates[True]) == 18 and rates[True] == rates[False] and sum(rates[True]) > 0
 
 
-def test_tiled_values_cycle_through_the_channels():
-    v = torch.arange(5.0)
-    t = native.tiled(v, 1)
-    assert t.numel() == 5 + native.BLOCK and all(t[k] == k % 5 for k in range(t.numel()))
-    assert native.tiled(v, 7) is v and native.tiled(None, 1) is None
+def test_affine_terms_are_torchs_and_tiled_for_the_kernel():
+    bn = bns(5, True)[0]
+    mean, var = torch.randn(5), torch.rand(5) + 0.1
+    fma = bnlif.mode(torch.float32, True)
+    for training in (True, False):
+        invstd, alpha, beta = bnlif._affine(native.kernel(), fma, bn, mean, var, training, True)
+        want = ((1.0 / torch.sqrt(var.double() + bn.eps)).float() if training
+                else torch.tensor((1.0 / np.sqrt(var.numpy() + np.float32(bn.eps))).astype(np.float32)))
+        assert torch.equal(invstd, want)
+        assert alpha.numel() == beta.numel() == 5 + native.BLOCK
+        assert torch.equal(alpha[:5], invstd * bn.weight.detach())
+        assert all(alpha[k] == alpha[k % 5] and beta[k] == beta[k % 5] for k in range(alpha.numel()))
+    assert bnlif._affine(native.kernel(), fma, bn, mean, var, True, False)[1].numel() == 5
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -11,9 +11,10 @@ training step is ``unfused_bn`` in ``ci/bench_results/train*.json`` (``ci/bench_
 Bit for bit, by construction and by check:
 
 - the batch statistics and the running-statistics update are torch's own
-  (``torch.batch_norm_update_stats``, the routine ``native_batch_norm`` runs), invstd as torch
+  (``torch.batch_norm_update_stats``, the routine ``native_batch_norm`` runs); invstd as torch
   forms it (``1 / sqrt(var + eps)`` in double in training; in float from the running variance in
-  eval), scale ``alpha = invstd * weight`` and shift ``beta = bias - mean * alpha``;
+  eval), scale ``alpha = invstd * weight`` and shift ``beta = bias - mean * alpha``, formed in C
+  (``bn_affine``);
 - the current ``x * alpha + beta`` rounded as torch's batch-norm kernel rounds it on this machine:
   one fused multiply-add where torch's kernels use FMA, a product and a sum where they do not
   (torch's DEFAULT float path). ``mode(dtype, layout)`` finds out which with a probe against
@@ -51,30 +52,30 @@ _lock = threading.Lock()
 # ---------------------------------------------------------------------------------------------
 # the per-channel scale and shift, as torch forms them
 
-def _batch_affine(bn: nn.BatchNorm2d, y: torch.Tensor, lib, fma: bool):
+def _batch_affine(bn: nn.BatchNorm2d, y: torch.Tensor, lib, fma: bool, tiled: bool):
     """Training: (mean, invstd, alpha, beta) of ``y``'s batch ``[B, C, H, W]``, updating ``bn``'s
-    running statistics and batch count as its forward would. torch keeps the biased variance in
-    float and forms invstd from it in double."""
+    running statistics and batch count as its forward would (torch's own routine)."""
     with torch.no_grad():
         bn.num_batches_tracked.add_(1)
         mean, var = torch.batch_norm_update_stats(y.detach(), bn.running_mean, bn.running_var,
                                                   bn.momentum)
-        invstd = (1.0 / torch.sqrt(var.double() + bn.eps)).float()
-    return (mean, invstd, *_affine(lib, fma, bn, mean, invstd))
+    return (mean, *_affine(lib, fma, bn, mean, var, True, tiled))
 
 
-def _running_affine(bn: nn.BatchNorm2d, lib, fma: bool):
-    """Eval: (alpha, beta) from ``bn``'s running statistics (invstd formed in float, in C)."""
-    return _affine(lib, fma, bn, bn.running_mean, None)
+def _running_affine(bn: nn.BatchNorm2d, lib, fma: bool, tiled: bool):
+    """Eval: (alpha, beta) from ``bn``'s running statistics."""
+    return _affine(lib, fma, bn, bn.running_mean, bn.running_var, False, tiled)[1:]
 
 
-def _affine(lib, fma: bool, bn, mean, invstd):
+def _affine(lib, fma: bool, bn, mean, var, training: bool, tiled: bool):
+    """(invstd, alpha, beta), formed in C as torch forms them (lif_kernel.c: bn_affine); alpha and
+    beta tiled for the kernel where the channel cycles fastest."""
     C = mean.numel()
-    alpha, beta = torch.empty(C), torch.empty(C)
-    w, b = bn.weight.detach().contiguous(), bn.bias.detach().contiguous()
-    lib.bn_affine(mean.data_ptr(), native.ptr(invstd), bn.running_var.data_ptr(), bn.eps,
-                  w.data_ptr(), b.data_ptr(), alpha.data_ptr(), beta.data_ptr(), C, int(fma))
-    return alpha, beta
+    L = C + native.BLOCK if tiled else C
+    out = torch.empty(C + 2 * L)
+    lib.bn_affine(mean.data_ptr(), var.data_ptr(), int(training), bn.eps, bn.weight.data_ptr(),
+                  bn.bias.data_ptr(), out.data_ptr(), C, int(tiled), int(fma))
+    return out[:C], out[C:C + L], out[C + L:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,8 +103,8 @@ def _layout_ok(y: torch.Tensor, y2: torch.Tensor | None) -> bool:
 def _bn_ok(bn) -> bool:
     return (type(bn) is nn.BatchNorm2d and bn.affine and bn.track_running_stats
             and bn.running_mean is not None and bn.momentum is not None and bn.eps > 0
-            and all(t.dtype == torch.float32 and t.device.type == "cpu" for t in
-                    (bn.weight, bn.bias, bn.running_mean, bn.running_var))
+            and all(t.dtype == torch.float32 and t.device.type == "cpu" and t.is_contiguous()
+                    for t in (bn.weight, bn.bias, bn.running_mean, bn.running_var))
             and not bn._forward_hooks and not bn._forward_pre_hooks
             and not nn.modules.module._global_forward_hooks
             and not nn.modules.module._global_forward_pre_hooks)
@@ -123,12 +124,13 @@ def _reference(bn, y, bn2, y2):
 def _kernel_current(lib, fma, bn, y, bn2, y2, training):
     """The kernel's current for the same inputs (updates running statistics when ``training``)."""
     cstride = _channel_stride(y)
-    aff = (_batch_affine(bn, y, lib, fma)[2:] if training else _running_affine(bn, lib, fma))
+    tiled = cstride == 1
+    aff = (_batch_affine(bn, y, lib, fma, tiled)[2:] if training else _running_affine(bn, lib, fma, tiled))
     aff2 = (None, None)
     if bn2 is not None:
-        aff2 = _batch_affine(bn2, y2, lib, fma)[2:] if training else _running_affine(bn2, lib, fma)
+        aff2 = (_batch_affine(bn2, y2, lib, fma, tiled)[2:] if training
+                else _running_affine(bn2, lib, fma, tiled))
     n = y[0].numel()
-    aff, aff2 = [native.tiled(v, cstride) for v in aff], [native.tiled(v, cstride) for v in aff2]
     desc = native.lif_in(y, n, *aff, y2, n, *aff2, y.shape[1], cstride, fma)
     out = torch.empty_strided(y.shape, y.stride(), dtype=y.dtype)
     fn = lib.lif_input_bf16 if y.dtype == torch.bfloat16 else lib.lif_input_f32
@@ -263,19 +265,18 @@ class _Spec:
         alpha = lif.surrogate_function.alpha
         self.k, self.c = 2.0 / alpha, 2.0 / alpha * (torch.pi / 2 * alpha) ** 2
         self.fma, self.C, self.cstride = fma, y.shape[1], _channel_stride(y)
+        tiled = self.cstride == 1
         if training:
-            m, s, *self.aff = _batch_affine(bn, y, lib, fma)
+            m, s, *self.aff = _batch_affine(bn, y, lib, fma, tiled)
             self.stats = (m, s)
             self.stats2, self.aff2 = None, (None, None)
             if bn2 is not None:
-                m2, s2, *self.aff2 = _batch_affine(bn2, y2, lib, fma)
+                m2, s2, *self.aff2 = _batch_affine(bn2, y2, lib, fma, tiled)
                 self.stats2 = (m2, s2)
         else:
             self.stats = self.stats2 = None
-            self.aff = _running_affine(bn, lib, fma)
-            self.aff2 = _running_affine(bn2, lib, fma) if bn2 is not None else (None, None)
-        self.aff = [native.tiled(v, self.cstride) for v in self.aff]
-        self.aff2 = [native.tiled(v, self.cstride) for v in self.aff2]
+            self.aff = _running_affine(bn, lib, fma, tiled)
+            self.aff2 = _running_affine(bn2, lib, fma, tiled) if bn2 is not None else (None, None)
 
     def view(self, y: torch.Tensor) -> torch.Tensor:
         """The current's shape ``[T, N, C, H, W]`` as a view of ``y`` (strides of one timestep)."""

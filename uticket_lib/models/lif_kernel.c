@@ -71,15 +71,21 @@ typedef struct {
     int fma;                        /* scale and shift as one fmaf, or a product then a sum */
 } lif_in;
 
-/* alpha, beta of a batch norm as torch computes them: from the batch's mean and invstd (training),
- * or from the running mean and variance (invstd NULL: eval, invstd = 1 / sqrt(var + eps) in float). */
-void bn_affine(const float *mean, const float *invstd, const float *var, float eps,
-               const float *w, const float *b, float *alpha, float *beta, int64_t C, int fma) {
+/* A batch norm's invstd, scale alpha = invstd * w and shift beta = b - mean * alpha as torch forms
+ * them, into out: invstd [C], then alpha and beta of L values each, L = C + BLOCK where `tiled`
+ * (value k % C at k: see scales()), else C. Training: invstd = 1 / sqrt(var + eps) in double from
+ * the batch's biased variance (float), as torch's InvStd; eval: in float from the running variance. */
+void bn_affine(const float *mean, const float *var, int training, double eps, const float *w,
+               const float *b, float *out, int64_t C, int tiled, int fma) {
+    const int64_t L = tiled ? C + BLOCK : C;
+    float *invstd = out, *alpha = out + C, *beta = out + C + L;
     for (int64_t c = 0; c < C; ++c) {
-        const float is = invstd ? invstd[c] : 1.0f / sqrtf(var[c] + eps);
-        alpha[c] = is * w[c];
+        invstd[c] = training ? (float)(1.0 / sqrt((double)var[c] + eps))
+                             : 1.0f / sqrtf(var[c] + (float)eps);
+        alpha[c] = invstd[c] * w[c];
         beta[c] = fma ? fmaf(-mean[c], alpha[c], b[c]) : b[c] - mean[c] * alpha[c];
     }
+    for (int64_t k = C; k < L; ++k) { alpha[k] = alpha[k - C]; beta[k] = beta[k - C]; }
 }
 
 /* The per-neuron scale (or shift) of neurons [i0, i0 + m), from per-channel values `a`. With

@@ -51,15 +51,6 @@ class LifIn(ctypes.Structure):
 
 _IN = ctypes.POINTER(LifIn)
 BLOCK = 512     # lif_kernel.c's BLOCK: per-channel values come tiled to C + BLOCK where cstride is 1
-
-
-def tiled(values: torch.Tensor | None, cstride: int) -> torch.Tensor | None:
-    """Per-channel ``values [C]`` as the kernel reads them: tiled to ``C + BLOCK`` (value k % C at
-    k) where the channel cycles fastest (``cstride`` 1), else as they are."""
-    if values is None or cstride != 1:
-        return values
-    C = values.numel()
-    return values.repeat(-(-(C + BLOCK) // C))[:C + BLOCK].contiguous()
 _SIGNATURES = {
     # in, v0, spikes, v_last, T, n, lo, hi, threads, tau, v_th
     "lif_forward_f32": [_IN, _p, _p, _p, _i64, _i64, _i64, _i64, _int, _f32, _f32],
@@ -70,8 +61,8 @@ _SIGNATURES = {
     # in, out, T, n
     "lif_input_f32": [_IN, _p, _i64, _i64],
     "lif_input_bf16": [_IN, _p, _i64, _i64],
-    # mean, invstd (or NULL), var, eps, weight, bias, alpha, beta, C, fma
-    "bn_affine": [_p, _p, _p, _f32, _p, _p, _p, _p, _i64, _int],
+    # mean, var, training, eps, weight, bias, out, C, tiled, fma
+    "bn_affine": [_p, _p, _int, ctypes.c_double, _p, _p, _p, _i64, _int, _int],
 }
 
 
