@@ -3,8 +3,9 @@
     .venv/bin/python ci/bench_bnlif.py [--pairs 30] [--bf16 | --no-bf16] [--out PATH]
 
 Per arch at the cpu profile (width, batch, channels-last), two copies of the network built alike
-train on one fixed random batch, one step fused (``bnlif.FUSE = True``, the default) and one step
-unfused (the separate modules), alternately, ``--pairs`` times after two warm-up pairs: a shared
+train on one fixed random batch, one step fused (``bnlif.FUSE = True``) and one step unfused (the
+separate modules, the default), alternately (which goes first alternates too), ``--pairs`` times
+after two warm-up pairs: a shared
 machine's drift hits both alike, and each pair's own ratio (unfused time / fused time) is recorded
 beside the medians. The two give the same numbers bit for bit (``tests/test_bnlif.py``), so only the
 time differs. bf16 autocast too where the CPU has it natively (``--bf16`` / ``--no-bf16`` force it).
@@ -71,9 +72,9 @@ def main() -> None:
             for _ in range(2):                       # warm-up (and the probe, once per process)
                 steps[True](), steps[False]()
             fused, unfused = [], []
-            for _ in range(args.pairs):
-                fused.append(steps[True]())
-                unfused.append(steps[False]())
+            for i in range(args.pairs):                 # which goes first alternates too
+                for fuse in ((True, False) if i % 2 == 0 else (False, True)):
+                    (fused if fuse else unfused).append(steps[fuse]())
             ratios = [u / f for f, u in zip(fused, unfused)]
             q = statistics.quantiles(ratios)
             row = {"fused_ms": 1e3 * statistics.median(fused), "unfused_ms": 1e3 * statistics.median(unfused),
@@ -85,12 +86,12 @@ def main() -> None:
                   f"{row['unfused_ms']:.1f} ms per step (medians of {args.pairs}); unfused / fused "
                   f"{row['speedup_of_medians']:.3f}, per pair {row['median_pair_speedup']:.3f} "
                   f"(quartiles {q[0]:.3f}-{q[2]:.3f})", flush=True)
-    bnlif.FUSE = True
+    bnlif.FUSE = False
     io.save_json({"what": "training step time with batch norm and the residual add fused into the LIF "
-                          "kernel (the default) and as separate modules, alternate steps of two "
+                          "kernel and as separate modules (the default), alternate steps of two "
                           "copies of the network (ci/bench_bnlif.py); the numbers are bit for bit "
                           "the same either way",
-                  "pairs": args.pairs, "results": results,
+                  "pairs": args.pairs, "results": results, "commit": machine.git_commit(),
                   "machine": {**machine.describe(), "loadavg_before": load_before,
                               "loadavg_after": os.getloadavg()},
                   "date": datetime.date.today().isoformat()}, args.out)

@@ -29,12 +29,13 @@ neuron on torch ops instead of the C kernel (``neurons.USE_NATIVE = False``), me
 with the kernel's (3 rounds each, medians), and their ratio ``lif_kernel_speedup``; ``machine``
 records whether the kernel was built here (``lif_kernel``); without the kernel batch norm and the
 residual add run unfused too (the fusion lives in the kernel). ``unfused_bn``: likewise with batch norm
-and the residual add run as separate modules (``bnlif.FUSE = False``) against fused into the
-kernel (the default), 3 alternate rounds, the medians' ratio ``bn_fusion_speedup`` and each
+and the residual add run as separate modules (``bnlif.FUSE = False``, the default) against fused
+into the kernel, 3 alternate rounds, the medians' ratio ``bn_fusion_speedup`` and each
 round's own.
 
 ``--with-plain`` adds two references for the same networks, each measured model-only as above
-(fp32, as the released code trains on CPU), and our network with SpikingJelly's stock LIF:
+(fp32, the released code's precision; its scripts train on CUDA, this times the same networks on
+the CPU), and our network with SpikingJelly's stock LIF:
 the released code's networks as it runs them (``ci/released_nets.py``: ``clock_driven``
 single-step neurons, the first conv + BN once, the rest once per timestep on the N images; the
 same function as ours, tested) and a plain SpikingJelly multi-step implementation (``layer.*``
@@ -173,13 +174,13 @@ def main() -> None:
                         out.append(images_per_s(ours, batch, args.steps,
                                                 channels_last=cfg.train.channels_last, amp=amp))
                 neurons.USE_NATIVE = True
-                fused, unfused = [], []
+                fused, unfused, default_fuse = [], [], bnlif.FUSE
                 for _ in range(3):      # batch norm and residual fused into the kernel, or not
                     for fuse, out in ((False, unfused), (True, fused)):
                         bnlif.FUSE = fuse
                         out.append(images_per_s(ours, batch, args.steps,
                                                 channels_last=cfg.train.channels_last, amp=amp))
-                bnlif.FUSE = True
+                bnlif.FUSE = default_fuse
                 model_ips, torch_op = statistics.median(kern), statistics.median(ops)
                 unfused_bn = {"model_images_per_s": statistics.median(unfused),
                               "bn_fusion_speedup": statistics.median(fused) / statistics.median(unfused),
@@ -233,8 +234,8 @@ def main() -> None:
             r["uticket_stock_lif_images_per_s"] = images_per_s(stock, batch, args.steps)
             plain_net = PLAIN[arch](1, args.width).train()
             released_net = RELEASED[arch](1, args.width).train()
-            # ours (model-only, each precision measured here) over each reference in fp32, as the
-            # released code trains on CPU: max(3, rounds) rounds, the references and ours
+            # ours (model-only, each precision measured here) over each reference in fp32, the
+            # released code's precision: max(3, rounds) rounds, the references and ours
             # alternately so that machine drift hits all alike; the medians' ratio, and each
             # round's own ratio beside it
             precisions = (False, True) if "bf16" in r else (False,)
@@ -269,13 +270,14 @@ def main() -> None:
                   "released_basis": "speedup_vs_released: ci/released_nets.py ReleasedVGG16 / ReleasedResNet19, "
                                     "the released code's forward (clock_driven single-step LIF, first conv + BN "
                                     "once, the rest per timestep on N images); speedup_vs_plain_spikingjelly: "
-                                    "PlainVGG / PlainResNet19 (multi-step, the reference of train.json files "
-                                    "before 2026-12-07, whose speedup_vs_released is against it)",
+                                    "PlainVGG / PlainResNet19 (multi-step; the speedup_vs_released of every train*.json "
+                                    "written before commit 85517b1 is against it)",
                   "flops_basis": "uticket_lib.models.flops: conv + linear MACs x 2 x 3 (fwd, bwd input, "
                                  "bwd weight); BN / LIF / pooling / optimizer not counted",
                   "machine": {**host, "lif_kernel": native.kernel() is not None,
                               "loadavg_before": load_before,
                               "loadavg_after": os.getloadavg()},
+                  "commit": machine.git_commit(),
                   "date": datetime.date.today().isoformat()},
                  args.out)
 

@@ -178,7 +178,13 @@ def test_the_wrong_rounding_would_be_caught(monkeypatch):
     assert not all(equal(p, q) for p, q in zip(a[1], b[1]))
 
 
-def test_fallbacks_run_the_modules(fused_calls):
+def test_off_by_default():
+    import os
+    assert bnlif.FUSE == (os.environ.get("UTICKET_FUSE_BN", "0").lower() in ("1", "true", "yes", "on"))
+
+
+def test_fallbacks_run_the_modules(fused_calls, monkeypatch):
+    monkeypatch.setattr(bnlif, "FUSE", True)
     y, y2, _, _ = inputs("identity residual", torch.float32, True)
     seen = []
     bn, bn2 = bns(y.shape[1], True)

@@ -64,3 +64,10 @@ def test_describe_names_torchs_float_path(monkeypatch):
 def test_measured_matmul_rate_is_positive_and_finite():
     rate = machine.measured_matmul_gflop_per_s(n=64, reps=2)
     assert 0 < rate < 1e6
+
+
+def test_git_commit_names_this_checkout_or_nothing(tmp_path):
+    from uticket_lib import machine as m
+    c = m.git_commit()
+    assert c == "" or (len(c) == 12 and all(ch in "0123456789abcdef" for ch in c))
+    assert m.git_commit(tmp_path) == ""          # not a checkout

@@ -11,6 +11,7 @@ import os
 import platform
 import re
 import statistics
+import subprocess
 import time
 from pathlib import Path
 
@@ -110,3 +111,15 @@ def describe(text: str | None = None) -> dict:
     except ImportError:
         pass
     return out
+
+
+def git_commit(repo: Path | None = None) -> str:
+    """The checkout's commit (12 hex digits), or "" outside a git checkout: recorded beside
+    benchmark results so that a figure names the code it measured."""
+    repo = repo or Path(__file__).resolve().parents[1]
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                             text=True, cwd=repo, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""

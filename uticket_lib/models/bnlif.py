@@ -4,9 +4,11 @@
 Unfused, torch's batch norm writes the current to memory, the residual add writes it again, and
 the neuron reads it back; fused, the neuron's kernel (``lif_kernel.c``) applies the batch norm's
 per-channel scale and shift and the add as it reads ``y`` (and ``y2``), in forward and backward,
-and the current is never stored. These passes are memory-bound; what the fusion buys a whole
-training step is ``ci/bench_results/bnlif.json`` (``ci/bench_bnlif.py``): on a 2-core AVX2 EPYC in
-fp32 about 4 % for ResNet-19, nothing measurable for VGG-16.
+and the current is never stored. These passes are memory-bound, but what the fusion buys a whole
+training step (``ci/bench_bnlif.py``, ``ci/bench_results/bnlif*.json``) was within the noise on a
+2-core AVX2 EPYC in fp32: ResNet-19 0.99x and 1.03x, VGG-16 0.99x and 0.99x over the modules (two
+runs of alternate steps). So it is off by default (``FUSE``; ``UTICKET_FUSE_BN=1`` turns it on), kept
+for machines where batch norm weighs more (bf16: 17 % of VGG-16's step on an AMX Xeon).
 
 Bit for bit, by construction and by check:
 
@@ -24,12 +26,12 @@ Bit for bit, by construction and by check:
 - the backward is torch's ``native_batch_norm_backward`` on the neuron's gradient, the very call
   autograd makes for ``nn.BatchNorm2d``.
 
-``fire`` falls back to the separate modules (same numbers, slower) wherever the fusion does not
+``fire`` runs the separate modules (the same numbers) wherever the fusion does not
 apply: SpikingJelly's stock neuron, no C kernel, a layout or dtype the kernel does not take, a
 batch norm with hooks, with parameters or statistics not fp32, without affine parameters or
 running statistics, with cumulative (``momentum=None``) averaging or eps 0, one value per channel
 in training, or in eval mode with gradients; a neuron with forward pre-hooks or in single-step
-mode; and with ``FUSE = False`` or ``UTICKET_FUSE_BN=0``. Forward hooks on the neuron still see
+mode; and unless ``FUSE`` (``UTICKET_FUSE_BN=1``). Forward hooks on the neuron still see
 its spikes.
 """
 from __future__ import annotations
@@ -43,7 +45,9 @@ from torch.autograd.function import once_differentiable
 
 from . import native, neurons
 
-FUSE = os.environ.get("UTICKET_FUSE_BN", "1").strip().lower() not in ("0", "false", "no", "off")
+# Off by default: on a 2-core AVX2 EPYC in fp32 it bought nothing measurable (bnlif*.json); on with
+# UTICKET_FUSE_BN=1 (or FUSE = True), to measure where batch norm weighs more (bf16 machines).
+FUSE = os.environ.get("UTICKET_FUSE_BN", "0").strip().lower() in ("1", "true", "yes", "on")
 
 _modes: dict[tuple[torch.dtype, bool], bool | None] = {}   # (dtype, channels-last) -> fma, or None
 _lock = threading.Lock()
