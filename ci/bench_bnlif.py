@@ -18,15 +18,14 @@ import datetime
 import os
 import statistics
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from uticket_lib import io, machine, models, profiles, training  # noqa: E402
+from bench_train import sgd_step  # noqa: E402
+from uticket_lib import io, machine, models, profiles  # noqa: E402
 from uticket_lib.models import bnlif  # noqa: E402
-from uticket_lib.training import spike_loss  # noqa: E402
 
 
 def stepper(arch: str, width: float, batch: int, channels_last: bool, amp: bool, fuse: bool):
@@ -42,13 +41,7 @@ def stepper(arch: str, width: float, batch: int, channels_last: bool, amp: bool,
 
     def step() -> float:
         bnlif.FUSE = fuse
-        t0 = time.perf_counter()
-        with training.autocast(torch.device("cpu"), amp):
-            loss = spike_loss(model(x).float(), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        return time.perf_counter() - t0
+        return sgd_step(model, opt, x, y, amp)
 
     return step
 

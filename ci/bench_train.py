@@ -69,22 +69,24 @@ from uticket_lib.training import spike_loss  # noqa: E402
 from released_nets import PLAIN, RELEASED  # noqa: E402
 
 
+def sgd_step(model, opt, x, y, amp=False) -> float:
+    """Seconds of one training step (forward, loss, backward, optimizer) on the batch (x, y)."""
+    t0 = time.perf_counter()
+    with training.autocast(torch.device("cpu"), amp):
+        loss = spike_loss(model(x).float(), y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - t0
+
+
 def images_per_s(model, batch, steps, cin=1, channels_last=False, amp=False) -> float:
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x, y = torch.rand(batch, cin, 32, 32), torch.randint(0, 10, (batch,))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    times = []
-    for i in range(steps + 2):
-        t0 = time.perf_counter()
-        with training.autocast(torch.device("cpu"), amp):
-            loss = spike_loss(model(x).float(), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if i >= 2:  # two warm-up steps
-            times.append(time.perf_counter() - t0)
+    times = [sgd_step(model, opt, x, y, amp) for _ in range(steps + 2)][2:]   # two warm-up steps
     return batch / statistics.median(times)
 
 

@@ -35,17 +35,8 @@ def fused_calls(monkeypatch):
 
 
 def bns(C, training, seed=0):
-    torch.manual_seed(seed)
-    out = []
-    for _ in range(2):
-        bn = nn.BatchNorm2d(C)
-        with torch.no_grad():
-            bn.weight.uniform_(0.5, 1.5)
-            bn.bias.uniform_(-0.5, 0.5)
-            bn.running_mean.uniform_(-0.3, 0.3)
-            bn.running_var.uniform_(0.5, 2.0)
-        out.append(bn.train(training))
-    return out
+    g = torch.Generator().manual_seed(seed)
+    return [bnlif.random_bn(C, g).train(training) for _ in range(2)]
 
 
 def inputs(kind, dtype, channels_last, T=3, N=4, C=12, H=6):

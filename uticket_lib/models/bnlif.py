@@ -156,18 +156,24 @@ def _probe_cases(dtype: torch.dtype, channels_last: bool):
         yield t(2.0, 0.1), (torch.rand(shape, generator=g) < 0.3).to(dtype).contiguous(memory_format=fmt), True
 
 
+def random_bn(C: int, generator: torch.Generator) -> nn.BatchNorm2d:
+    """A batch norm with random affine parameters and running statistics (probe and tests)."""
+    bn = nn.BatchNorm2d(C)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5, generator=generator)
+        bn.bias.uniform_(-0.5, 0.5, generator=generator)
+        bn.running_mean.uniform_(-0.5, 0.5, generator=generator)
+        bn.running_var.uniform_(0.5, 2.0, generator=generator)
+    return bn
+
+
 def _matches(lib, fma: bool, y, y2, identity: bool, training: bool) -> bool:
     """The kernel's current equals torch's for these inputs, running statistics included."""
     C = y.shape[1]
-    torch.manual_seed(1)
+    g = torch.Generator().manual_seed(1)
     ours, theirs = [], []
     for _ in range(2):
-        bn = nn.BatchNorm2d(C)
-        with torch.no_grad():
-            bn.weight.uniform_(0.5, 1.5)
-            bn.bias.uniform_(-0.5, 0.5)
-            bn.running_mean.uniform_(-0.5, 0.5)
-            bn.running_var.uniform_(0.5, 2.0)
+        bn = random_bn(C, g)
         twin = nn.BatchNorm2d(C)
         twin.load_state_dict(bn.state_dict())
         ours.append(bn.train(training))
