@@ -66,6 +66,20 @@ def _batch_affine(bn: nn.BatchNorm2d, y: torch.Tensor, lib, fma: bool, tiled: bo
     return (mean, *_affine(lib, fma, bn, mean, var, True, tiled))
 
 
+def _affines(bn, y, bn2, y2, lib, fma: bool, training: bool, tiled: bool):
+    """(stats, (alpha, beta), stats2, (alpha2, beta2)) of both terms: batch statistics (mean,
+    invstd) in training, None in eval; (None, None) for a term without batch norm."""
+    if training:
+        m, s, *aff = _batch_affine(bn, y, lib, fma, tiled)
+        stats2, aff2 = None, (None, None)
+        if bn2 is not None:
+            m2, s2, *aff2 = _batch_affine(bn2, y2, lib, fma, tiled)
+            stats2 = (m2, s2)
+        return (m, s), aff, stats2, aff2
+    aff2 = _running_affine(bn2, lib, fma, tiled) if bn2 is not None else (None, None)
+    return None, _running_affine(bn, lib, fma, tiled), None, aff2
+
+
 def _running_affine(bn: nn.BatchNorm2d, lib, fma: bool, tiled: bool):
     """Eval: (alpha, beta) from ``bn``'s running statistics."""
     return _affine(lib, fma, bn, bn.running_mean, bn.running_var, False, tiled)[1:]
@@ -95,11 +109,9 @@ def _channel_stride(y: torch.Tensor) -> int | None:
 
 
 def _layout_ok(y: torch.Tensor, y2: torch.Tensor | None) -> bool:
-    if y.device.type != "cpu" or y.dtype not in (torch.float32, torch.bfloat16):
-        return False
-    if y.dtype == torch.bfloat16 and not neurons.LIF_FP32:
-        return False
-    if _channel_stride(y) is None:
+    """The kernel takes ``y`` (dtype, device: ``neurons._native_lib``) with a known channel
+    layout, and ``y2`` (if any) is laid out alike."""
+    if neurons._native_lib(y) is None or _channel_stride(y) is None:
         return False
     return y2 is None or (y2.shape == y.shape and y2.stride() == y.stride() and y2.dtype == y.dtype)
 
@@ -128,12 +140,7 @@ def _reference(bn, y, bn2, y2):
 def _kernel_current(lib, fma, bn, y, bn2, y2, training):
     """The kernel's current for the same inputs (updates running statistics when ``training``)."""
     cstride = _channel_stride(y)
-    tiled = cstride == 1
-    aff = (_batch_affine(bn, y, lib, fma, tiled)[2:] if training else _running_affine(bn, lib, fma, tiled))
-    aff2 = (None, None)
-    if bn2 is not None:
-        aff2 = (_batch_affine(bn2, y2, lib, fma, tiled)[2:] if training
-                else _running_affine(bn2, lib, fma, tiled))
+    _, aff, _, aff2 = _affines(bn, y, bn2, y2, lib, fma, training, cstride == 1)
     n = y[0].numel()
     desc = native.lif_in(y, n, *aff, y2, n, *aff2, y.shape[1], cstride, fma)
     out = torch.empty_strided(y.shape, y.stride(), dtype=y.dtype)
@@ -272,21 +279,10 @@ class _Spec:
         self.tn, self.repeat = tn, repeat
         self.bn, self.bn2 = bn, bn2
         self.tau, self.v_th = lif.tau, lif.v_threshold
-        alpha = lif.surrogate_function.alpha
-        self.k, self.c = 2.0 / alpha, 2.0 / alpha * (torch.pi / 2 * alpha) ** 2
+        self.k, self.c = neurons.surrogate_consts(lif.surrogate_function.alpha)
         self.fma, self.C, self.cstride = fma, y.shape[1], _channel_stride(y)
-        tiled = self.cstride == 1
-        if training:
-            m, s, *self.aff = _batch_affine(bn, y, lib, fma, tiled)
-            self.stats = (m, s)
-            self.stats2, self.aff2 = None, (None, None)
-            if bn2 is not None:
-                m2, s2, *self.aff2 = _batch_affine(bn2, y2, lib, fma, tiled)
-                self.stats2 = (m2, s2)
-        else:
-            self.stats = self.stats2 = None
-            self.aff = _running_affine(bn, lib, fma, tiled)
-            self.aff2 = _running_affine(bn2, lib, fma, tiled) if bn2 is not None else (None, None)
+        self.stats, self.aff, self.stats2, self.aff2 = _affines(bn, y, bn2, y2, lib, fma, training,
+                                                                self.cstride == 1)
 
     def view(self, y: torch.Tensor) -> torch.Tensor:
         """The current's shape ``[T, N, C, H, W]`` as a view of ``y`` (strides of one timestep)."""
@@ -308,7 +304,7 @@ def fire(lif: nn.Module, y: torch.Tensor, bn: nn.Module, tn=None, repeat: int | 
     (an identity shortcut). Fused into the neuron's kernel where that is exact (module doc).
     """
     training = bn.training
-    fused = (FUSE and isinstance(lif, neurons.FastLIFNode) and lif._fused() and neurons.USE_NATIVE
+    fused = (FUSE and isinstance(lif, neurons.FastLIFNode) and lif._fused()
              and lif.step_mode == "m" and not lif._forward_pre_hooks
              and (tn is None) != (repeat is None) and (repeat is None or y2 is None)
              and _bn_ok(bn) and (bn2 is None or (_bn_ok(bn2) and bn2.training == training))
@@ -328,18 +324,14 @@ def fire(lif: nn.Module, y: torch.Tensor, bn: nn.Module, tn=None, repeat: int | 
     spec = _Spec(lif, y, tn, repeat, bn, bn2, y2, fma, lib, training)
 
     def run(node):
-        v0 = None if isinstance(node.v, float) and node.v == 0.0 else node.v
-        if isinstance(v0, float):
-            v0 = torch.full_like(spec.view(y)[0], v0, dtype=torch.float32)
-        elif v0 is not None:
-            v0 = neurons._like(spec.view(y)[0], v0, torch.float32)
+        x = spec.view(y)
+        v0 = neurons._like(x[0], node.initial_v(x), torch.float32)
         if torch.is_grad_enabled():
-            b2 = bn2 if bn2 is not None else None
             return _BNLIFFunction.apply(y, bn.weight, bn.bias, y2,
-                                        b2.weight if b2 is not None else None,
-                                        b2.bias if b2 is not None else None, v0, spec)
+                                        bn2.weight if bn2 is not None else None,
+                                        bn2.bias if bn2 is not None else None, v0, spec)
         with torch.no_grad():
-            return neurons._native_forward(lib, spec.view(y), v0, spec.tau, spec.v_th,
+            return neurons._native_forward(lib, x, v0, spec.tau, spec.v_th,
                                            current=spec.current(y, y2))
 
     return lif(spec.view(y), fused_current=run)

@@ -147,8 +147,8 @@ def _native_forward(lib, x, v0, tau: float, v_th: float, current=None):
     spikes = torch.empty_strided(x.shape, (n, *x[0].stride()), dtype=x.dtype)
     v_last = torch.empty_like(x[0], dtype=torch.float32)
     fn = lib.lif_forward_bf16 if x.dtype == torch.bfloat16 else lib.lif_forward_f32
-    native.run(fn, T, n, current or native.lif_in(x, _t_stride(x)), native.ptr(v0),
-               spikes.data_ptr(), v_last.data_ptr(), (tau, v_th))
+    current = current if current is not None else native.lif_in(x, _t_stride(x))
+    native.run(fn, T, n, current, native.ptr(v0), spikes.data_ptr(), v_last.data_ptr(), (tau, v_th))
     return spikes, v_last
 
 
@@ -163,10 +163,15 @@ def _native_backward(lib, x, v0, grad_s, grad_v, tau: float, v_th: float, k: flo
     grad_v = _like(grad_x[0], grad_v, torch.float32)
     grad_v0 = torch.empty_like(x[0], dtype=torch.float32) if v0_grad else None
     fn = lib.lif_backward_bf16 if x.dtype == torch.bfloat16 else lib.lif_backward_f32
-    native.run(fn, T, n, current or native.lif_in(x, _t_stride(x)), native.ptr(v0),
-               native.ptr(grad_s), native.ptr(grad_v), grad_x.data_ptr(), native.ptr(grad_v0),
+    current = current if current is not None else native.lif_in(x, _t_stride(x))
+    native.run(fn, T, n, current, native.ptr(v0), native.ptr(grad_s), native.ptr(grad_v), grad_x.data_ptr(), native.ptr(grad_v0),
                (tau, v_th, k, c, 1.0 - 1.0 / tau))
     return grad_x, grad_v0
+
+
+def surrogate_consts(alpha: float) -> tuple[float, float]:
+    """(k, c) with 1 / ATan'(u) = k + c u^2: k = 2 / alpha, c = 2 / alpha (pi / 2 alpha)^2."""
+    return 2.0 / alpha, 2.0 / alpha * (math.pi / 2 * alpha) ** 2
 
 
 class _LIFFunction(torch.autograd.Function):
@@ -178,7 +183,7 @@ class _LIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, tau: float, v_th: float, alpha: float):
         # 1 / ATan'(h - v_th) = 2/alpha (1 + (pi/2 alpha (h - v_th))^2) = k + c (h - v_th)^2
-        k, c = 2.0 / alpha, 2.0 / alpha * (math.pi / 2 * alpha) ** 2
+        k, c = surrogate_consts(alpha)
         ctx.tau, ctx.v0_grad = tau, v0 is not None and ctx.needs_input_grad[1]
         ctx.set_materialize_grads(False)
         lib = _native_lib(x)
@@ -233,15 +238,21 @@ class FastLIFNode(neuron.LIFNode):
                 and not self.store_v_seq and isinstance(self.surrogate_function, surrogate.ATan)
                 and self.surrogate_function.spiking)
 
+    def initial_v(self, x_seq: torch.Tensor) -> torch.Tensor | None:
+        """The membrane before step 0 for input ``x_seq [T, N, ...]``: None where it is 0 (reset),
+        else a tensor like ``x_seq[0]`` in the membrane's dtype."""
+        v0 = None if isinstance(self.v, float) and self.v == 0.0 else self.v
+        if isinstance(v0, float):
+            v0 = torch.full_like(x_seq[0], v0, dtype=_acc_dtype(x_seq))
+        return v0
+
     def multi_step_forward(self, x_seq: torch.Tensor, fused_current=None) -> torch.Tensor:
         if fused_current is not None:   # models/bnlif.py: batch norm (+ residual) in the kernel;
             spikes, self.v = fused_current(self)   # x_seq is then y's view [T, N, ...], for hooks
             return spikes
         if not self._fused():
             return super().multi_step_forward(x_seq)
-        v0 = None if isinstance(self.v, float) and self.v == 0.0 else self.v
-        if isinstance(v0, float):
-            v0 = torch.full_like(x_seq[0], v0, dtype=_acc_dtype(x_seq))
+        v0 = self.initial_v(x_seq)
         args = (self.tau, self.v_threshold, self.surrogate_function.alpha)
         if torch.is_grad_enabled() and (x_seq.requires_grad or v0 is not None and v0.requires_grad):
             spikes, self.v = _LIFFunction.apply(x_seq, v0, *args)
