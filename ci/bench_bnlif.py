@@ -9,7 +9,8 @@ after two warm-up pairs: a shared
 machine's drift hits both alike, and each pair's own ratio (unfused time / fused time) is recorded
 beside the medians. The two give the same numbers bit for bit (``tests/test_bnlif.py``), so only the
 time differs. bf16 autocast too where the CPU has it natively (``--bf16`` / ``--no-bf16`` force it).
-Writes ci/bench_results/bnlif.json with the machine and its load.
+Writes ci/bench_results/bnlif.json with the machine, its load, and its fp32 matmul rate before and
+after (the same machine varies about 2x within an hour).
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def main() -> None:
     if args.bf16 is None:
         args.bf16 = machine.native_bf16(machine.cpu_flags())
     load_before = os.getloadavg()
+    matmul_before = machine.measured_matmul_gflop_per_s()   # this machine's speed beside the timings
     results = {}
     for arch in ("vgg16", "resnet19"):
         cfg = profiles.get("cpu", arch, "fmnist")
@@ -86,7 +88,11 @@ def main() -> None:
                           "the same either way",
                   "pairs": args.pairs, "results": results, "commit": machine.git_commit(),
                   "machine": {**machine.describe(), "loadavg_before": load_before,
-                              "loadavg_after": os.getloadavg()},
+                              "loadavg_after": os.getloadavg(),
+                              "matmul_gflop_per_s_before_after": [matmul_before,
+                                                                  machine.measured_matmul_gflop_per_s()],
+                              "matmul_basis": "fp32 1024 x 1024 matmul on all of torch's threads "
+                                              "(machine.measured_matmul_gflop_per_s, median of 5)"},
                   "date": datetime.date.today().isoformat()}, args.out)
 
 

@@ -6,8 +6,8 @@ the neuron reads it back; fused, the neuron's kernel (``lif_kernel.c``) applies 
 per-channel scale and shift and the add as it reads ``y`` (and ``y2``), in forward and backward,
 and the current is never stored. These passes are memory-bound, but what the fusion buys a whole
 training step (``ci/bench_bnlif.py``, ``ci/bench_results/bnlif*.json``) was within the noise on a
-2-core AVX2 EPYC in fp32: ResNet-19 0.99x and 1.03x, VGG-16 0.99x and 0.99x over the modules (two
-runs of alternate steps). So it is off by default (``FUSE``; ``UTICKET_FUSE_BN=1`` turns it on), kept
+2-core AVX2 EPYC in fp32: ResNet-19 0.99-1.03x, VGG-16 0.99-1.03x over the modules (four runs of
+alternate steps, medians of each pair's ratio, quartiles straddling 1). So it is off by default (``FUSE``; ``UTICKET_FUSE_BN=1`` turns it on), kept
 for machines where batch norm weighs more (bf16: 17 % of VGG-16's step on an AMX Xeon).
 
 Bit for bit, by construction and by check:
@@ -45,7 +45,7 @@ from torch.autograd.function import once_differentiable
 
 from . import native, neurons
 
-# Off by default: on a 2-core AVX2 EPYC in fp32 it bought nothing measurable (bnlif*.json); on with
+# Off by default: on a 2-core AVX2 EPYC in fp32 it bought nothing beyond the noise (bnlif*.json); on with
 # UTICKET_FUSE_BN=1 (or FUSE = True), to measure where batch norm weighs more (bf16 machines).
 FUSE = os.environ.get("UTICKET_FUSE_BN", "0").strip().lower() in ("1", "true", "yes", "on")
 
