@@ -27,11 +27,7 @@ far slower than fp32 (a tenth of its model-only speed on an AVX2 EPYC, width 0.1
 ``torch_op_lif``: with ``--with-plain``, per precision, the same model-only figure with the LIF
 neuron on torch ops instead of the C kernel (``neurons.USE_NATIVE = False``), measured alternately
 with the kernel's (3 rounds each, medians), and their ratio ``lif_kernel_speedup``; ``machine``
-records whether the kernel was built here (``lif_kernel``); without the kernel batch norm and the
-residual add run unfused too (the fusion lives in the kernel). ``unfused_bn``: likewise with batch norm
-and the residual add run as separate modules (``bnlif.FUSE = False``, the default) against fused
-into the kernel, 3 alternate rounds, the medians' ratio ``bn_fusion_speedup`` and each
-round's own.
+records whether the kernel was built here (``lif_kernel``).
 
 ``--with-plain`` adds two references for the same networks, each measured model-only as above
 (fp32, the released code's precision; its scripts train on CUDA, this times the same networks on
@@ -62,7 +58,7 @@ import torch  # noqa: E402
 from torch.utils.data import Subset  # noqa: E402
 
 from uticket_lib import data as datalib, io, machine, models, profiles, rundata, runstore, training  # noqa: E402
-from uticket_lib.models import bnlif, flops, native, neurons  # noqa: E402
+from uticket_lib.models import flops, native, neurons  # noqa: E402
 from uticket_lib.pruning import mask as masklib  # noqa: E402
 from uticket_lib.training import spike_loss  # noqa: E402
 
@@ -176,17 +172,7 @@ def main() -> None:
                         out.append(images_per_s(ours, batch, args.steps,
                                                 channels_last=cfg.train.channels_last, amp=amp))
                 neurons.USE_NATIVE = True
-                fused, unfused, default_fuse = [], [], bnlif.FUSE
-                for _ in range(3):      # batch norm and residual fused into the kernel, or not
-                    for fuse, out in ((False, unfused), (True, fused)):
-                        bnlif.FUSE = fuse
-                        out.append(images_per_s(ours, batch, args.steps,
-                                                channels_last=cfg.train.channels_last, amp=amp))
-                bnlif.FUSE = default_fuse
                 model_ips, torch_op = statistics.median(kern), statistics.median(ops)
-                unfused_bn = {"model_images_per_s": statistics.median(unfused),
-                              "bn_fusion_speedup": statistics.median(fused) / statistics.median(unfused),
-                              "bn_fusion_speedup_readings": [f / u for f, u in zip(fused, unfused)]}
             e2e, ev = end_to_end(arch, args.images, amp)
             row = {"model_images_per_s": model_ips, "end_to_end_images_per_s": e2e,
                    "end_to_end_over_model": e2e / model_ips, "eval_images_per_s": ev,
@@ -196,7 +182,6 @@ def main() -> None:
             if torch_op is not None:
                 row["torch_op_lif"] = {"model_images_per_s": torch_op,
                                        "lif_kernel_speedup": model_ips / torch_op}
-                row["unfused_bn"] = unfused_bn
             if amp:   # the bf16 row beside the fp32 one (same keys), and the ratios
                 r["bf16"] = {**row, "model_speedup_over_fp32": model_ips / r["model_images_per_s"],
                              "end_to_end_speedup_over_fp32": e2e / r["end_to_end_images_per_s"]}
@@ -205,9 +190,8 @@ def main() -> None:
             print(f"{arch:9s} {'bf16' if amp else 'fp32'} model {model_ips:7.1f} img/s  end-to-end "
                   f"{e2e:7.1f} img/s ({100 * e2e / model_ips:.0f} %)  eval {ev:7.1f} img/s  "
                   f"{row['model_gflop_per_s']:.0f} GFLOP/s = {100 * row['model_share_of_peak']:.0f} % of peak"
-                  + (f"; LIF on torch ops {torch_op:.1f} img/s (kernel {model_ips / torch_op:.2f}x); "
-                     f"BN unfused {unfused_bn['model_images_per_s']:.1f} img/s (fused "
-                     f"{unfused_bn['bn_fusion_speedup']:.2f}x)" if torch_op else ""), flush=True)
+                  + (f"; LIF on torch ops {torch_op:.1f} img/s (kernel {model_ips / torch_op:.2f}x)"
+                     if torch_op else ""), flush=True)
         if args.rounds > 1:   # more end-to-end readings, the precisions alternately: drift hits both alike
             first = {False: r["end_to_end_images_per_s"], True: r.get("bf16", {}).get("end_to_end_images_per_s")}
             reads = {amp: [v] for amp, v in first.items() if v is not None}

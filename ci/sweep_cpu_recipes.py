@@ -106,7 +106,7 @@ def main() -> None:
     ap.add_argument("--probe", action="store_true", help="dense-only optimizer probes")
     a = ap.parse_args()
     bench = json.loads((ROOT / "ci/bench_results/train.json").read_text())
-    speed = {k: v["uticket_images_per_s"] for k, v in bench["results"].items()}
+    speed = {k: v["model_images_per_s"] for k, v in bench["results"].items()}   # fp32, model-only
     recipes = {"quick": QUICK} if a.quick else RECIPES
     if a.probe:
         recipes = {n: {**PROBE_BASE, **ov, **(QUICK if a.quick else {})} for n, ov in PROBES.items()}
@@ -116,7 +116,7 @@ def main() -> None:
     out = Path(a.out)
     result = {"what": __doc__.splitlines()[0], "device": a.device, "platform": platform.platform(),
               "cpu_model_images_per_s_T4": speed, "cpu_speed_source": "ci/bench_results/train.json "
-              f"({bench.get('date')}, model-only, 2 cores)", "rows": []}
+              f"({bench.get('date')}, fp32 model-only, 2 cores)", "rows": []}
     t0 = time.time()
     ctx = mp.get_context("spawn")
     with ctx.Pool(min(a.workers, len(jobs))) as pool:

@@ -6,18 +6,13 @@
  * one torch has loaded, so the kernel runs on torch's own thread pool (a second pool would fight
  * torch's spinning workers for the cores).
  *
- * Layout: every [T, n] array holds timestep t's n values at offset t * n, except the input terms
- * (lif_in below), at t * xs: xs = 0 for an input repeated over time (the encoder's, expanded from
- * one conv output).
- *
- * The input current is a conv output through its batch norm's per-channel scale and shift, plus
- * (before a residual neuron) the shortcut, formed as the kernel reads them (models/bnlif.py), so the
- * current itself is never stored; or simply the input (neurons.py).
+ * Layout: every [T, n] array holds timestep t's n values at offset t * n, except the input x, at
+ * t * xs: xs = 0 for an input repeated over time (the encoder's, expanded from one conv output).
  *
  * The forward writes only the spikes and v[T]. The backward does not read anything the forward
- * saved but the inputs: it recomputes the current and the membrane of a block of neurons over all
- * T in L1 (cheap arithmetic) instead of reading a saved fp32 surrogate and the spikes back from
- * memory, which took as long as the rest of the neuron (the passes are memory-bound).
+ * saved but the input: it recomputes the membrane of a block of neurons over all T in L1 (cheap
+ * arithmetic) instead of reading a saved fp32 surrogate and the spikes back from memory, which
+ * took as long as the rest of the neuron (the passes are memory-bound).
  *
  * The arithmetic is, op for op, that of neurons._charge_fire / _LIFFunction (torch ops), so spikes,
  * v[T] and every gradient are bit-for-bit the same on CPUs where torch's kernels use FMA (AVX2,
@@ -50,118 +45,32 @@ static inline uint16_t f32_to_bf16(float f) {          /* round to nearest even,
 }
 
 static inline float id_f32(float v) { return v; }
-static inline float round_bf16(float v) { return bf16_to_f32(f32_to_bf16(v)); }
 static inline float spike_f32(int fire) { return fire ? 1.0f : 0.0f; }
 static inline uint16_t spike_bf16(int fire) { return fire ? (uint16_t)0x3F80 : (uint16_t)0; }
 
-/* The neuron's input current, h = term1 [+ term2], where a term is an array of the input dtype
- * (x[t] at t * xs: xs = 0 for an input repeated over T), optionally through a per-channel scale
- * and shift (a batch norm's alpha = invstd * weight, beta = bias - mean * alpha). Each term and the
- * sum are rounded to the input dtype, as torch's batch norm and add write them (bf16: round to
- * nearest even). `fma` says how torch's own batch-norm kernel rounds x * alpha + beta: as one fmaf
- * (its FMA kernels) or a product and a sum; models/bnlif.py finds it out with a probe and falls back to
- * the separate modules where neither matches. Without scales and a second term, h = x[t]. */
-typedef struct {
-    const void *x;  int64_t xs;     /* term 1 and its step between timesteps (elements) */
-    const float *a, *b;             /* term 1's per-channel scale and shift, or NULL (tiled */
-    const void *x2; int64_t x2s;    /* term 2 (added), or NULL                to C + BLOCK   */
-    const float *a2, *b2;           /* term 2's per-channel scale and shift,  values where   */
-                                    /*                                        cstride is 1)  */
-    int64_t C, cstride;             /* channels, and a channel's stride within a timestep */
-    int fma;                        /* scale and shift as one fmaf, or a product then a sum */
-} lif_in;
-
-/* A batch norm's invstd, scale alpha = invstd * w and shift beta = b - mean * alpha as torch forms
- * them, into out: invstd [C], then alpha and beta of L values each, L = C + BLOCK where `tiled`
- * (value k % C at k: see scales()), else C. Training: invstd = 1 / sqrt(var + eps) in double from
- * the batch's biased variance (float), as torch's InvStd; eval: in float from the running variance. */
-void bn_affine(const float *mean, const float *var, int training, double eps, const float *w,
-               const float *b, float *out, int64_t C, int tiled, int fma) {
-    const int64_t L = tiled ? C + BLOCK : C;
-    float *invstd = out, *alpha = out + C, *beta = out + C + L;
-    for (int64_t c = 0; c < C; ++c) {
-        invstd[c] = training ? (float)(1.0 / sqrt((double)var[c] + eps))
-                             : 1.0f / sqrtf(var[c] + (float)eps);
-        alpha[c] = invstd[c] * w[c];
-        beta[c] = fma ? fmaf(-mean[c], alpha[c], b[c]) : b[c] - mean[c] * alpha[c];
-    }
-    for (int64_t k = C; k < L; ++k) { alpha[k] = alpha[k - C]; beta[k] = beta[k - C]; }
-}
-
-/* The per-neuron scale (or shift) of neurons [i0, i0 + m), from per-channel values `a`. With
- * cstride 1 (channels-last: the channel cycles fastest) `a` comes tiled, a[k] = value[k % C] for k
- * < C + BLOCK, and the block's values are the slice at i0 % C, no copy; otherwise they are
- * expanded into buf, a run of cstride equal values per channel. NULL stays NULL. */
-static const float *scales(const float *a, const lif_in *in, int64_t i0, int64_t m, float *buf) {
-    if (!a) return 0;
-    if (in->cstride == 1) return a + i0 % in->C;
-    int64_t c = (i0 / in->cstride) % in->C, k = i0 % in->cstride;
-    for (int64_t j = 0; j < m;) {
-        const int64_t run = (in->cstride - k < m - j) ? in->cstride - k : m - j;
-        const float v = a[c];
-        for (int64_t r = 0; r < run; ++r) buf[j + r] = v;
-        j += run; k = 0;
-        if (++c == in->C) c = 0;
-    }
-    return buf;
-}
-
-#define EXPAND_SCALES(in, i0, m)                                                                 \
-    const float *sa = scales((in)->a, in, i0, m, bsa), *sb = scales((in)->b, in, i0, m, bsb);   \
-    const float *sa2 = scales((in)->a2, in, i0, m, bsa2), *sb2 = scales((in)->b2, in, i0, m, bsb2);
-
-/* h of neurons [i0, i0 + m) at timestep t, in fp32, into out[m]. */
-#define FILL(NAME, XT, LOAD, ROUND)                                                              \
-static void NAME(const lif_in *in, const float *sa, const float *sb, const float *sa2,          \
-                 const float *sb2, int64_t t, int64_t i0, int64_t m, float *out) {              \
-    const XT *x = (const XT *)in->x + t * in->xs + i0;                                       \
-    if (in->a && in->fma)                                                                    \
-        for (int64_t j = 0; j < m; ++j) out[j] = ROUND(fmaf(LOAD(x[j]), sa[j], sb[j]));      \
-    else if (in->a)                                                                          \
-        for (int64_t j = 0; j < m; ++j) { const float p = LOAD(x[j]) * sa[j]; out[j] = ROUND(p + sb[j]); } \
-    else                                                                                     \
-        for (int64_t j = 0; j < m; ++j) out[j] = LOAD(x[j]);                                 \
-    if (!in->x2) return;                                                                     \
-    const XT *y = (const XT *)in->x2 + t * in->x2s + i0;                                     \
-    if (in->a2 && in->fma)                                                                   \
-        for (int64_t j = 0; j < m; ++j)                                                      \
-            out[j] = ROUND(out[j] + ROUND(fmaf(LOAD(y[j]), sa2[j], sb2[j])));                \
-    else if (in->a2)                                                                         \
-        for (int64_t j = 0; j < m; ++j) {                                                    \
-            const float p = LOAD(y[j]) * sa2[j];                                             \
-            out[j] = ROUND(out[j] + ROUND(p + sb2[j]));                                      \
-        }                                                                                    \
-    else                                                                                     \
-        for (int64_t j = 0; j < m; ++j) out[j] = ROUND(out[j] + LOAD(y[j]));                 \
-}
-
-FILL(fill_f32, float, id_f32, id_f32)
-FILL(fill_bf16, uint16_t, bf16_to_f32, round_bf16)
-
 /* The charge of one timestep for m neurons, on the negated membrane g = -h (negation is exact):
- *   t = 0 without v0: g = h / -tau;  else g = w - (h + w) / tau, w = -v[t-1]
+ *   t = 0 without v0: g = x / -tau;  else g = w - (x + w) / tau, w = -v[t-1]
  *   then w = -v[t] = g if g > -v_th else 0 (torch.threshold), and the spike is g <= -v_th. */
-#define CHARGE(ht, first, g_out, j)                                                              \
-    const float xv = (ht)[j];                                                                \
+#define CHARGE(LOAD, xt, first, g_out, j)                                                        \
+    const float xv = LOAD((xt)[j]);                                                          \
     const float g_out = (first) ? xv / neg_tau : w[j] - (xv + w[j]) / tau;                    \
     w[j] = g_out <= neg_vth ? 0.0f : g_out;
 
-#define LIF_FORWARD(NAME, XT, FILLF, SPIKE)                                                      \
-void NAME(const lif_in *in, const float *v0, XT *spikes, float *v_last,                         \
+#define LIF_FORWARD(NAME, XT, LOAD, SPIKE)                                                       \
+void NAME(const XT *x, int64_t xs, const float *v0, XT *spikes, float *v_last,                  \
           int64_t T, int64_t n, int64_t lo, int64_t hi, int threads, float tau, float v_th) {   \
     const float neg_tau = -tau, neg_vth = -v_th;                                             \
     _Pragma("omp parallel for schedule(static) if(threads > 1) num_threads(threads)")        \
     for (int64_t i0 = lo; i0 < hi; i0 += BLOCK) {                                            \
-        float w[BLOCK], h[BLOCK], bsa[BLOCK], bsb[BLOCK], bsa2[BLOCK], bsb2[BLOCK];          \
+        float w[BLOCK];                                                                      \
         const int64_t m = (hi - i0 < BLOCK) ? hi - i0 : BLOCK;                               \
-        EXPAND_SCALES(in, i0, m)                                                             \
         for (int64_t j = 0; j < m; ++j) w[j] = v0 ? -v0[i0 + j] : 0.0f;                     \
         for (int64_t t = 0; t < T; ++t) {                                                    \
-            FILLF(in, sa, sb, sa2, sb2, t, i0, m, h);                                        \
+            const XT *xt = x + t * xs + i0;                                                  \
             XT *st = spikes + t * n + i0;                                                    \
             const int first = t == 0 && !v0;                                                 \
             for (int64_t j = 0; j < m; ++j) {                                                \
-                CHARGE(h, first, g, j)                                                       \
+                CHARGE(LOAD, xt, first, g, j)                                                \
                 st[j] = SPIKE(g <= neg_vth);                                                 \
             }                                                                                \
         }                                                                                    \
@@ -169,26 +78,8 @@ void NAME(const lif_in *in, const float *v0, XT *spikes, float *v_last,         
     }                                                                                        \
 }
 
-LIF_FORWARD(lif_forward_f32, float, fill_f32, spike_f32)
-LIF_FORWARD(lif_forward_bf16, uint16_t, fill_bf16, spike_bf16)
-
-/* The input current h itself, [T, n] in the input's dtype (exact: h is rounded to it), for the
- * probe and the tests; one thread. */
-#define LIF_INPUT(NAME, XT, FILLF, STORE)                                                        \
-void NAME(const lif_in *in, XT *out, int64_t T, int64_t n) {                                    \
-    for (int64_t i0 = 0; i0 < n; i0 += BLOCK) {                                              \
-        float h[BLOCK], bsa[BLOCK], bsb[BLOCK], bsa2[BLOCK], bsb2[BLOCK];                    \
-        const int64_t m = (n - i0 < BLOCK) ? n - i0 : BLOCK;                                 \
-        EXPAND_SCALES(in, i0, m)                                                             \
-        for (int64_t t = 0; t < T; ++t) {                                                    \
-            FILLF(in, sa, sb, sa2, sb2, t, i0, m, h);                                        \
-            for (int64_t j = 0; j < m; ++j) out[t * n + i0 + j] = STORE(h[j]);               \
-        }                                                                                    \
-    }                                                                                        \
-}
-
-LIF_INPUT(lif_input_f32, float, fill_f32, id_f32)
-LIF_INPUT(lif_input_bf16, uint16_t, fill_bf16, f32_to_bf16)
+LIF_FORWARD(lif_forward_f32, float, id_f32, spike_f32)
+LIF_FORWARD(lif_forward_bf16, uint16_t, bf16_to_f32, spike_bf16)
 
 /* Backward, reverse time (detach_reset: no d reset / d s term), after recomputing g for the block:
  *   inv_sg = 1 / ATan'(h - v_th) = fmaf(c * u, u, k), u = g + v_th;  s = g <= -v_th
@@ -202,8 +93,8 @@ LIF_INPUT(lif_input_bf16, uint16_t, fill_bf16, f32_to_bf16)
     const float inv = fmaf(c * u_, u_, k);                                                   \
     const float s = (gb)[j] <= neg_vth ? 1.0f : 0.0f;
 
-#define LIF_BACKWARD(NAME, XT, FILLF, LOAD, STORE)                                              \
-void NAME(const lif_in *in, const float *v0, const XT *grad_s, const float *grad_v,             \
+#define LIF_BACKWARD(NAME, XT, LOAD, STORE)                                                      \
+void NAME(const XT *x, int64_t xs, const float *v0, const XT *grad_s, const float *grad_v,      \
           XT *grad_x, float *grad_v0, int64_t T, int64_t n, int64_t lo, int64_t hi, int threads, \
           float tau, float v_th, float k, float c, float leak) {                              \
     const float neg_tau = -tau, neg_vth = -v_th;                                             \
@@ -212,15 +103,14 @@ void NAME(const lif_in *in, const float *v0, const XT *grad_s, const float *grad
     if (B > BLOCK) B = BLOCK;                                                                \
     _Pragma("omp parallel for schedule(static) if(threads > 1) num_threads(threads)")        \
     for (int64_t i0 = lo; i0 < hi; i0 += B) {                                               \
-        float gbuf[T * B], w[B], nxt[B], h[B], bsa[B], bsb[B], bsa2[B], bsb2[B];             \
+        float gbuf[T * B], w[B], nxt[B];                                                     \
         const int64_t m = (hi - i0 < B) ? hi - i0 : B;                                       \
-        EXPAND_SCALES(in, i0, m)                                                             \
         for (int64_t j = 0; j < m; ++j) w[j] = v0 ? -v0[i0 + j] : 0.0f;                     \
         for (int64_t t = 0; t < T; ++t) {                                                    \
-            FILLF(in, sa, sb, sa2, sb2, t, i0, m, h);                                        \
+            const XT *xt = x + t * xs + i0;                                                  \
             float *gb = gbuf + t * B;                                                        \
             const int first = t == 0 && !v0;                                                 \
-            for (int64_t j = 0; j < m; ++j) { CHARGE(h, first, g, j) gb[j] = g; }            \
+            for (int64_t j = 0; j < m; ++j) { CHARGE(LOAD, xt, first, g, j) gb[j] = g; }     \
         }                                                                                    \
         const float *gv = grad_v ? grad_v + i0 : 0;                                          \
         for (int64_t t = T - 1; t >= 0; --t) {                                               \
@@ -268,5 +158,5 @@ void NAME(const lif_in *in, const float *v0, const XT *grad_s, const float *grad
     }                                                                                        \
 }
 
-LIF_BACKWARD(lif_backward_f32, float, fill_f32, id_f32, id_f32)
-LIF_BACKWARD(lif_backward_bf16, uint16_t, fill_bf16, bf16_to_f32, f32_to_bf16)
+LIF_BACKWARD(lif_backward_f32, float, id_f32, id_f32)
+LIF_BACKWARD(lif_backward_bf16, uint16_t, bf16_to_f32, f32_to_bf16)

@@ -40,42 +40,14 @@ MIN_PER_THREAD = 1 << 14      # neurons x T below which one thread runs it (elem
 
 _i64, _int, _f32 = ctypes.c_int64, ctypes.c_int, ctypes.c_float
 _p = ctypes.c_void_p
-
-
-class LifIn(ctypes.Structure):
-    """The kernel's ``lif_in``: the neuron's input current h = term1 [+ term2], each term through
-    an optional per-channel scale and shift (a batch norm's alpha, beta); see lif_kernel.c."""
-    _fields_ = [("x", _p), ("xs", _i64), ("a", _p), ("b", _p), ("x2", _p), ("x2s", _i64),
-                ("a2", _p), ("b2", _p), ("C", _i64), ("cstride", _i64), ("fma", _int)]
-
-
-_IN = ctypes.POINTER(LifIn)
-BLOCK = 512     # lif_kernel.c's BLOCK: per-channel values come tiled to C + BLOCK where cstride is 1
 _SIGNATURES = {
-    # in, v0, spikes, v_last, T, n, lo, hi, threads, tau, v_th
-    "lif_forward_f32": [_IN, _p, _p, _p, _i64, _i64, _i64, _i64, _int, _f32, _f32],
-    "lif_forward_bf16": [_IN, _p, _p, _p, _i64, _i64, _i64, _i64, _int, _f32, _f32],
-    # in, v0, grad_s, grad_v, grad_x, grad_v0, T, n, lo, hi, threads, tau, v_th, k, c, leak
-    "lif_backward_f32": [_IN, _p, _p, _p, _p, _p, _i64, _i64, _i64, _i64, _int] + [_f32] * 5,
-    "lif_backward_bf16": [_IN, _p, _p, _p, _p, _p, _i64, _i64, _i64, _i64, _int] + [_f32] * 5,
-    # in, out, T, n
-    "lif_input_f32": [_IN, _p, _i64, _i64],
-    "lif_input_bf16": [_IN, _p, _i64, _i64],
-    # mean, var, training, eps, weight, bias, out, C, tiled, fma
-    "bn_affine": [_p, _p, _int, ctypes.c_double, _p, _p, _p, _i64, _int, _int],
+    # x, x's T stride, v0, spikes, v_last, T, n, lo, hi, threads, tau, v_th
+    "lif_forward_f32": [_p, _i64, _p, _p, _p, _i64, _i64, _i64, _i64, _int, _f32, _f32],
+    "lif_forward_bf16": [_p, _i64, _p, _p, _p, _i64, _i64, _i64, _i64, _int, _f32, _f32],
+    # x, x's T stride, v0, grad_s, grad_v, grad_x, grad_v0, T, n, lo, hi, threads, tau, v_th, k, c, leak
+    "lif_backward_f32": [_p, _i64, _p, _p, _p, _p, _p, _i64, _i64, _i64, _i64, _int] + [_f32] * 5,
+    "lif_backward_bf16": [_p, _i64, _p, _p, _p, _p, _p, _i64, _i64, _i64, _i64, _int] + [_f32] * 5,
 }
-
-
-def lif_in(x: torch.Tensor, xs: int, a: torch.Tensor | None = None, b: torch.Tensor | None = None,
-           x2: torch.Tensor | None = None, x2s: int = 0, a2: torch.Tensor | None = None,
-           b2: torch.Tensor | None = None, channels: int = 1, cstride: int = 1,
-           fma: bool = True) -> LifIn:
-    """A ``LifIn`` over these tensors (kept alive by the structure while it lives)."""
-    desc = LifIn(x.data_ptr(), xs, ptr(a), ptr(b), ptr(x2), x2s, ptr(a2), ptr(b2), channels,
-                 cstride, int(fma))
-    desc._keep = (x, a, b, x2, a2, b2)
-    return desc
-
 
 _lock = threading.Lock()
 _state: dict[str, object] = {}     # "lib": the CDLL, or None, once tried
@@ -150,9 +122,8 @@ def ptr(t: torch.Tensor | None) -> int | None:
 
 
 def run(fn, T: int, n: int, *args) -> None:
-    """``fn(*pointers, T, n, 0, n, threads, *scalars)``: ``args`` are the pointer arguments (the
-    first a ``LifIn``) followed by a tuple of the trailing scalars; ``threads`` is torch's intra-op
-    count, 1 for small arrays."""
+    """``fn(*pointers, T, n, 0, n, threads, *scalars)``: ``args`` are the pointer arguments followed
+    by a tuple of the trailing scalars; ``threads`` is torch's intra-op count, 1 for small arrays."""
     *ptrs, scalars = args
     threads = torch.get_num_threads() if T * n >= MIN_PER_THREAD else 1
     fn(*ptrs, T, n, 0, n, threads, *scalars)

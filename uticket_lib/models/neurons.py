@@ -136,26 +136,21 @@ def _like(ref: torch.Tensor, t: torch.Tensor | None, dtype: torch.dtype) -> torc
     return torch.empty_like(ref, dtype=dtype).copy_(t)
 
 
-def _native_forward(lib, x, v0, tau: float, v_th: float, current=None):
-    """C-kernel forward: (spikes in x's dtype, v[T] fp32); v0 fp32 with x[0]'s strides or None.
-
-    ``current`` (a ``native.LifIn``) says how the kernel forms the input current from its terms
-    (models/bnlif.py: batch norm and residual fused); None: the current is ``x`` itself. ``x``
-    gives the shape, dtype and per-timestep strides either way."""
+def _native_forward(lib, x, v0, tau: float, v_th: float):
+    """C-kernel forward: (spikes in x's dtype, v[T] fp32); v0 fp32 with x[0]'s strides or None."""
     T, n = x.shape[0], x[0].numel()
     # outputs timestep-major with x[0]'s strides (e.g. channels-last), also where x repeats over T
     spikes = torch.empty_strided(x.shape, (n, *x[0].stride()), dtype=x.dtype)
     v_last = torch.empty_like(x[0], dtype=torch.float32)
     fn = lib.lif_forward_bf16 if x.dtype == torch.bfloat16 else lib.lif_forward_f32
-    current = current if current is not None else native.lif_in(x, _t_stride(x))
-    native.run(fn, T, n, current, native.ptr(v0), spikes.data_ptr(), v_last.data_ptr(), (tau, v_th))
+    native.run(fn, T, n, x.data_ptr(), _t_stride(x), native.ptr(v0), spikes.data_ptr(),
+               v_last.data_ptr(), (tau, v_th))
     return spikes, v_last
 
 
 def _native_backward(lib, x, v0, grad_s, grad_v, tau: float, v_th: float, k: float, c: float,
-                     v0_grad: bool, current=None):
-    """C-kernel backward from the input alone: (grad_x in x's dtype, grad_v0 fp32 or None); with
-    ``current`` (as in ``_native_forward``) grad_x is the gradient of the current."""
+                     v0_grad: bool):
+    """C-kernel backward from the input alone: (grad_x in x's dtype, grad_v0 fp32 or None)."""
     T, n = x.shape[0], x[0].numel()
     shape, strides = x.shape, (n, *x[0].stride())
     grad_x = torch.empty_strided(shape, strides, dtype=x.dtype)
@@ -163,15 +158,10 @@ def _native_backward(lib, x, v0, grad_s, grad_v, tau: float, v_th: float, k: flo
     grad_v = _like(grad_x[0], grad_v, torch.float32)
     grad_v0 = torch.empty_like(x[0], dtype=torch.float32) if v0_grad else None
     fn = lib.lif_backward_bf16 if x.dtype == torch.bfloat16 else lib.lif_backward_f32
-    current = current if current is not None else native.lif_in(x, _t_stride(x))
-    native.run(fn, T, n, current, native.ptr(v0), native.ptr(grad_s), native.ptr(grad_v), grad_x.data_ptr(), native.ptr(grad_v0),
+    native.run(fn, T, n, x.data_ptr(), _t_stride(x), native.ptr(v0), native.ptr(grad_s),
+               native.ptr(grad_v), grad_x.data_ptr(), native.ptr(grad_v0),
                (tau, v_th, k, c, 1.0 - 1.0 / tau))
     return grad_x, grad_v0
-
-
-def surrogate_consts(alpha: float) -> tuple[float, float]:
-    """(k, c) with 1 / ATan'(u) = k + c u^2: k = 2 / alpha, c = 2 / alpha (pi / 2 alpha)^2."""
-    return 2.0 / alpha, 2.0 / alpha * (math.pi / 2 * alpha) ** 2
 
 
 class _LIFFunction(torch.autograd.Function):
@@ -183,7 +173,7 @@ class _LIFFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, v0, tau: float, v_th: float, alpha: float):
         # 1 / ATan'(h - v_th) = 2/alpha (1 + (pi/2 alpha (h - v_th))^2) = k + c (h - v_th)^2
-        k, c = surrogate_consts(alpha)
+        k, c = 2.0 / alpha, 2.0 / alpha * (math.pi / 2 * alpha) ** 2
         ctx.tau, ctx.v0_grad = tau, v0 is not None and ctx.needs_input_grad[1]
         ctx.set_materialize_grads(False)
         lib = _native_lib(x)
@@ -238,21 +228,12 @@ class FastLIFNode(neuron.LIFNode):
                 and not self.store_v_seq and isinstance(self.surrogate_function, surrogate.ATan)
                 and self.surrogate_function.spiking)
 
-    def initial_v(self, x_seq: torch.Tensor) -> torch.Tensor | None:
-        """The membrane before step 0 for input ``x_seq [T, N, ...]``: None where it is 0 (reset),
-        else a tensor like ``x_seq[0]`` in the membrane's dtype."""
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if not self._fused():
+            return super().multi_step_forward(x_seq)
         v0 = None if isinstance(self.v, float) and self.v == 0.0 else self.v
         if isinstance(v0, float):
             v0 = torch.full_like(x_seq[0], v0, dtype=_acc_dtype(x_seq))
-        return v0
-
-    def multi_step_forward(self, x_seq: torch.Tensor, fused_current=None) -> torch.Tensor:
-        if fused_current is not None:   # models/bnlif.py: batch norm (+ residual) in the kernel;
-            spikes, self.v = fused_current(self)   # x_seq is then y's view [T, N, ...], for hooks
-            return spikes
-        if not self._fused():
-            return super().multi_step_forward(x_seq)
-        v0 = self.initial_v(x_seq)
         args = (self.tau, self.v_threshold, self.surrogate_function.alpha)
         if torch.is_grad_enabled() and (x_seq.requires_grad or v0 is not None and v0.requires_grad):
             spikes, self.v = _LIFFunction.apply(x_seq, v0, *args)

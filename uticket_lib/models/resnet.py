@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import bnlif, neurons
+from . import neurons
 from .timeplan import TimePlanned, adapt
 from .vgg import ConvBNLIF, scaled
 
@@ -39,19 +39,12 @@ class BasicBlock(nn.Module):
         self.lif2 = neurons.lif()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Spikes ``[T, N, C_in, H, W]`` -> spikes ``[T, N, C_out, H/s, W/s]``.
-
-        Each BN and the residual add run fused in the neurons' kernel where that is bit for bit
-        the same (``bnlif``): lif2 reads bn2(conv2(h)) + shortcut(x) without either being stored.
-        """
+        """Spikes ``[T, N, C_in, H, W]`` -> spikes ``[T, N, C_out, H/s, W/s]``."""
         tn = x.shape[:2]
         flat = x.flatten(0, 1)                                           # [T*N, C_in, H, W]
-        h = bnlif.fire(self.lif1, self.conv1(flat), self.bn1, tn=tn)     # [T, N, C_out, H', W']
-        y = self.conv2(h.flatten(0, 1))                                  # [T*N, C_out, H', W']
-        sc = self.shortcut
-        if isinstance(sc, nn.Sequential) and not (sc._forward_hooks or sc._forward_pre_hooks):
-            return bnlif.fire(self.lif2, y, self.bn2, tn=tn, y2=sc[0](flat), bn2=sc[1])  # 1x1 conv + BN
-        return bnlif.fire(self.lif2, y, self.bn2, tn=tn, y2=sc(flat))
+        h = self.lif1(self.bn1(self.conv1(flat)).unflatten(0, tn))       # [T, N, C_out, H', W']
+        h = self.bn2(self.conv2(h.flatten(0, 1))) + self.shortcut(flat)  # [T*N, C_out, H', W']
+        return self.lif2(h.unflatten(0, tn))
 
 
 class SpikingResNet19(TimePlanned, nn.Module):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import bnlif, neurons
+from . import neurons
 from .timeplan import TimePlanned, adapt
 
 # Conv widths at width 1; "M" = 2x2 max pooling of the spikes of the conv before it.
@@ -21,10 +21,7 @@ def scaled(channels: int, width: float) -> int:
 
 
 class ConvBNLIF(nn.Module):
-    """conv3x3 (stride 1, pad 1) -> BN -> LIF, optionally then 2x2 max pooling of the spikes.
-
-    BN and LIF run fused in the neuron's kernel where that is bit for bit the same (``bnlif``).
-    """
+    """conv3x3 (stride 1, pad 1) -> BN -> LIF, optionally then 2x2 max pooling of the spikes."""
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True, pool: bool = False):
         super().__init__()
@@ -33,8 +30,13 @@ class ConvBNLIF(nn.Module):
         self.lif = neurons.lif()
         self.pool = nn.MaxPool2d(2) if pool else nn.Identity()
 
-    def _pooled(self, spikes: torch.Tensor) -> torch.Tensor:
-        """``[T, N, C_out, H, W]`` -> ``[T, N, C_out, H', W']`` (pooled if so built)."""
+    def current(self, x: torch.Tensor) -> torch.Tensor:
+        """Input current: ``[B, C_in, H, W]`` -> ``[B, C_out, H, W]`` (any batch B)."""
+        return self.bn(self.conv(x))
+
+    def fire(self, current: torch.Tensor) -> torch.Tensor:
+        """Spikes (pooled if so built): ``[T, N, C_out, H, W]`` -> ``[T, N, C_out, H', W']``."""
+        spikes = self.lif(current)                                         # [T, N, C_out, H, W]
         return self.pool(spikes.flatten(0, 1)).unflatten(0, spikes.shape[:2])
 
     def encode(self, x: torch.Tensor, timesteps: int) -> torch.Tensor:
@@ -42,11 +44,12 @@ class ConvBNLIF(nn.Module):
 
         The conv and BN run once; the same current is fed to the neuron at every step.
         """
-        return self._pooled(bnlif.fire(self.lif, self.conv(x), self.bn, repeat=timesteps))
+        current = self.current(x)                                          # [N, C_out, H, W]
+        return self.fire(current.expand(timesteps, *current.shape))        # [T, N, C_out, H', W']
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Spikes ``[T, N, C_in, H, W]`` -> spikes ``[T, N, C_out, H', W']``."""
-        return self._pooled(bnlif.fire(self.lif, self.conv(x.flatten(0, 1)), self.bn, tn=x.shape[:2]))
+        return self.fire(self.current(x.flatten(0, 1)).unflatten(0, x.shape[:2]))
 
 
 class SpikingVGG16(TimePlanned, nn.Module):
