@@ -90,7 +90,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # book_cpu_33ac3d2_bench_*.json, 2-core EPYC with AVX512-BF16, batch 32): bf16 trains VGG-16
         # 1.11-1.60x and ResNet-19 1.49-1.62x faster than fp32 model-only (1.17-1.45x / 1.42-1.63x end
         # to end; single readings move that much); on a 2-core Xeon with AMX-BF16 (the three readings
-        # of book_cpu_bench_before/after.json and train_amx.json) 1.37-1.54x / 1.62-1.72x end to end; with
+        # of book_cpu_bench_before/after.json and train_amx.json) 1.37-1.54x / 1.62-1.72x end to end,
+        # medians of 7 alternate rounds 1.53x / 1.78x (ci/bench_results/train.json, 2026-12-07); with
         # the torch-op neuron and fp32 membranes it had bought 0.92-1.06x. Whether it
         # moves the results: amp_equivalence.json. AVX2-only CPUs emulate bf16 slower than fp32 and
         # stay fp32.
