@@ -55,10 +55,12 @@ def test_unreadable_cpuinfo_says_nothing_rather_than_guessing():
 
 def test_describe_names_torchs_float_path(monkeypatch):
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("UTICKET_MARCH", "haswell")
     d = machine.describe(XEON_AVX2)
     assert d["cpu"].startswith("Intel(R) Xeon(R)") and d["threads"] >= 1
     assert d["aten_cpu_capability"] in {"DEFAULT", "NO AVX", "AVX2", "AVX512", "Z VECTOR", "VSX", "SVE256"}
     assert d["float_path_env"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    assert d["float_path_env"]["UTICKET_MARCH"] == "haswell"   # the LIF kernel's instruction set
 
 
 def test_measured_matmul_rate_is_positive_and_finite():

@@ -96,13 +96,17 @@ def measured_matmul_gflop_per_s(n: int = 1024, reps: int = 5) -> float:
     return 2 * n ** 3 / statistics.median(times) / 1e9
 
 
+# Settings that change which float kernels run: torch's, oneDNN's, and the LIF kernel's build.
+FLOAT_PATH_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "UTICKET_MARCH")
+
+
 def describe(text: str | None = None) -> dict:
-    """JSON-ready description: CPU model and extensions, cores, torch's threads and float path."""
+    """JSON-ready description: CPU model and extensions, cores, torch's threads and float path
+    (with ``UTICKET_MARCH``, the instruction set the LIF kernel was built for, where it is set)."""
     flags = cpu_flags(text)
     out = {"cpu": cpu_model(text), "cpus": os.cpu_count(), "vector_extensions": vector_extensions(flags),
            "native_bf16": native_bf16(flags), "platform": platform.platform(),
-           "float_path_env": {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
-                              if k in os.environ}}
+           "float_path_env": {k: os.environ[k] for k in FLOAT_PATH_ENV if k in os.environ}}
     try:
         import torch
 
