@@ -30,8 +30,7 @@ with warnings.catch_warnings():
     from spikingjelly.clock_driven import surrogate as cd_surrogate
 
 
-def _scaled(channels: int, width: float) -> int:
-    return models.vgg.scaled(channels, width)
+_scaled = models.vgg.scaled     # channels at a width multiplier, as our networks scale them
 
 
 # ------------------------------------------------------------------------- the released networks

@@ -91,7 +91,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         # 1.11-1.60x and ResNet-19 1.49-1.62x faster than fp32 model-only (1.17-1.45x / 1.42-1.63x end
         # to end; single readings move that much); on a 2-core Xeon with AMX-BF16 (the three readings
         # of book_cpu_bench_before/after.json and train_amx.json) 1.37-1.54x / 1.62-1.72x end to end,
-        # medians of 7 alternate rounds 1.53x / 1.78x (ci/bench_results/train.json, 2026-12-07); with
+        # ratios of the medians of 7 alternate rounds 1.52-1.55x / 1.78-1.84x over three runs on a
+        # 2.1 GHz AMX Xeon (ci/bench_results/train.json, train_amx_released.json; BENCHMARKS.md); with
         # the torch-op neuron and fp32 membranes it had bought 0.92-1.06x. Whether it
         # moves the results: amp_equivalence.json. AVX2-only CPUs emulate bf16 slower than fp32 and
         # stay fp32.
